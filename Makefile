@@ -1,0 +1,33 @@
+# `make demo` and `make test` bootstrap .venv themselves from the machine's python3.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: demo test bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# One stamp per install; redone when pyproject.toml changes, instant otherwise.
+$(VENV)/.installed-base: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[test]"
+	@touch $@
+
+demo: $(VENV)/.installed-base
+	$(VENV)/bin/qshift run circuits/vqe-h2.qasm --values 0.2 0 0
+	$(VENV)/bin/qshift run circuits/hea-4q-2l.qasm --values 0.1
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(PY) bench/simulator.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,28 @@
+"""qshift: variational quantum circuits as TensorFlow ops with parameter-shift derivatives of any order.
+
+Example:
+    >>> import qshift, numpy as np
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> c.symbols
+    ('theta',)
+    >>> float(np.round(qshift.simulate(c, [0.5])[0], 6))
+    0.479426
+"""
+
+from ._circuit import Angle, Circuit, CircuitBuilder, Operation, PauliString
+from ._errors import (CircuitError, DeviceError, GateArityError, MissingExtraError, NonAffineAngleError,
+                      QasmError, QShiftError, QubitIndexError, RequestError, SimulationMemoryError, SymbolError,
+                      UnknownGateError, ValuesError)
+from ._gates import GATES, GateSpec
+from ._library import circuit_path, hardware_efficient, library
+from ._simulator import LocalSimulator, simulate
+from ._types import Backend, RunResult
+
+__version__ = "0.1.0"
+
+__all__ = sorted([
+    "Angle", "Backend", "Circuit", "CircuitBuilder", "CircuitError", "DeviceError", "GATES", "GateArityError",
+    "GateSpec", "LocalSimulator", "MissingExtraError", "NonAffineAngleError", "Operation", "PauliString",
+    "QShiftError", "QasmError", "QubitIndexError", "RequestError", "RunResult", "SimulationMemoryError",
+    "SymbolError", "UnknownGateError", "ValuesError", "circuit_path", "hardware_efficient", "library", "simulate",
+])

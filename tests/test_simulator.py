@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+import qshift
+from qshift import LocalSimulator
+
+from reference import qiskit_expectations
+
+
+def test_library_matches_qiskit_statevector(library_circuit, rng):
+    """Every circuit file, at random angles, against Qiskit reading the same file (1e-10)."""
+    text = qshift.circuit_path(library_circuit.name).read_text()
+    for _ in range(3):
+        values = rng.uniform(-np.pi, np.pi, library_circuit.n_symbols)
+        ours = qshift.simulate(library_circuit, values)
+        theirs = qiskit_expectations(text, dict(zip(library_circuit.symbols, values)))
+        np.testing.assert_allclose(ours, theirs, atol=1e-10, rtol=0)
+
+
+def _random_circuit(rng, n_qubits=4, n_ops=30):
+    names = [g for g in qshift.GATES if qshift.GATES[g].n_qubits <= n_qubits] + ["u3", "u2", "cu"]
+    b = qshift.CircuitBuilder(n_qubits)
+    syms = b.inputs("a", "b", "c")
+    for _ in range(n_ops):
+        name = names[rng.integers(len(names))]
+        from qshift._gates import arity
+        nq, na = arity(name)
+        angles = [rng.uniform(-2, 2) * syms[rng.integers(3)] + rng.uniform(-1, 1) if rng.random() < 0.7
+                  else float(rng.uniform(-3, 3)) for _ in range(na)]
+        qubits = [int(q) for q in rng.permutation(n_qubits)[:nq]]
+        b.gate(name, *angles, *qubits)
+    for _ in range(3):
+        qs = rng.permutation(n_qubits)[: rng.integers(1, n_qubits + 1)]
+        b.expectation({int(q): "XYZ"[rng.integers(3)] for q in qs})
+    return b.build()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_circuits_match_qiskit(seed):
+    rng = np.random.default_rng(seed)
+    c = _random_circuit(rng)
+    values = rng.uniform(-np.pi, np.pi, (5, 3))
+    ours = qshift.simulate(c, values)
+    text = c.to_qasm()
+    for row, expected in zip(values, ours):
+        np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
+
+
+def test_batch_is_row_by_row(rng):
+    """A batch with repeated and shared-prefix rows gives what each row gives alone, in order."""
+    c = qshift.hardware_efficient(4, 2)
+    base = rng.uniform(-1, 1, c.n_symbols)
+    rows = np.repeat(base[None], 12, axis=0)
+    rows[1:6, 3] += np.pi / 2
+    rows[6:9, 14] -= np.pi / 2
+    rows = rows[rng.permutation(12)]
+    batch = qshift.simulate(c, rows)
+    single = np.array([qshift.simulate(c, r) for r in rows])
+    np.testing.assert_allclose(batch, single, atol=1e-13)
+
+
+def test_leading_batch_dimensions(rng):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    values = rng.uniform(size=(2, 3, 2))
+    out = qshift.simulate(c, values)
+    assert out.shape == (2, 3, 3)
+    np.testing.assert_allclose(out[1, 2], qshift.simulate(c, values[1, 2]))
+
+
+def test_chunking_gives_the_same_values(rng):
+    c = qshift.hardware_efficient(6, 1)
+    angles = rng.uniform(-3, 3, (50, c.n_slots))
+    full = LocalSimulator().run(c, angles).values
+    small = LocalSimulator(max_memory=4 * 16 * 2 ** 6 * 3)  # three rows per chunk
+    assert small.rows_per_chunk(6) == 3
+    np.testing.assert_allclose(small.run(c, angles).values, full, atol=1e-13)
+
+
+def test_too_many_qubits_is_a_clear_error():
+    c = qshift.hardware_efficient(30, 1, outputs="single")
+    with pytest.raises(qshift.SimulationMemoryError) as err:
+        LocalSimulator().run(c, np.zeros((1, c.n_slots)))
+    assert "30-qubit" in str(err.value) and "fix:" in str(err.value)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((2, 5)), "wrong shape"),
+    (np.zeros(3), "wrong shape"),
+    (np.array([[0.1, np.nan]]), "NaN or infinite"),
+    (np.array([[np.inf, 0.1]]), "NaN or infinite"),
+    ([["a", "b"]], "must be numbers"),
+])
+def test_bad_values(bad, match):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    with pytest.raises(qshift.ValuesError, match=match):
+        qshift.simulate(c, bad)
+
+
+def test_sampling_is_unbiased_and_seeded():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    angles = np.full((4000, 1), 0.7)
+    r1 = LocalSimulator().run(c, angles, shots=100, seed=5)
+    r2 = LocalSimulator().run(c, angles, shots=100, seed=5)
+    np.testing.assert_array_equal(r1.values, r2.values)
+    stderr = np.sqrt((1 - np.sin(0.7) ** 2) / 100 / 4000)
+    assert abs(r1.values.mean() - np.sin(0.7)) < 5 * stderr
