@@ -14,14 +14,18 @@ from ._errors import (CircuitError, DeviceError, GateArityError, MissingExtraErr
                       QasmError, QShiftError, QubitIndexError, RequestError, SimulationMemoryError, SymbolError,
                       UnknownGateError, ValuesError)
 from ._gates import GATES, GateSpec
+from ._derivatives import Derivatives, derivatives, plan
+from ._devices import available_devices
+from ._executor import EvaluationCache, Executor, Stats
 from ._library import circuit_path, hardware_efficient, library
 from ._simulator import LocalSimulator, simulate
+from ._planner import Plan
 from ._types import Backend, RunResult
 
 __version__ = "0.1.0"
 
 __all__ = sorted([
-    "Angle", "Backend", "Circuit", "CircuitBuilder", "CircuitError", "DeviceError", "GATES", "GateArityError",
+    "Angle", "Backend", "Derivatives", "EvaluationCache", "Executor", "Plan", "Stats", "available_devices", "derivatives", "plan", "Circuit", "CircuitBuilder", "CircuitError", "DeviceError", "GATES", "GateArityError",
     "GateSpec", "LocalSimulator", "MissingExtraError", "NonAffineAngleError", "Operation", "PauliString",
     "QShiftError", "QasmError", "QubitIndexError", "RequestError", "RunResult", "SimulationMemoryError",
     "SymbolError", "UnknownGateError", "ValuesError", "circuit_path", "hardware_efficient", "library", "simulate",

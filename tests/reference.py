@@ -41,3 +41,59 @@ def qiskit_expectations(qasm: str, values: dict[str, float]) -> np.ndarray:
         op = SparsePauliOp.from_sparse_list([("".join(p for p, _ in factors), [q for _, q in factors], 1.0)], n)
         out.append(float(np.real(state.expectation_value(op))))
     return np.array(out)
+
+
+def pennylane_qnode(circuit, device: str = "default.qubit"):
+    """A PennyLane QNode built op by op from a qshift circuit, taking the symbol values as one array.
+
+    Angles ``a * symbol + b`` are written as PennyLane arithmetic on the trainable array, so
+    PennyLane applies its own chain rule; shift rules and Hessians are then PennyLane's own.
+    """
+    import pennylane as qml
+
+    ops = {
+        "rx": qml.RX, "ry": qml.RY, "rz": qml.RZ, "p": qml.PhaseShift, "crx": qml.CRX, "cry": qml.CRY,
+        "crz": qml.CRZ, "cp": qml.ControlledPhaseShift, "rxx": qml.IsingXX, "ryy": qml.IsingYY,
+        "rzz": qml.IsingZZ, "x": qml.PauliX, "y": qml.PauliY, "z": qml.PauliZ, "h": qml.Hadamard, "s": qml.S,
+        "sdg": lambda wires: qml.adjoint(qml.S(wires)), "t": qml.T, "tdg": lambda wires: qml.adjoint(qml.T(wires)),
+        "sx": qml.SX, "cx": qml.CNOT, "cy": qml.CY, "cz": qml.CZ, "ch": qml.CH, "swap": qml.SWAP,
+        "ccx": qml.Toffoli, "cswap": qml.CSWAP, "id": qml.Identity,
+    }
+    paulis = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
+    index = {s: i for i, s in enumerate(circuit.symbols)}
+    dev = qml.device(device, wires=circuit.n_qubits)
+
+    @qml.qnode(dev, diff_method="parameter-shift", max_diff=2)
+    def qnode(x):
+        for op in circuit.operations:
+            wires = list(op.qubits)
+            if op.angle is None:
+                ops[op.gate](wires=wires)
+            elif op.angle.symbol is None:
+                ops[op.gate](op.angle.b, wires=wires)
+            else:
+                ops[op.gate](op.angle.a * x[index[op.angle.symbol]] + op.angle.b, wires=wires)
+        measured = []
+        for out in circuit.outputs:
+            obs = [paulis[p](q) for q, p in out.factors]
+            prod = obs[0]
+            for o in obs[1:]:
+                prod = prod @ o
+            measured.append(qml.expval(prod))
+        return tuple(measured)
+
+    return qnode
+
+
+def pennylane_derivatives(circuit, values):
+    """Value, Jacobian (param_shift) and Hessian (param_shift_hessian) from PennyLane, as arrays
+    shaped (n_out,), (n_out, n), (n_out, n, n)."""
+    import pennylane as qml
+    from pennylane import numpy as pnp
+
+    qnode = pennylane_qnode(circuit)
+    x = pnp.array(values, requires_grad=True)
+    value = np.array(qnode(x), dtype=float).reshape(circuit.n_outputs)
+    jac = np.array(qml.gradients.param_shift(qnode)(x), dtype=float).reshape(circuit.n_outputs, -1)
+    hess = np.array(qml.gradients.param_shift_hessian(qnode)(x), dtype=float)
+    return value, jac, hess.reshape(circuit.n_outputs, len(values), len(values))

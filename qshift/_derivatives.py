@@ -1,0 +1,160 @@
+"""``qshift.derivatives`` and ``qshift.plan``: plan, then run, then contract.
+
+The planner (:mod:`qshift._planner`) says which shifted circuits are needed,
+the executor (:mod:`qshift._executor`) runs them through the cache and the
+backend, and the plan's contraction turns their values into the value,
+gradient, Hessian and higher tensors. None of the three knows about TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._circuit import Circuit
+from ._devices import resolve_device
+from ._errors import RequestError
+from ._executor import Executor, Stats
+from ._planner import Plan, make_plan
+
+__all__ = ["Derivatives", "derivatives", "plan"]
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """The result of :func:`derivatives`.
+
+    Attributes:
+        tensors: ``{order: array}``; order ``k`` has shape ``batch + (n_out,) + (n_wrt,) * k``.
+        stderr: the same shapes, standard errors from shot noise (``None`` for exact devices).
+        stats: what this request executed (circuits, jobs, executions, shots, cache hits).
+        plan: the plan that was run.
+    """
+
+    tensors: dict[int, np.ndarray]
+    stderr: dict[int, np.ndarray] | None
+    stats: Stats
+    plan: Plan = field(repr=False)
+
+    def derivative(self, k: int) -> np.ndarray:
+        """The order-``k`` tensor: ``batch + (n_out,) + (n_symbols,) * k``."""
+        if k not in self.tensors:
+            raise RequestError(f"order {k} was not computed", expected=f"one of {sorted(self.tensors)}",
+                               received=repr(k), fix=f"request it: qshift.derivatives(..., order={k})")
+        return self.tensors[k]
+
+    def standard_error(self, k: int) -> np.ndarray:
+        """Standard errors of the order-``k`` tensor (shot noise; zeros would mean exact)."""
+        if self.stderr is None:
+            raise RequestError("this result is exact: it has no standard errors", expected="a request with shots",
+                               received="shots=None", fix="pass shots=N to estimate from samples")
+        self.derivative(k)
+        return self.stderr[k]
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.derivative(0)
+
+    @property
+    def jacobian(self) -> np.ndarray:
+        return self.derivative(1)
+
+    @property
+    def hessian(self) -> np.ndarray:
+        return self.derivative(2)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"order {k}: {v.shape}" for k, v in sorted(self.tensors.items()))
+        return f"Derivatives({shapes}; {self.stats.circuits} circuits, {self.stats.jobs} job(s))"
+
+    def _repr_html_(self) -> str:
+        s = self.stats
+        rows = "".join(f"<tr><td>order {k}</td><td>{v.shape}</td></tr>" for k, v in sorted(self.tensors.items()))
+        return (f"<b>Derivatives</b> of {self.plan.circuit.name}: {s.circuits} circuits, {s.jobs} job(s), "
+                f"{s.shots} shots, {s.cache_hits} cache hits<br>{self.plan.summary()}<table>{rows}</table>")
+
+
+def _orders(order, orders) -> tuple[int, ...]:
+    if orders is not None:
+        return tuple(orders)
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool):
+        raise RequestError("order must be an integer", expected="0, 1, 2, ...", received=repr(order),
+                           fix="pass order=2 for value, gradient and Hessian")
+    if order < 0:
+        raise RequestError("derivative order must be a non-negative integer", expected="order >= 0",
+                           received=repr(order), fix="pass order=0 (value), 1 (gradient), 2 (Hessian), ...")
+    return tuple(range(order + 1))
+
+
+def _check_shots(shots) -> int | None:
+    if shots is None:
+        return None
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise RequestError("shots must be a positive integer or None", expected="e.g. shots=1000, or None (exact)",
+                           received=repr(shots), fix="pass a positive integer")
+    return int(shots)
+
+
+def plan(circuit: Circuit, order: int = 1, *, values=None, rows: int | None = None, wrt=None, shift=None,
+         orders=None) -> Plan:
+    """What :func:`derivatives` would run, without running anything.
+
+    Example:
+        >>> import qshift
+        >>> p = qshift.plan(qshift.hardware_efficient(10, 2), order=2)
+        >>> p.circuits, p.naive_circuits
+        (3241, 6481)
+    """
+    if values is not None:
+        rows = circuit.check_values(values)[0].shape[0]
+    return make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=rows or 1)
+
+
+def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", shots: int | None = None,
+                seed: int | None = None, shift: float | None = None, rule: str = "standard", wrt=None,
+                orders=None, executor: Executor | None = None, progress: bool | None = None) -> Derivatives:
+    """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
+
+    Args:
+        circuit: the circuit.
+        values: symbol values ``(..., n_symbols)``; leading dimensions are batch dimensions.
+        order: highest derivative order (0 value, 1 Jacobian, 2 Hessian, any k).
+        device: a device name (``"local"`` ...) or a backend object.
+        shots: shots per circuit (``None``: exact, when the device allows).
+        seed: makes shot sampling reproducible.
+        shift: the shift parameter ``s`` in ``(0, pi)`` (default ``pi/2``).
+        rule: the shift-rule family; ``"standard"`` (merged tensor-product stencils).
+        wrt: symbol names to differentiate (default all; unused symbols get zero derivatives).
+        orders: exactly which orders to compute, e.g. ``(2,)`` (overrides ``order``).
+        executor: run through this :class:`~qshift._executor.Executor` (its cache and counters)
+            instead of a fresh one for ``device``.
+        progress: show a progress bar on long runs (default: when stderr is a terminal).
+
+    Example:
+        >>> import qshift, numpy as np
+        >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+        >>> d = qshift.derivatives(c, [0.5], order=3)
+        >>> np.allclose([d.value[0], d.jacobian[0, 0], d.hessian[0, 0, 0], d.derivative(3)[0, 0, 0, 0]],
+        ...             [np.sin(0.5), np.cos(0.5), -np.sin(0.5), -np.cos(0.5)])
+        True
+        >>> d.stats.circuits, d.stats.jobs
+        (4, 1)
+    """
+    if rule != "standard":
+        raise RequestError(f"unknown rule {rule!r}", expected="'standard'", received=repr(rule),
+                           fix="use rule='standard'")
+    shots = _check_shots(shots)
+    rows, batch = circuit.check_values(values)
+    the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows))
+    if executor is None:
+        executor = Executor(resolve_device(device), progress=progress)
+    points = the_plan.points(circuit.slot_angles(rows))
+    point_values, point_var, stats = executor.evaluate(circuit, points, shots=shots, seed=seed)
+    if point_var is not None:
+        point_var = point_var / shots if shots else point_var
+    tensors, variances = the_plan.contract(point_values, point_var)
+    shape = lambda k: batch + (circuit.n_outputs,) + (len(the_plan.wrt),) * k
+    tensors = {k: v.reshape(shape(k)) for k, v in tensors.items()}
+    stderr = None if variances is None else {k: np.sqrt(np.maximum(v, 0)).reshape(shape(k)) for k, v in variances.items()}
+    return Derivatives(tensors, stderr, stats, the_plan)

@@ -1,0 +1,197 @@
+"""The executor: runs points through an evaluation cache, then the backend, in bounded batches.
+
+Behaviour shared by every backend lives here, wrapped around the backend by
+composition: counting (:class:`Stats`), caching (:class:`EvaluationCache`),
+batching to the backend's ``max_batch``, and progress on long runs. The
+backend itself only implements ``run``.
+
+Reuse rules. A point already evaluated for the same circuit (fingerprint),
+device, shots and angles (exact bytes) is not run again. Exact devices reuse
+results freely, for as long as they stay in the bounded LRU cache. Results
+with shot noise are reused only within one request (a fresh cache per call),
+unless the executor is created with ``reuse_sampled=True`` — reusing a noisy
+estimate correlates the errors of every derivative that shares it, which is
+fine within one request (the planner relies on it) but is a choice across
+requests.
+
+Example:
+    >>> import numpy as np, qshift
+    >>> ex = Executor(qshift.LocalSimulator())
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> _ = ex.evaluate(c, np.array([[0.1], [0.2], [0.1]]))
+    >>> ex.stats.circuits, ex.stats.jobs
+    (2, 1)
+    >>> _ = ex.evaluate(c, np.array([[0.2]]))
+    >>> ex.stats.circuits, ex.stats.cache_hits
+    (2, 1)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ._circuit import Circuit
+from ._errors import DeviceError, QShiftError
+from ._types import Backend, RunResult
+
+__all__ = ["EvaluationCache", "Executor", "Stats"]
+
+
+@dataclass
+class Stats:
+    """Counters of what was executed.
+
+    Attributes:
+        circuits: distinct circuits (angle rows) sent to the backend.
+        jobs: backend calls (provider jobs).
+        executions: circuit runs the provider performed (incl. one per measurement group on
+            sampling hardware).
+        shots: shots spent.
+        cache_hits: points answered from the evaluation cache.
+    """
+
+    circuits: int = 0
+    jobs: int = 0
+    executions: int = 0
+    shots: int = 0
+    cache_hits: int = 0
+
+    def add(self, other: "Stats") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def copy(self) -> "Stats":
+        return Stats(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+    def __sub__(self, other: "Stats") -> "Stats":
+        return Stats(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
+
+
+class EvaluationCache:
+    """A bounded LRU map from (circuit, device, shots, angles) to one point's values.
+
+    Args:
+        max_entries: points kept; the least recently used are dropped beyond this, so a long
+            training run does not grow memory without bound.
+    """
+
+    def __init__(self, max_entries: int = 200_000):
+        self.max_entries = int(max_entries)
+        self._data: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key):
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+            return hit
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class Executor:
+    """Evaluates points of circuits on a backend, with caching, batching, counting and progress.
+
+    Args:
+        backend: the device (anything with the :class:`~qshift.Backend` ``run`` method).
+        cache: the evaluation cache (a new bounded one by default).
+        reuse_sampled: reuse shot-noise results across requests (off by default).
+        progress: show a progress bar (``None``: only when the run has several batches and
+            stderr is a terminal).
+    """
+
+    def __init__(self, backend: Backend, *, cache: EvaluationCache | None = None, reuse_sampled: bool = False,
+                 progress: bool | None = None):
+        self.backend = backend
+        self.cache = cache if cache is not None else EvaluationCache()
+        self.reuse_sampled = reuse_sampled
+        self.progress = progress
+        self.stats = Stats()
+
+    def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+                 seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
+        """Values (and variances when sampling) of every row of slot ``angles``; returns the request's stats."""
+        angles = np.ascontiguousarray(angles, dtype=float)
+        sampled = shots is not None or not self.backend.exact
+        cache = self.cache if not sampled or self.reuse_sampled else EvaluationCache(len(angles) + 1)
+        device = getattr(self.backend, "cache_key", self.backend.name)
+        keys = [(circuit.fingerprint, device, shots, row.tobytes()) for row in angles]
+        request = Stats()
+        values = np.empty((len(angles), circuit.n_outputs))
+        variances = np.zeros_like(values) if sampled else None
+        missing: dict[bytes, list[int]] = {}
+        for i, key in enumerate(keys):
+            hit = cache.get(key)
+            if hit is None:
+                missing.setdefault(key, []).append(i)
+                continue
+            request.cache_hits += 1
+            values[i] = hit[0]
+            if variances is not None:
+                variances[i] = hit[1] if hit[1] is not None else 0.0
+        if missing:
+            self._run_missing(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
+        self.stats.add(request)
+        return values, variances, request
+
+    def _run_missing(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
+        order = [rows[0] for rows in missing.values()]
+        limit = self.backend.max_batch or len(order)
+        batches = [order[i:i + limit] for i in range(0, len(order), limit)]
+        seeds = np.random.SeedSequence(seed).spawn(len(batches)) if seed is not None else [None] * len(batches)
+        for batch, batch_seed in zip(self._progress(batches, circuit), seeds):
+            result = self._run_batch(circuit, angles[batch], shots, batch_seed)
+            for j, i in enumerate(batch):
+                var = None if result.variances is None else result.variances[j]
+                cache.put(keys[i], (result.values[j], var))
+                for k in missing[keys[i]]:
+                    values[k] = result.values[j]
+                    if variances is not None:
+                        variances[k] = 0.0 if var is None else var
+            request.circuits += len(batch)
+            request.jobs += result.jobs
+            request.executions += result.executions
+            request.shots += (shots or 0) * result.executions
+
+    def _run_batch(self, circuit, angles, shots, seed) -> RunResult:
+        int_seed = None if seed is None else int(seed.generate_state(1)[0])
+        try:
+            result = self.backend.run(circuit, angles, shots=shots, seed=int_seed)
+        except QShiftError:
+            raise
+        except Exception as exc:
+            raise DeviceError(f"device {self.backend.name!r} failed on a batch of {len(angles)} circuit(s)",
+                              expected="a successful run", received=f"{type(exc).__name__}: {exc}",
+                              fix="check the device; results finished before the failure are cached, so a rerun "
+                                  "only sends the rest") from exc
+        values = np.asarray(result.values, dtype=float)
+        if values.shape != (len(angles), circuit.n_outputs):
+            raise DeviceError(f"device {self.backend.name!r} returned values of the wrong shape",
+                              expected=f"{(len(angles), circuit.n_outputs)}", received=f"{values.shape}",
+                              fix="fix the backend's run method")
+        return result
+
+    def _progress(self, batches, circuit):
+        if len(batches) < 2 or self.progress is False:
+            return batches
+        from tqdm.auto import tqdm
+
+        return tqdm(batches, desc=f"{circuit.name} on {self.backend.name}", unit="batch",
+                    disable=None if self.progress is None else False, leave=False)
