@@ -30,3 +30,12 @@ __all__ = sorted([
     "QShiftError", "QasmError", "QubitIndexError", "RequestError", "RunResult", "SimulationMemoryError",
     "SymbolError", "UnknownGateError", "ValuesError", "circuit_path", "hardware_efficient", "library", "simulate",
 ])
+
+
+def __getattr__(name):
+    # qshift.tf and qshift.keras import TensorFlow, so they load on first use.
+    if name in ("tf", "keras"):
+        import importlib
+
+        return importlib.import_module(f"qshift.{name}")
+    raise AttributeError(f"module 'qshift' has no attribute {name!r}")
