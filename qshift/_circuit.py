@@ -341,7 +341,8 @@ class Circuit:
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValuesError(f"{name} contains NaN or infinite entries", expected="finite angles",
                               received=f"{arr[where]} at index {where}", fix="replace non-finite angles before calling")
-        return arr.reshape(-1, self.n_symbols), arr.shape[:-1]
+        rows = int(np.prod(arr.shape[:-1], dtype=np.int64))  # -1 cannot be inferred when n_symbols == 0
+        return arr.reshape(rows, self.n_symbols), arr.shape[:-1]
 
     # -- display --------------------------------------------------------------------------------
     def __repr__(self) -> str:
