@@ -17,12 +17,12 @@ def test_library_matches_qiskit_statevector(library_circuit, rng):
         np.testing.assert_allclose(ours, theirs, atol=1e-10, rtol=0)
 
 
-def _random_circuit(rng, n_qubits=4, n_ops=30):
+def _random_circuit(rng, n_qubits=4, n_ops=30, *, paulis="XYZ", tail=()):
+    """Random gates, then random gates drawn from ``tail``, then three random Pauli outputs."""
     names = [g for g in qshift.GATES if qshift.GATES[g].n_qubits <= n_qubits] + ["u3", "u2", "cu"]
     b = qshift.CircuitBuilder(n_qubits)
     syms = b.inputs("a", "b", "c")
-    for _ in range(n_ops):
-        name = names[rng.integers(len(names))]
+    for name in [names[i] for i in rng.integers(len(names), size=n_ops)] + list(tail):
         from qshift._gates import arity
         nq, na = arity(name)
         angles = [rng.uniform(-2, 2) * syms[rng.integers(3)] + rng.uniform(-1, 1) if rng.random() < 0.7
@@ -31,7 +31,7 @@ def _random_circuit(rng, n_qubits=4, n_ops=30):
         b.gate(name, *angles, *qubits)
     for _ in range(3):
         qs = rng.permutation(n_qubits)[: rng.integers(1, n_qubits + 1)]
-        b.expectation({int(q): "XYZ"[rng.integers(3)] for q in qs})
+        b.expectation({int(q): paulis[rng.integers(len(paulis))] for q in qs})
     return b.build()
 
 
@@ -44,6 +44,82 @@ def test_random_circuits_match_qiskit(seed):
     text = c.to_qasm()
     for row, expected in zip(values, ours):
         np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
+
+
+_TAIL = ["rz", "p", "s", "t", "z", "x", "cx", "cz", "swap", "rzz", "crz", "cp", "ccx", "ry", "h"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("paulis", ["Z", "XYZ"])
+def test_permutation_and_phase_tails_match_qiskit(seed, paulis):
+    """Circuits ending in permutations and phases (folded into the observables or dropped)."""
+    rng = np.random.default_rng(100 + seed)
+    tail = [_TAIL[i] for i in rng.integers(len(_TAIL), size=8)]
+    c = _random_circuit(rng, n_qubits=5, n_ops=12, paulis=paulis, tail=tail)
+    values = rng.uniform(-np.pi, np.pi, (3, 3))
+    ours = qshift.simulate(c, values)
+    text = c.to_qasm()
+    for row, expected in zip(values, ours):
+        np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
+
+
+def _qasm(body: str, outputs: str) -> str:
+    head = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] a;\ninput float[64] b;\ninput float[64] c;\nqubit[3] q;\n'
+    pragmas = "".join(f"#pragma braket result expectation {o}\n" for o in outputs.split(";"))
+    return head + body + "\n" + pragmas
+
+
+@pytest.mark.parametrize("body", [
+    "ry(a) q[0]; rz(b) q[0]; rzz(c) q[0], q[1]; ry(a) q[0];",  # a phase before a parametrized diagonal
+    "ry(a) q[0]; ry(c) q[1]; rz(b) q[1]; cx q[0], q[1]; ry(a) q[0];",  # a phase moved by a CNOT
+    "ry(a) q[2]; rz(b) q[2]; cz q[2], q[1]; h q[1]; ry(c) q[1]; rz(c) q[1]; cx q[1], q[0];",
+    "h q[0]; h q[1]; rz(a) q[0]; crz(b) q[0], q[1]; p(c) q[1]; swap q[0], q[2];",
+])
+@pytest.mark.parametrize("outputs", ["z(q[0])", "z(q[0]) @ z(q[1]);z(q[2]);x(q[1])"])
+def test_phases_before_the_measurement(rng, body, outputs):
+    """Which trailing phases may be dropped: only those no later kernel turns into a mix."""
+    text = _qasm(body, outputs)
+    c = qshift.Circuit.from_qasm(text)
+    for row in rng.uniform(-np.pi, np.pi, (4, 3)):
+        np.testing.assert_allclose(qshift.simulate(c, row), qiskit_expectations(text, dict(zip("abc", row))),
+                                   atol=1e-10)
+
+
+def _shifted_rows(rng, n_slots, base_rows=2):
+    """Base rows, and rows shifted by multiples of pi/2 in one or two slots (shared prefixes)."""
+    rows = []
+    for base in rng.uniform(-np.pi, np.pi, (base_rows, n_slots)):
+        rows.append(base)
+        for i, j in rng.integers(n_slots, size=(12, 2)):
+            row = base.copy()
+            row[i] += np.pi / 2 * rng.integers(-2, 3)
+            row[j] -= np.pi / 2 * rng.integers(0, 2)
+            rows.append(row)
+    rows = np.array(rows)
+    return np.concatenate([rows, rows[:3]])[rng.permutation(len(rows) + 3)]
+
+
+@pytest.mark.parametrize("outputs", ["all", "single"])
+def test_shifted_batch_matches_qiskit(rng, outputs):
+    """Shared prefixes, the product-state start and the folded tail on a 6-qubit ansatz batch."""
+    c = qshift.hardware_efficient(6, 2, outputs=outputs)
+    angles = _shifted_rows(rng, c.n_slots)
+    ours = LocalSimulator().run(c, angles).values
+    text = c.to_qasm()
+    for row, expected in zip(angles, ours):
+        np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_batches_are_row_by_row(seed):
+    """Every fast path against the same rows run one at a time, on 7 qubits (both 2x2 layouts)."""
+    rng = np.random.default_rng(200 + seed)
+    c = _random_circuit(rng, n_qubits=7, n_ops=40, paulis="ZZZX"[: 1 + seed % 2 * 3],
+                        tail=[_TAIL[i] for i in rng.integers(len(_TAIL), size=6)])
+    angles = _shifted_rows(rng, c.n_slots)
+    batch = LocalSimulator().run(c, angles).values
+    single = np.concatenate([LocalSimulator().run(c, row[None]).values for row in angles])
+    np.testing.assert_allclose(batch, single, atol=1e-12)
 
 
 def test_batch_is_row_by_row(rng):
