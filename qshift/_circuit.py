@@ -51,9 +51,9 @@ class Angle:
     a: float = 1.0
     b: float = 0.0
 
-    def __post_init__(self):
-        object.__setattr__(self, "a", float(self.a) if self.symbol is not None else 0.0)
-        object.__setattr__(self, "b", float(self.b))
+    def __post_init__(self):  # "+ 0.0" turns -0.0 into 0.0, so equal angles have equal fingerprints
+        object.__setattr__(self, "a", float(self.a) + 0.0 if self.symbol is not None else 0.0)
+        object.__setattr__(self, "b", float(self.b) + 0.0)
 
     @classmethod
     def constant(cls, value: float) -> "Angle":
