@@ -365,10 +365,31 @@ def _angle_doc(angle: Angle | None):
     return None if angle is None else [angle.symbol, angle.a, angle.b]
 
 
+_QASM_RESERVED = frozenset("""
+    OPENQASM angle array barrier bit bool box break cal case complex const continue creg ctrl def default defcal
+    defcalgrammar delay duration durationof else end extern false float for gate gphase if im in include input int
+    inv let measure mutable negctrl output pow qreg qubit readonly reset return stretch switch true uint void while
+    pi π tau τ euler ℇ""".split())
+"""OpenQASM 3 keywords and built-in constants: names :meth:`Circuit.to_qasm` could not declare as inputs."""
+
+
+def _check_symbol_name(name) -> None:
+    """Raise :class:`SymbolError` unless ``name`` can be a symbol (and an OpenQASM 3 input)."""
+    if isinstance(name, str) and name.isidentifier() and name not in _QASM_RESERVED:
+        return
+    reserved = isinstance(name, str) and name in _QASM_RESERVED
+    raise SymbolError(f"{name!r} cannot be a symbol name",
+                      expected="an identifier that is not an OpenQASM 3 keyword or constant, e.g. 'theta' or 'w_0'",
+                      received=repr(name) + (" (reserved in OpenQASM 3)" if reserved else ""),
+                      fix="use letters, digits and underscores" + (f", e.g. '{name}_'" if reserved else ""))
+
+
 def _validate(c: Circuit) -> None:
     if not isinstance(c.n_qubits, numbers.Integral) or c.n_qubits < 1:
         raise CircuitError("a circuit needs at least one qubit", expected="n_qubits >= 1",
                            received=repr(c.n_qubits), fix="declare qubits")
+    for name in c.symbols:
+        _check_symbol_name(name)
     if len(set(c.symbols)) != len(c.symbols):
         dup = sorted({s for s in c.symbols if c.symbols.count(s) > 1})
         raise SymbolError(f"symbol(s) {dup} declared more than once", expected="distinct symbol names",
@@ -440,9 +461,7 @@ class CircuitBuilder:
 
     def input(self, name: str) -> Angle:
         """Declare a symbol; returns it as an :class:`Angle` for use in gate angles."""
-        if not isinstance(name, str) or not name.isidentifier():
-            raise SymbolError("a symbol name must be an identifier", expected="e.g. 'theta' or 'w_0'",
-                              received=repr(name), fix="use letters, digits and underscores")
+        _check_symbol_name(name)
         if name in self._symbols:
             raise SymbolError(f"symbol {name!r} declared twice", expected="distinct names",
                               received=repr(name), fix="reuse the Angle returned the first time")

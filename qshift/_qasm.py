@@ -1,7 +1,9 @@
 """OpenQASM 3 in and out, through the ``openqasm3`` reference parser.
 
 The accepted subset (DESIGN.md): ``include "stdgates.inc"`` only; ``input
-float[64] name;`` symbols; ``qubit[n] q;`` registers; stdgates gates plus
+float[64] name;`` symbols (a symbol may share a gate's name, as builder and
+converter circuits do: gates are only called, symbols only read; stricter
+readers such as Qiskit's refuse that); ``qubit[n] q;`` registers; stdgates gates plus
 rxx/ryy/rzz (and Braket's xx/yy/zz) with angles affine in one symbol;
 ``barrier`` (ignored); outputs as ``#pragma braket result expectation``
 of Pauli products. Anything else is refused with a :class:`~qshift.QasmError`
@@ -17,14 +19,13 @@ from pathlib import Path
 from ._circuit import Angle, Circuit, Operation, PauliString, _as_angle
 from ._errors import (CircuitError, MissingExtraError, NonAffineAngleError, QasmError, QubitIndexError,
                       SymbolError)
-from ._gates import ALIASES, GATES, MULTI_ANGLE, arity, expand
+from ._gates import arity, expand
 
 __all__ = ["from_qasm", "to_qasm"]
 
 _CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": 2 * math.pi, "τ": 2 * math.pi, "euler": math.e, "ℇ": math.e}
 _FUNCTIONS = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "sqrt": math.sqrt,
               "arcsin": math.asin, "arccos": math.acos, "arctan": math.atan, "ln": math.log}
-_GATE_NAMES = set(GATES) | set(ALIASES) | set(MULTI_ANGLE)
 _OBS_FACTOR = re.compile(r"^\s*([ixyzIXYZ])\s*\(\s*([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*\)\s*$")
 
 
@@ -138,8 +139,8 @@ class _Reader:
         if name in self.symbols:
             raise SymbolError(f"symbol {name!r} declared twice", expected="each input declared once",
                               received=f"a second 'input float[64] {name};'", fix="remove the duplicate")
-        if name in _CONSTANTS or name in self.registers or name in _GATE_NAMES:
-            raise SymbolError(f"input name {name!r} clashes with a built-in constant, gate or register",
+        if name in _CONSTANTS or name in self.registers:  # a gate name is fine: gates are only called
+            raise SymbolError(f"input name {name!r} clashes with a built-in constant or a register",
                               expected="a fresh name", received=repr(name), fix="rename the input")
         self.symbols.append(name)
 
@@ -299,15 +300,24 @@ def _number(x: float) -> str:
     return text if "pi" in text else repr(float(x))
 
 
+def _register_name(symbols) -> str:
+    """``q``, or ``q_``, ``q__`` ... when a symbol is named ``q``."""
+    name = "q"
+    while name in symbols:
+        name += "_"
+    return name
+
+
 def to_qasm(circuit: Circuit) -> str:
     """OpenQASM 3 text for ``circuit``; :func:`from_qasm` reads it back to an equal circuit."""
     lines = ["OPENQASM 3.0;", 'include "stdgates.inc";']
     lines += [f"input float[64] {s};" for s in circuit.symbols]
-    lines.append(f"qubit[{circuit.n_qubits}] q;")
+    reg = _register_name(circuit.symbols)
+    lines.append(f"qubit[{circuit.n_qubits}] {reg};")
     for op in circuit.operations:
         args = "" if op.angle is None else f"({_qasm_angle(op.angle)})"
-        lines.append(f"{op.gate}{args} " + ", ".join(f"q[{q}]" for q in op.qubits) + ";")
+        lines.append(f"{op.gate}{args} " + ", ".join(f"{reg}[{q}]" for q in op.qubits) + ";")
     for out in circuit.outputs:
-        body = " @ ".join(f"{p.lower()}(q[{q}])" for q, p in out.factors) or "i(q[0])"
+        body = " @ ".join(f"{p.lower()}({reg}[{q}])" for q, p in out.factors) or f"i({reg}[0])"
         lines.append(f"#pragma braket result expectation {body}")
     return "\n".join(lines) + "\n"
