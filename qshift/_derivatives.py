@@ -97,7 +97,7 @@ def _check_shots(shots) -> int | None:
 
 
 def plan(circuit: Circuit, order: int = 1, *, values=None, rows: int | None = None, wrt=None, shift=None,
-         orders=None) -> Plan:
+         orders=None, rule: str = "standard") -> Plan:
     """What :func:`derivatives` would run, without running anything.
 
     Example:
@@ -108,7 +108,7 @@ def plan(circuit: Circuit, order: int = 1, *, values=None, rows: int | None = No
     """
     if values is not None:
         rows = circuit.check_values(values)[0].shape[0]
-    return make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=rows or 1)
+    return make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=rows or 1, rule=rule)
 
 
 def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", shots: int | None = None,
@@ -124,7 +124,8 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         shots: shots per circuit (``None``: exact, when the device allows).
         seed: makes shot sampling reproducible.
         shift: the shift parameter ``s`` in ``(0, pi)`` (default ``pi/2``).
-        rule: the shift-rule family; ``"standard"`` (merged tensor-product stencils).
+        rule: ``"standard"`` (merged tensor-product stencils) or ``"min-circuits"`` (the
+            circuit-minimal Hessian: fewer circuits, larger coefficients, so more shot noise).
         wrt: symbol names to differentiate (default all; unused symbols get zero derivatives).
         orders: exactly which orders to compute, e.g. ``(2,)`` (overrides ``order``).
         executor: run through this :class:`~qshift._executor.Executor` (its cache and counters)
@@ -141,12 +142,9 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         >>> d.stats.circuits, d.stats.jobs
         (4, 1)
     """
-    if rule != "standard":
-        raise RequestError(f"unknown rule {rule!r}", expected="'standard'", received=repr(rule),
-                           fix="use rule='standard'")
     shots = _check_shots(shots)
     rows, batch = circuit.check_values(values)
-    the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows))
+    the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows), rule=rule)
     if executor is None:
         executor = Executor(resolve_device(device), progress=progress)
     points = the_plan.points(circuit.slot_angles(rows))

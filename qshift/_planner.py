@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections import defaultdict
@@ -37,7 +38,7 @@ import numpy as np
 
 from ._circuit import Circuit
 from ._errors import RequestError
-from ._rules import Stencil, first_order, stencil
+from ._rules import Stencil, first_order, second_order_reusing_first, stencil
 
 __all__ = ["Plan", "make_plan"]
 
@@ -90,6 +91,8 @@ class Plan:
     shifts: np.ndarray = field(repr=False)
     maps: tuple[OrderMap, ...] = field(repr=False)
     rows: int = 1
+    rule: str = "standard"
+    notes: tuple[str, ...] = ()
 
     # -- counts -----------------------------------------------------------------------------------
     @property
@@ -114,7 +117,7 @@ class Plan:
         return self.rows * sum(m.unmerged_points() for m in self.maps)
 
     def with_rows(self, rows: int) -> "Plan":
-        return Plan(self.circuit, self.orders, self.wrt, self.shift, self.keys, self.shifts, self.maps, rows)
+        return dataclasses.replace(self, rows=rows)
 
     def _slots(self) -> list[int]:
         wrt = set(self.wrt)
@@ -180,25 +183,112 @@ def _symmetric_index(n: int, order: int) -> np.ndarray:
     return np.searchsorted(ucode, code)
 
 
-def _slot_stencils(circuit: Circuit, shift: float | None, max_order: int) -> list[list[Stencil]]:
-    table = []
-    for op_index in circuit.slot_operations:
-        freqs = circuit.operations[op_index].spec.frequencies
-        table.append([stencil(freqs, k, shift) for k in range(max_order + 1)])
-    return table
+RULES = ("standard", "min-circuits")
 
 
-def _slot_terms(multiset: tuple[tuple[int, int], ...], stencils) -> list[tuple[PointKey, float]]:
-    """Tensor product of one-slot stencils: ``multiset`` is ``((slot, multiplicity), ...)``."""
+def _direction_frequencies(fk: tuple[float, ...], fm: tuple[float, ...]) -> tuple[float, ...]:
+    """Frequencies of ``t -> f(x + t (e_k + e_m))``: positive sums of +-fk, 0 and +-fm."""
+    from fractions import Fraction
+
+    left = {Fraction(0)} | {sign * Fraction(f).limit_denominator(1024) for f in fk for sign in (1, -1)}
+    right = {Fraction(0)} | {sign * Fraction(f).limit_denominator(1024) for f in fm for sign in (1, -1)}
+    return tuple(float(f) for f in sorted({a + b for a in left for b in right if a + b > 0}))
+
+
+class _SlotRules:
+    """Stencils of one slot and of slot pairs, as exact keys in each slot's *base unit*
+    (the unit of its first-order rule at the plan's shift), folded by the slot's period.
+
+    ``rule="standard"``: every slot derivative is a tensor product of one-slot stencils.
+    ``rule="min-circuits"`` (Wierichs et al., arXiv:2107.12390 Sec. 4): a second derivative of one
+    slot uses a rule on the gradient's own points (no new circuit), and a mixed
+    second derivative of slots k, m is ``(D_dir - D_kk - D_mm) / 2`` with ``D_dir`` the second
+    derivative along ``e_k + e_m`` (``2R - 1`` new points instead of ``|S_k| |S_m|``); where that
+    rule does not apply or saves nothing, the pair falls back to the tensor product (noted).
+    """
+
+    def __init__(self, circuit: Circuit, shift: float | None, rule: str):
+        self.freqs = [circuit.operations[i].spec.frequencies for i in circuit.slot_operations]
+        self.shift = shift
+        self.rule = rule
+        self.base = [first_order(f, shift) for f in self.freqs]
+        self.fallbacks = 0
+        self._one: dict[tuple[int, int], list[tuple[int, float]]] = {}
+
+    def _to_base(self, slot: int, shift: float) -> int | None:
+        """``shift`` as a folded whole multiple of the slot's base unit, or None if it is not one."""
+        base = self.base[slot]
+        x = shift / base.unit
+        j = round(x)
+        if abs(x - j) > 1e-9:
+            return None
+        return j % base.modulus if base.modulus is not None else j
+
+    def _convert(self, slot: int, rule: Stencil) -> list[tuple[int, float]] | None:
+        """Terms of ``rule`` as (multiple of the slot's base unit, coefficient), or None if not whole."""
+        out: dict[int, float] = defaultdict(float)
+        for t in rule.terms:
+            j = self._to_base(slot, rule.shift(t.multiple))
+            if j is None:
+                return None
+            out[j] += t.coefficient
+        return sorted(out.items())
+
+    def one(self, slot: int, order: int) -> list[tuple[int, float]]:
+        """The order-``order`` rule of one slot."""
+        if (slot, order) not in self._one:
+            standard = self._convert(slot, stencil(self.freqs[slot], order, self.shift))
+            if order == 2 and self.rule == "min-circuits":
+                standard = self._cheaper_diagonal(slot, standard)
+            self._one[slot, order] = standard
+        return self._one[slot, order]
+
+    def _cheaper_diagonal(self, slot: int, standard):
+        """The second-order rule adding fewest circuits beyond the gradient's (ties: standard)."""
+        half_shift = (self.shift if self.shift is not None else math.pi / 2) / 2
+        reusing = second_order_reusing_first(self.freqs[slot], self.shift)
+        candidates = [standard, self._convert(slot, stencil(self.freqs[slot], 2, half_shift)),
+                      None if reusing is None else self._convert(slot, reusing)]
+        reused = {0} | {t.multiple for t in self.base[slot].terms}
+        new = lambda terms: sum(1 for m, _ in terms if m not in reused)
+        return min((c for c in candidates if c is not None), key=new)
+
+    def pair(self, k: int, m: int) -> list[tuple[PointKey, float]] | None:
+        """The mixed second derivative of slots ``k < m`` by the direction rule, or None."""
+        direction = stencil(_direction_frequencies(self.freqs[k], self.freqs[m]), 2, self.shift)
+        if len(direction.terms) - 1 >= len(self.base[k].terms) * len(self.base[m].terms):
+            self.fallbacks += 1
+            return None
+        terms: dict[PointKey, float] = defaultdict(float)
+        for t in direction.terms:
+            x = direction.shift(t.multiple)
+            jk, jm = self._to_base(k, x), self._to_base(m, x)
+            if jk is None or jm is None:
+                self.fallbacks += 1
+                return None
+            terms[tuple(p for p in ((k, jk), (m, jm)) if p[1])] += t.coefficient / 2
+        for slot in (k, m):
+            for j, c in self.one(slot, 2):
+                terms[((slot, j),) if j else ()] -= c / 2
+        return list(terms.items())
+
+    def shift_of(self, slot: int, multiple: int) -> float:
+        return self.base[slot].shift(multiple)
+
+
+def _slot_terms(multiset: tuple[tuple[int, int], ...], rules: _SlotRules) -> list[tuple[PointKey, float]]:
+    """The rule for one slot derivative: ``multiset`` is ``((slot, multiplicity), ...)``."""
+    if rules.rule == "min-circuits" and len(multiset) == 2 and multiset[0][1] == multiset[1][1] == 1:
+        pair = rules.pair(multiset[0][0], multiset[1][0])
+        if pair is not None:
+            return pair
     result: list[tuple[PointKey, float]] = [((), 1.0)]
     for slot, k in multiset:
-        rule = stencils[slot][k]
-        result = [(key + ((slot, t.multiple),) if t.multiple else key, c * t.coefficient)
-                  for key, c in result for t in rule.terms]
+        result = [(key + ((slot, j),) if j else key, c * cj) for key, c in result for j, cj in rules.one(slot, k)]
     return result
 
 
-def _entry_terms(entry: tuple[int, ...], slots_of: list[list[int]], a: np.ndarray, stencils) -> dict[PointKey, float]:
+def _entry_terms(entry: tuple[int, ...], slots_of: list[list[int]], a: np.ndarray, rules) -> dict[PointKey, float]:
     """Point -> coefficient for one symbol multi-index, chain rule over the slots each symbol feeds."""
     weights: dict[tuple, float] = defaultdict(float)
     for slot_tuple in itertools.product(*(slots_of[i] for i in entry)):
@@ -210,7 +300,7 @@ def _entry_terms(entry: tuple[int, ...], slots_of: list[list[int]], a: np.ndarra
     for multiset, weight in weights.items():
         if weight == 0.0:
             continue
-        for key, c in _slot_terms(multiset, stencils):
+        for key, c in _slot_terms(multiset, rules):
             terms[key] += weight * c
     return terms
 
@@ -241,8 +331,9 @@ def _check_request(circuit: Circuit, orders, wrt) -> tuple[tuple[int, ...], tupl
 
 
 @lru_cache(maxsize=64)
-def _cached_plan(circuit: Circuit, orders: tuple[int, ...], wrt: tuple[int, ...], shift: float | None) -> Plan:
-    stencils = _slot_stencils(circuit, shift, max(orders))
+def _cached_plan(circuit: Circuit, orders: tuple[int, ...], wrt: tuple[int, ...], shift: float | None,
+                 rule: str) -> Plan:
+    rules = _SlotRules(circuit, shift, rule)
     a, _ = circuit.slot_coefficients
     slots_of = [[s for s in range(circuit.n_slots) if circuit.slot_symbol[s] == i] for i in wrt]
     index: dict[PointKey, int] = {(): 0}
@@ -251,7 +342,7 @@ def _cached_plan(circuit: Circuit, orders: tuple[int, ...], wrt: tuple[int, ...]
         entries = list(itertools.combinations_with_replacement(range(len(wrt)), order))
         e_idx, p_idx, coef = [], [], []
         for e, entry in enumerate(entries):
-            for key, c in sorted(_entry_terms(entry, slots_of, a, stencils).items()):
+            for key, c in sorted(_entry_terms(entry, slots_of, a, rules).items()):
                 if c != 0.0:
                     e_idx.append(e)
                     p_idx.append(index.setdefault(key, len(index)))
@@ -262,11 +353,16 @@ def _cached_plan(circuit: Circuit, orders: tuple[int, ...], wrt: tuple[int, ...]
     shifts = np.zeros((len(keys), circuit.n_slots))
     for p, key in enumerate(keys):
         for slot, multiple in key:
-            shifts[p, slot] = stencils[slot][1].shift(multiple)
-    return Plan(circuit, orders, wrt, shift, keys, shifts, tuple(maps))
+            shifts[p, slot] = rules.shift_of(slot, multiple)
+    notes = ()
+    if rules.fallbacks:
+        notes = (f"{rules.fallbacks} slot pair(s) used the tensor-product rule: the direction rule does not "
+                 "apply to their frequencies or saves nothing",)
+    return Plan(circuit, orders, wrt, shift, keys, shifts, tuple(maps), rule=rule, notes=notes)
 
 
-def make_plan(circuit: Circuit, orders=(0, 1), *, wrt=None, shift: float | None = None, rows: int = 1) -> Plan:
+def make_plan(circuit: Circuit, orders=(0, 1), *, wrt=None, shift: float | None = None, rows: int = 1,
+              rule: str = "standard") -> Plan:
     """Plan the points and contraction for derivative ``orders`` of ``circuit`` (``rows`` base rows).
 
     Args:
@@ -275,11 +371,16 @@ def make_plan(circuit: Circuit, orders=(0, 1), *, wrt=None, shift: float | None 
         wrt: symbol names to differentiate (default: all symbols; unused symbols get zeros).
         shift: the shift parameter ``s`` in ``(0, pi)``; ``None`` for ``pi/2``.
         rows: rows of base angles the request will carry.
+        rule: ``"standard"`` (tensor-product stencils) or ``"min-circuits"`` (diagonal-direction
+            mixed partials and gradient-reusing diagonals: fewer circuits, more shot noise).
     """
+    if rule not in RULES:
+        raise RequestError(f"unknown rule {rule!r}", expected=" or ".join(repr(r) for r in RULES),
+                           received=repr(rule), fix="pick one of the listed rules")
     if isinstance(orders, (int, np.integer)):
         orders = range(int(orders) + 1) if orders >= 0 else (int(orders),)
     orders, wrt_index = _check_request(circuit, orders, wrt)
     if shift is not None and not (isinstance(shift, (int, float)) and math.isfinite(shift)):
         raise RequestError("shift must be a number", expected="0 < shift < pi", received=repr(shift),
                            fix="pass a float such as pi/4, or None")
-    return _cached_plan(circuit, orders, wrt_index, None if shift is None else float(shift)).with_rows(rows)
+    return _cached_plan(circuit, orders, wrt_index, None if shift is None else float(shift), rule).with_rows(rows)

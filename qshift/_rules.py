@@ -153,3 +153,33 @@ def stencil(frequencies: tuple[float, ...], order: int, shift: float | None = No
             m = a.multiple + b.multiple
             terms[m] = terms.get(m, 0.0) + a.coefficient * b.coefficient
     return _fold(order, first.unit, first.modulus, terms)
+
+
+@lru_cache(maxsize=256)
+def second_order_reusing_first(frequencies: tuple[float, ...], shift: float | None = None) -> Stencil | None:
+    """A second-derivative rule on the first-order rule's own points plus the unshifted one.
+
+    The even part ``e(t) = (f(x+t) + f(x-t)) / 2 = a0 + sum_l A_l cos(Omega_l t)`` has ``R + 1``
+    unknowns; the ``R`` positive first-order shifts and ``t = 0`` determine them, and
+    ``f''(x) = -sum_l Omega_l^2 A_l``. So a gradient's circuits give the diagonal of the Hessian
+    with no new circuit (for one frequency and ``s = pi/2``: ``f'' = e(pi/2) - f(x)``). Returns
+    ``None`` where the system is singular for this shift.
+
+    Example:
+        >>> r = second_order_reusing_first((1.0,))
+        >>> [(t.multiple, round(t.coefficient, 12)) for t in r.terms]
+        [(0, -1.0), (1, 0.5), (3, 0.5)]
+    """
+    first = first_order(tuple(frequencies), shift)
+    base, r = _base_frequency(tuple(frequencies))
+    omegas = float(base) * np.arange(1, r + 1)
+    shifts = np.array([0.0] + [first.shift(m) for m in (2 * np.arange(1, r + 1) - 1)])
+    matrix = np.hstack([np.ones((r + 1, 1)), np.cos(np.outer(shifts, omegas))])
+    if abs(np.linalg.det(matrix)) < 1e-9:
+        return None
+    weights = np.linalg.solve(matrix.T, np.concatenate([[0.0], -omegas ** 2]))
+    terms: dict[int, float] = {0: float(weights[0])}
+    for m, w in zip(2 * np.arange(1, r + 1) - 1, weights[1:]):
+        terms[int(m)] = terms.get(int(m), 0.0) + w / 2
+        terms[-int(m)] = terms.get(-int(m), 0.0) + w / 2
+    return _fold(2, first.unit, first.modulus, terms)

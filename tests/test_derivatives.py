@@ -168,3 +168,14 @@ def test_order_not_computed_is_a_clear_error():
     d = qshift.derivatives(c, [0.1], order=1)
     with pytest.raises(qshift.RequestError, match="order=2"):
         d.hessian
+
+
+@pytest.mark.parametrize("shift", [None, math.pi / 4, 1.0])
+def test_min_circuits_rule_is_exact(library_circuit, shift, rng):
+    c = library_circuit
+    x = rng.uniform(-2, 2, c.n_symbols)
+    standard = qshift.derivatives(c, x, order=2)
+    minimal = qshift.derivatives(c, x, order=2, rule="min-circuits", shift=shift)
+    assert minimal.stats.circuits <= standard.stats.circuits
+    np.testing.assert_allclose(minimal.hessian, standard.hessian, atol=1e-8)
+    np.testing.assert_allclose(minimal.jacobian, standard.jacobian, atol=1e-10)

@@ -151,3 +151,29 @@ def test_cache_is_bounded():
     for i in range(20):
         cache.put(("k", i), (np.zeros(1), None))
     assert len(cache) == 5 and cache.get(("k", 0)) is None and cache.get(("k", 19)) is not None
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 32])
+def test_min_circuits_hessian_count(n):
+    """Wierichs et al. Sec. 4: diagonals from the gradient's points, each pair 3 points along
+    e_k + e_m: (3n^2 + n + 2) / 2 for value + gradient + Hessian (n=32: 1553 vs 2081)."""
+    c = _independent(n)
+    p = qshift.plan(c, order=2, rule="min-circuits")
+    assert p.circuits == (3 * n ** 2 + n + 2) // 2
+    assert p.notes == ()
+
+
+def test_min_circuits_four_term_pairs():
+    """Four-term slots: each diagonal reuses the gradient's four points plus f(x) (the even part
+    has 3 unknowns), and along e_k + e_m the frequencies are {1/2, 1, 3/2, 2} (R = 4), so each pair
+    needs 2R - 1 = 7 new points instead of 4 x 4 = 16."""
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("controlled-rotations"))
+    standard = qshift.plan(c, order=2).circuits
+    minimal = qshift.plan(c, order=2, rule="min-circuits").circuits
+    assert standard == 125
+    assert minimal == 1 + 4 * 4 + 0 + 7 * math.comb(4, 2)
+
+
+def test_unknown_rule():
+    with pytest.raises(qshift.RequestError, match="unknown rule"):
+        qshift.plan(_independent(2), order=2, rule="fastest")

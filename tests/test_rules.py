@@ -67,3 +67,16 @@ def test_folding_merges_by_period():
 def test_shift_out_of_range(shift):
     with pytest.raises(qshift.RequestError, match="0 < s < pi"):
         first_order((1.0,), shift)
+
+
+@pytest.mark.parametrize("freqs", [(1.0,), (0.5, 1.0), (1.0, 2.0, 3.0)])
+@pytest.mark.parametrize("shift", [None, math.pi / 3])
+def test_second_order_on_first_order_points(freqs, shift, rng):
+    from qshift._rules import second_order_reusing_first
+
+    rule = second_order_reusing_first(freqs, shift)
+    first = {t.multiple for t in first_order(freqs, shift).terms}
+    assert {t.multiple for t in rule.terms} <= first | {0}
+    f = _trig(freqs, rng)
+    for x in rng.uniform(-3, 3, 3):
+        assert _apply(rule, f, x) == pytest.approx(f(x, 2), abs=1e-9)
