@@ -101,6 +101,29 @@ class Angle:
             return self * (1.0 / float(other))
         if isinstance(other, Angle) and other.is_constant:
             return self * (1.0 / other.b)
+        if isinstance(other, Angle):
+            raise _non_affine(f"({self}) / ({other})")
+        return NotImplemented
+
+    def __rtruediv__(self, other):
+        if isinstance(other, numbers.Real) and self.is_constant:
+            return Angle.constant(float(other) / self.b)
+        if isinstance(other, numbers.Real):
+            raise _non_affine(f"{other} / ({self})")
+        return NotImplemented
+
+    def __pow__(self, other):
+        if isinstance(other, numbers.Real) and self.is_constant:
+            return Angle.constant(self.b ** float(other))
+        if isinstance(other, (numbers.Real, Angle)):
+            raise _non_affine(f"({self}) ** ({other})")
+        return NotImplemented
+
+    def __rpow__(self, other):
+        if isinstance(other, numbers.Real) and self.is_constant:
+            return Angle.constant(float(other) ** self.b)
+        if isinstance(other, numbers.Real):
+            raise _non_affine(f"{other} ** ({self})")
         return NotImplemented
 
     def __str__(self) -> str:
