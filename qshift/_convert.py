@@ -142,15 +142,7 @@ def from_qiskit(circuit, observables, symbols=None) -> Circuit:
 def _qiskit_symbols(circuit, symbols) -> tuple[dict, tuple[str, ...]]:
     """``{Parameter: qshift name}`` and the symbol names in order."""
     available = list(circuit.parameters)
-    chosen = available if symbols is None else [_qiskit_parameter(available, s) for s in symbols]
-    if symbols is not None:
-        _check_names([str(getattr(s, "name", s)) for s in symbols], "symbols=")
-        missing = [p.name for p in available if p not in chosen]
-        if missing:
-            raise SymbolError(f"circuit parameter(s) {missing} are not in symbols=",
-                              expected="every parameter of the circuit listed in symbols=",
-                              received=str([getattr(s, "name", s) for s in symbols]),
-                              fix=f"add {missing} to symbols= (or assign them values first)")
+    chosen = available if symbols is None else _chosen_parameters(available, list(symbols))
     names = tuple(_identifier(p.name) for p in chosen)
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -160,15 +152,31 @@ def _qiskit_symbols(circuit, symbols) -> tuple[dict, tuple[str, ...]]:
     return dict(zip(chosen, names)), names
 
 
+def _chosen_parameters(available: list, symbols: list) -> list:
+    """The circuit's parameters in the order ``symbols=`` gives, each exactly once."""
+    chosen = [_qiskit_parameter(available, s) for s in symbols]
+    given = [p.name for p in chosen]
+    dup = sorted({n for n in given if given.count(n) > 1})
+    if dup:
+        raise SymbolError(f"symbols= lists parameter(s) {dup} more than once", expected="each parameter once",
+                          received=str(given), fix="list every parameter once")
+    missing = [p.name for p in available if p.name not in given]
+    if missing:
+        raise SymbolError(f"circuit parameter(s) {missing} are not in symbols=",
+                          expected="every parameter of the circuit listed in symbols=", received=str(given),
+                          fix=f"add {missing} to symbols= (or assign them values first)")
+    return chosen
+
+
 def _qiskit_parameter(available: list, symbol):
     """The circuit parameter that ``symbol`` (a name or a ``Parameter``) designates."""
+    name = getattr(symbol, "name", symbol)
     for p in available:
-        if p is symbol or p == symbol or p.name == symbol:
+        if p.name == name:
             return p
-    raise SymbolError(f"symbols= names {getattr(symbol, 'name', symbol)!r}, which the circuit does not use",
+    raise SymbolError(f"symbols= names {name!r}, which the circuit does not use",
                       expected=f"one of the circuit's parameters {[p.name for p in available]}",
-                      received=repr(getattr(symbol, "name", symbol)),
-                      fix="list only parameters of this circuit (check the spelling)")
+                      received=repr(name), fix="list only parameters of this circuit (check the spelling)")
 
 
 def _qiskit_instruction(ops: list[Operation], circuit, index: int, instruction, params: dict) -> None:

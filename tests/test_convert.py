@@ -100,6 +100,7 @@ def test_qiskit_parameter_vector_names_become_identifiers(rng):
     c = qshift.Circuit.from_qiskit(qc, ["XZ", "ZX"])
     assert c.symbols == ("w_0", "w_1", "w_2")
     assert qshift.Circuit.from_qasm(c.to_qasm()) == c
+    assert qshift.Circuit.from_qiskit(qc, "ZZ", symbols=[w[2], "w[0]", w[1]]).symbols == ("w_2", "w_0", "w_1")
     values = rng.uniform(-3, 3, 3)
     np.testing.assert_allclose(qshift.simulate(c, values),
                                _qiskit_reference(qc, ["XZ", "ZX"], dict(zip(w, values))), atol=1e-10)
@@ -181,6 +182,7 @@ def test_qiskit_bad_observables_are_refused(obs, words):
     (["t"], ["['p'] are not in symbols="]),
     (["t", "p", "x"], ["'x'", "does not use"]),
     (["t", "p", "t"], ["more than once"]),
+    ([Parameter("t"), "p", "t"], ["more than once"]),
 ])
 def test_qiskit_bad_symbols_are_refused(symbols, words):
     t, p = Parameter("t"), Parameter("p")
