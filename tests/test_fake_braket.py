@@ -52,6 +52,7 @@ def _prog(source=BELL):
     return Program(source=source)
 
 
+@pytest.mark.filterwarnings("ignore:You are running a noise-free circuit on the density matrix")
 @pytest.mark.parametrize(("arn", "backend"), [(SV1_ARN, "braket_sv"), (DM1_ARN, "braket_dm")])
 def test_run_matches_local_simulator_and_is_logged(braket_service, arn, backend):
     fb = braket_service
