@@ -1,7 +1,7 @@
 """The built-in statevector simulator (device ``local``), vectorized over angle rows.
 
-``LocalSimulator.run(circuit, angles[B, S])`` evaluates every row in one pass
-with no Python loop over rows. Five ideas make shifted batches cheap:
+``LocalSimulator.run(circuit, angles[B, S])`` evaluates every row with no
+Python loop over rows. These ideas make shifted batches cheap:
 
 * **Compilation into kernels.** Consecutive one-qubit gates on a qubit are fused
   into one 2x2 matrix per row; runs of fixed permutation-like gates (X, CX,
@@ -17,9 +17,11 @@ with no Python loop over rows. Five ideas make shifted batches cheap:
   rows that agree on every angle read so far share one state. Rows are sorted
   up front by their angles in the order the kernels read them, so every group
   is a contiguous run of rows and regrouping is one comparison of neighbouring
-  rows (no sort per kernel); a state is copied only when its group splits.
-  A Hessian batch of a 40-slot circuit runs about a sixth of the gate
-  applications a row-by-row simulation needs; identical rows cost one state.
+  rows (no sort per kernel). When a group splits, its first part keeps the
+  state's place and only the other parts get copies. With the folded tail
+  below, the Hessian batch of ``hardware_efficient(10, 2)`` (3241 rows) runs a
+  fifth of the full-size kernel applications a row-by-row simulation needs;
+  identical rows cost one state.
 * **A product-state prologue.** The circuit starts in ``|0...0>``, so leading
   one-qubit kernels on qubits not yet touched keep the state a product: it is
   stored only over the touched qubits and each such kernel multiplies in the
@@ -29,10 +31,14 @@ with no Python loop over rows. Five ideas make shifted batches cheap:
   every output is diagonal (``Z``/``I`` only), trailing diagonal gates cannot
   change the result and are dropped, also from the end of one-qubit runs on
   qubits no later kernel mixes: rows that differ only in such slots share a state.
-* **Bounded memory.** Rows are processed in chunks (contiguous in the sorted
-  order, so chunks keep their shared prefixes) sized to ``max_memory``; a single
-  state too large for it raises :class:`~qshift.SimulationMemoryError` instead
-  of crashing.
+* **Cache-sized chunks.** Rows are processed in chunks, contiguous in the sorted
+  order so that they keep most shared prefixes, whose states fit in a few MiB
+  of cache: every kernel then works on data already in cache, which beats
+  sharing prefixes across the whole batch in memory. Kernels write into
+  buffers allocated once per run (touching fresh memory is slow).
+* **Bounded memory.** Chunks are never larger than ``max_memory`` allows; a
+  single state too large for it raises :class:`~qshift.SimulationMemoryError`
+  instead of crashing.
 
 Qubit ``q`` is axis ``q`` of the state tensor (qubit 0 is the most significant bit).
 Amplitudes are complex128.
@@ -48,6 +54,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -62,6 +69,9 @@ __all__ = ["LocalSimulator", "simulate"]
 
 _BYTES_PER_AMPLITUDE = 16
 _WORKING_COPIES = 4  # states, the regrouped copy, and temporaries of a kernel
+_CACHE_BYTES = 4 * 1024 ** 2  # states per chunk that stay in cache through all kernels
+_CACHE_MIN_ROWS = 16  # fewer rows per chunk would lose too much prefix sharing
+_KEEP_BYTES = 8 * 1024 ** 2  # work buffers up to this size are kept (per thread) for the next run
 _KRON_RIGHT = 4  # at most this many amplitudes right of the qubit: apply M kron I, one BLAS call per group
 
 
@@ -78,24 +88,23 @@ class _OneQubit:
     def slots(self) -> list[int]:
         return [s for _, s, _ in self.ops if s is not None]
 
-    def matrices(self, angles: np.ndarray | None) -> np.ndarray:
-        g = 1 if angles is None else len(angles)
-        m = np.broadcast_to(np.eye(2, dtype=complex), (g, 2, 2))
-        col = 0
+    def operators(self, angles: np.ndarray | None) -> np.ndarray:
+        """The fused 2x2 matrix of every group ``(G, 2, 2)``, or one ``(1, 2, 2)`` without slots."""
+        m, col = None, 0
         for gate, slot, const in self.ops:
             spec = GATES[gate]
             if not spec.parametrized:
-                u = spec.matrix
+                u = spec.matrix[None]
             elif slot is None:
-                u = spec.unitary(const)[0]
+                u = spec.unitary(const)
             else:
-                u = spec.unitary(angles[:, col])
+                u = spec.closed_form(angles[:, col])
                 col += 1
-            m = u @ m
+            m = u if m is None else np.matmul(u, m)
         return m
 
-    def apply(self, states: np.ndarray, angles: np.ndarray | None, n: int) -> np.ndarray:
-        return _apply_2x2(states, self.matrices(angles), self.qubit, n)
+    def apply(self, states: np.ndarray, ops: np.ndarray, n: int, out: np.ndarray) -> None:
+        _apply_2x2(states, ops, self.qubit, n, out)
 
     def without_trailing_diagonal(self) -> "_OneQubit":
         """The same run less the diagonal gates at its end (they only change phases)."""
@@ -105,16 +114,16 @@ class _OneQubit:
         return _OneQubit(self.qubit, ops)
 
 
-def _apply_2x2(states: np.ndarray, m: np.ndarray, qubit: int, n: int) -> np.ndarray:
-    """``m[g]`` (or one shared ``m[0]``) applied to qubit ``qubit`` of every state ``states[g]``."""
+def _apply_2x2(states: np.ndarray, m: np.ndarray, qubit: int, n: int, out: np.ndarray) -> None:
+    """``out[g]`` = ``m[g]`` (or one shared ``m[0]``) applied to qubit ``qubit`` of ``states[g]``."""
     g = states.shape[0]
     left, right = 2 ** qubit, 2 ** (n - qubit - 1)
     if right > _KRON_RIGHT:  # one small product per (group, left index)
-        out = np.matmul(m[:, None], states.reshape(g, left, 2, right))
-    else:  # out[g, l, (a, r)] = sum_(b, s) st[g, l, (b, s)] * m[g, a, b] * delta(r, s)
-        k = np.einsum("gab,rs->gbsar", m, np.eye(right)).reshape(len(m), 2 * right, 2 * right)
-        out = np.matmul(states.reshape(g, left, 2 * right), k)
-    return out.reshape(g, -1)
+        np.matmul(m[:, None], states.reshape(g, left, 2, right), out=out.reshape(g, left, 2, right))
+    else:  # out[g, l, (a, r)] = sum_(b, s) st[g, l, (b, s)] * k[g, (b, s), (a, r)], k = m^T kron I
+        k = np.swapaxes(m, 1, 2)[:, :, None, :, None] * np.eye(right)[:, None, :]
+        k = k.reshape(len(m), 2 * right, 2 * right)
+        np.matmul(states.reshape(g, left, 2 * right), k, out=out.reshape(g, left, 2 * right))
 
 
 @dataclass
@@ -132,11 +141,16 @@ class _Fresh:
     def slots(self) -> list[int]:
         return self.kernel.slots
 
-    def apply(self, states: np.ndarray, angles: np.ndarray | None, n: int) -> np.ndarray:
-        column = self.kernel.matrices(angles)[:, :, 0]
+    def operators(self, angles: np.ndarray | None) -> np.ndarray:
+        return self.kernel.operators(angles)[:, :, 0]  # M|0>
+
+    def apply(self, states: np.ndarray, ops: np.ndarray, n: int, out: np.ndarray) -> None:
+        column = ops[:, :, None, None]
         g = states.shape[0]
-        high = states.reshape(g, 2 ** self.position, 1, -1)
-        return (high * column[:, None, :, None]).reshape(g, -1)
+        old = states.reshape(g, 2 ** self.position, -1)
+        new = out.reshape(g, old.shape[1], 2, old.shape[2])
+        np.multiply(old, column[:, 0], out=new[:, :, 0])  # the qubit's |0> half, then its |1> half
+        np.multiply(old, column[:, 1], out=new[:, :, 1])
 
 
 @dataclass
@@ -147,12 +161,14 @@ class _Expand:
 
     slots = ()
 
-    def apply(self, states: np.ndarray, angles, n: int) -> np.ndarray:
+    def operators(self, angles) -> None:
+        return None
+
+    def apply(self, states: np.ndarray, ops, n: int, out: np.ndarray) -> None:
         g = states.shape[0]
-        full = np.zeros((g,) + (2,) * n, dtype=complex)
+        out.fill(0)
         index = (slice(None),) + tuple(slice(None) if q in self.touched else 0 for q in range(n))
-        full[index] = states.reshape((g,) + (2,) * len(self.touched))
-        return full.reshape(g, -1)
+        out.reshape((g,) + (2,) * n)[index] = states.reshape((g,) + (2,) * len(self.touched))
 
 
 @dataclass
@@ -168,11 +184,13 @@ class _Monomial:
         self.perm = self.perm[perm]
         self.phase = phase * self.phase[perm]
 
-    def apply(self, states: np.ndarray, angles, n: int) -> np.ndarray:
-        out = states[:, self.perm]
+    def operators(self, angles) -> None:
+        return None
+
+    def apply(self, states: np.ndarray, ops, n: int, out: np.ndarray) -> None:
+        np.take(states, self.perm, axis=1, out=out, mode="clip")  # "clip": unbuffered, indices are valid
         if not np.all(self.phase == 1):
             out *= self.phase
-        return out
 
 
 @dataclass
@@ -192,10 +210,14 @@ class _Diagonal:
             self.generators.append(h)
             self.slots.append(slot)
 
-    def apply(self, states: np.ndarray, angles, n: int) -> np.ndarray:
+    def operators(self, angles: np.ndarray | None) -> np.ndarray:
+        """The phase vector of every group ``(G, 2**n)``, or one ``(1, 2**n)`` without slots."""
         if not self.generators:
-            return states * self.const
-        return states * (np.exp(-1j * (angles @ np.array(self.generators))) * self.const)
+            return self.const[None]
+        return np.exp(-1j * (angles @ np.array(self.generators))) * self.const
+
+    def apply(self, states: np.ndarray, ops: np.ndarray, n: int, out: np.ndarray) -> None:
+        np.multiply(states, ops, out=out)
 
 
 @dataclass
@@ -209,21 +231,22 @@ class _General:
     def slots(self) -> list[int]:
         return [] if self.slot is None else [self.slot]
 
-    def apply(self, states: np.ndarray, angles, n: int) -> np.ndarray:
+    def operators(self, angles: np.ndarray | None) -> np.ndarray:
         spec = self.op.spec
         if not spec.parametrized:
-            m = spec.matrix[None]
-        elif self.slot is None:
-            m = spec.unitary(self.op.angle.b)
-        else:
-            m = spec.unitary(angles[:, 0])
+            return spec.matrix[None]
+        if self.slot is None:
+            return spec.unitary(self.op.angle.b)
+        return spec.unitary(angles[:, 0])
+
+    def apply(self, states: np.ndarray, m: np.ndarray, n: int, out: np.ndarray) -> None:
         g, k = states.shape[0], len(self.op.qubits)
         axes = [1 + q for q in self.op.qubits]
         tail = list(range(n + 1 - k, n + 1))
         st = np.moveaxis(states.reshape((g,) + (2,) * n), axes, tail)
         shape = st.shape
-        out = np.matmul(st.reshape(g, -1, 2 ** k), np.swapaxes(m, 1, 2)).reshape(shape)
-        return np.ascontiguousarray(np.moveaxis(out, tail, axes)).reshape(g, -1)
+        new = np.matmul(st.reshape(g, -1, 2 ** k), np.swapaxes(m, 1, 2)).reshape(shape)
+        out.reshape((g,) + (2,) * n)[...] = np.moveaxis(new, tail, axes)
 
 
 def _bits(n: int, qubits: tuple[int, ...]) -> np.ndarray:
@@ -395,12 +418,14 @@ class _Observables:
             groups.append((outputs, kernel.perm[src], c))
         return _Observables(tuple(groups), self.n_outputs)
 
-    def expectations(self, states: np.ndarray) -> np.ndarray:
+    def expectations(self, states: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """Every output for every state; ``scratch`` is a float buffer of at least ``2 * states.size``."""
         out = np.empty((states.shape[0], self.n_outputs))
         for outputs, source, coeffs in self.groups:
             if source is None:
                 parts = states.view(float)  # (re, im) interleaved: |psi_i|^2 c_i = re^2 c_i + im^2 c_i
-                out[:, outputs] = np.square(parts) @ np.repeat(coeffs, 2, axis=0)
+                squares = np.square(parts, out=scratch[:parts.size].reshape(parts.shape))
+                out[:, outputs] = squares @ np.repeat(coeffs, 2, axis=0)
             else:
                 out[:, outputs] = np.real((states.conj() * states[:, source]) @ coeffs)
         return out
@@ -471,16 +496,39 @@ class LocalSimulator:
         rows = len(angles)
         if rows == 0:
             return RunResult(np.zeros((0, circuit.n_outputs)), None, 0, 1)
-        chunk = self.rows_per_chunk(circuit.n_qubits)  # before compiling: kernels hold 2**n vectors
+        chunk = min(self.rows_per_chunk(circuit.n_qubits), _cache_rows(circuit.n_qubits))  # before compiling
         program = _compile(circuit)
         order = _row_order(angles, program.read_order)
         values = np.empty((rows, circuit.n_outputs))
+        buffers = _buffers(min(chunk, rows) << circuit.n_qubits)
         for start in range(0, rows, chunk):
             part = order[start:start + chunk]
-            values[part] = _run_chunk(program, circuit.n_qubits, angles[part])
-        if shots is not None:
-            return _sample(values, shots, seed)
+            values[part] = _run_chunk(program, circuit.n_qubits, angles[part], buffers)
+        if shots is not None:  # each output is sampled on its own; hardware runs one execution per group
+            from .backends._grouping import n_groups
+
+            return RunResult(*_sample(values, shots, seed)[:2], rows * n_groups(circuit), 1)
         return RunResult(values, None, rows, 1)
+
+
+_KEPT = threading.local()
+
+
+def _buffers(amplitudes: int) -> list[np.ndarray]:
+    """Three flat work buffers of ``amplitudes`` each; small ones are kept for the next run on this
+    thread, because touching freshly allocated memory costs more than a small run's arithmetic."""
+    kept = getattr(_KEPT, "buffers", None)
+    if kept is not None and len(kept[0]) >= amplitudes:
+        return [b[:amplitudes] for b in kept]
+    buffers = [np.empty(amplitudes, dtype=complex) for _ in range(3)]
+    if amplitudes * _BYTES_PER_AMPLITUDE <= _KEEP_BYTES:
+        _KEPT.buffers = buffers
+    return buffers
+
+
+def _cache_rows(n_qubits: int) -> int:
+    """Rows per chunk whose states stay in cache (chunks share no states, so not too few)."""
+    return max(_CACHE_MIN_ROWS, _CACHE_BYTES // (_BYTES_PER_AMPLITUDE * 2 ** n_qubits))
 
 
 def _sample(values: np.ndarray, shots: int, seed: int | None) -> RunResult:
@@ -512,35 +560,63 @@ def _row_order(angles: np.ndarray, read_order: np.ndarray) -> np.ndarray:
     return np.lexsort(angles[:, read_order[::-1]].T)
 
 
-def _regroup(group: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split groups by ``keys`` (rows sorted so that equal (group, keys) are contiguous).
+def _regroup(label: np.ndarray, keys: np.ndarray, n_states: int) -> tuple[np.ndarray, ...]:
+    """Split the groups of rows by ``keys`` (rows sorted so that equal (label, keys) are contiguous).
 
-    Returns the new group of every row, the old group of every new group, and the first row
-    of every new group.
+    The first part of every old group keeps its label (its state is updated where it lies); the
+    other parts get labels ``n_states, n_states + 1, ...`` (their states start from copies).
+    Returns the rows' new labels, the first row of every part (parts in row order), the part that
+    keeps each old label, the parts that are copies, and the old labels they copy.
     """
-    change = np.empty(len(group), dtype=bool)
+    change = np.empty(len(label), dtype=bool)
     change[0] = True
-    np.not_equal(group[1:], group[:-1], out=change[1:])
+    np.not_equal(label[1:], label[:-1], out=change[1:])
     change[1:] |= (keys[1:] != keys[:-1]).any(axis=1)
     first = np.flatnonzero(change)
-    return np.cumsum(change) - 1, group[first], first
+    parent = label[first]
+    head = np.empty(len(first), dtype=bool)
+    head[0] = True
+    np.not_equal(parent[1:], parent[:-1], out=head[1:])
+    extra = np.flatnonzero(~head)
+    lead = np.empty(n_states, dtype=np.intp)
+    lead[parent[head]] = np.flatnonzero(head)
+    part_label = parent.copy()
+    part_label[extra] = np.arange(n_states, n_states + len(extra))
+    return part_label[np.cumsum(change) - 1], first, lead, extra, parent[extra]
 
 
-def _run_chunk(program: _Program, n: int, angles: np.ndarray) -> np.ndarray:
-    """Values of rows sorted by :func:`_row_order`: one state per distinct prefix at every kernel."""
-    group = np.zeros(len(angles), dtype=np.intp)
+def _run_chunk(program: _Program, n: int, angles: np.ndarray, buffers: list[np.ndarray]) -> np.ndarray:
+    """Values of rows sorted by :func:`_row_order`: one state per distinct prefix at every kernel.
+
+    ``buffers`` are three flat arrays of ``len(angles) * 2**n`` amplitudes, allocated once per run
+    (fresh memory is slow to touch): each kernel reads its states from one of the first two and
+    writes the other; the third takes the copies of split states and the expectation squares.
+    """
+    label = np.zeros(len(angles), dtype=np.intp)
     states = np.ones((1, 1), dtype=complex)  # the product-state prologue starts with no qubits
-    for kernel in program.kernels:
+    for step, kernel in enumerate(program.kernels):
+        size = 2 ** n if isinstance(kernel, _Expand) else states.shape[1] * (1 + isinstance(kernel, _Fresh))
         slots = kernel.slots
         if not slots:
-            states = kernel.apply(states, None, n)
+            out = _rows(buffers[step % 2], len(states), size)
+            kernel.apply(states, kernel.operators(None), n, out)
+            states = out
             continue
         keys = angles[:, slots]
-        group, parents, first = _regroup(group, keys)
-        if len(parents) != len(states):  # some group split: its state is copied for each part
-            states = states[parents]
-        states = kernel.apply(states, keys[first], n)
-    return program.observables.expectations(states)[group]
+        label, first, lead, extra, sources = _regroup(label, keys, len(states))
+        ops = kernel.operators(keys[first])
+        out = _rows(buffers[step % 2], len(first), size)
+        kernel.apply(states, ops[lead], n, out[:len(states)])
+        if len(extra):  # the other parts of split groups start from copies of their group's state
+            copies = np.take(states, sources, axis=0, mode="clip", out=_rows(buffers[2], len(sources), states.shape[1]))
+            kernel.apply(copies, ops[extra], n, out[len(states):])
+        states = out
+    return program.observables.expectations(states, buffers[2].view(float))[label]
+
+
+def _rows(buffer: np.ndarray, rows: int, size: int) -> np.ndarray:
+    """The first ``rows * size`` entries of a flat buffer as a ``(rows, size)`` array."""
+    return buffer[:rows * size].reshape(rows, size)
 
 
 def simulate(circuit: Circuit, values) -> np.ndarray:
