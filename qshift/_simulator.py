@@ -7,10 +7,12 @@ Python loop over rows. These ideas make shifted batches cheap:
   into one 2x2 matrix per row; runs of fixed permutation-like gates (X, CX,
   SWAP, CCX, S, CZ ...) become one index move times a phase vector; runs of
   parametrized diagonal gates (RZZ, CRZ, CP ...) become one phase vector
-  ``exp(-i * angles @ H)``. Everything else is a batched matrix product. A 2x2
-  matrix is applied as one batched ``matmul`` on a ``(groups, left, 2, right)``
-  view of the states, or, when few amplitudes lie right of the qubit, as
-  ``(groups, left, 2 * right) @ (M kron I)`` so that each group is one BLAS call.
+  ``exp(-i * angles @ H)``. Everything else is a batched matrix product. One-qubit
+  kernels on up to three adjacent qubits are fused into one block (the kron
+  product of their matrices, one pass over the states instead of three). A
+  ``d x d`` block is applied as one batched ``matmul`` on a ``(groups, left, d,
+  right)`` view of the states, or, when few amplitudes lie right of it, as
+  ``(groups, left, d * right) @ (M kron I)`` so that each group is one BLAS call.
 * **Shared prefixes.** Rows of a shifted batch differ in one or two slots. The
   simulator keeps one state per *distinct prefix*: before a kernel that reads
   slots, rows are regrouped by (their group so far, the kernel's angles), so
@@ -32,8 +34,8 @@ Python loop over rows. These ideas make shifted batches cheap:
   change the result and are dropped, also from the end of one-qubit runs on
   qubits no later kernel mixes: rows that differ only in such slots share a state.
 * **Cache-sized chunks.** Rows are processed in chunks, contiguous in the sorted
-  order so that they keep most shared prefixes, whose states fit in a few MiB
-  of cache: every kernel then works on data already in cache, which beats
+  order so that they keep most shared prefixes, whose states fit in 8 MiB of
+  cache: every kernel then works on data already in cache, which beats
   sharing prefixes across the whole batch in memory. Kernels write into
   buffers allocated once per run (touching fresh memory is slow).
 * **Bounded memory.** Chunks are never larger than ``max_memory`` allows; a
@@ -69,10 +71,11 @@ __all__ = ["LocalSimulator", "simulate"]
 
 _BYTES_PER_AMPLITUDE = 16
 _WORKING_COPIES = 4  # states, the regrouped copy, and temporaries of a kernel
-_CACHE_BYTES = 4 * 1024 ** 2  # states per chunk that stay in cache through all kernels
+_CACHE_BYTES = 8 * 1024 ** 2  # states per chunk that stay in cache through all kernels
 _CACHE_MIN_ROWS = 16  # fewer rows per chunk would lose too much prefix sharing
 _KEEP_BYTES = 8 * 1024 ** 2  # work buffers up to this size are kept (per thread) for the next run
-_KRON_RIGHT = 4  # at most this many amplitudes right of the qubit: apply M kron I, one BLAS call per group
+_KRON_SIZE = 8  # apply a d x d block as M kron I when d * (amplitudes right of it) is at most this
+_BLOCK_QUBITS = 3  # adjacent one-qubit kernels are fused into blocks of up to this many qubits
 
 
 # -- kernels ------------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ class _OneQubit:
         return m
 
     def apply(self, states: np.ndarray, ops: np.ndarray, n: int, out: np.ndarray) -> None:
-        _apply_2x2(states, ops, self.qubit, n, out)
+        _apply_block(states, ops, self.qubit, 1, n, out)
 
     def without_trailing_diagonal(self) -> "_OneQubit":
         """The same run less the diagonal gates at its end (they only change phases)."""
@@ -114,16 +117,41 @@ class _OneQubit:
         return _OneQubit(self.qubit, ops)
 
 
-def _apply_2x2(states: np.ndarray, m: np.ndarray, qubit: int, n: int, out: np.ndarray) -> None:
-    """``out[g]`` = ``m[g]`` (or one shared ``m[0]``) applied to qubit ``qubit`` of ``states[g]``."""
-    g = states.shape[0]
-    left, right = 2 ** qubit, 2 ** (n - qubit - 1)
-    if right > _KRON_RIGHT:  # one small product per (group, left index)
-        np.matmul(m[:, None], states.reshape(g, left, 2, right), out=out.reshape(g, left, 2, right))
+def _apply_block(states: np.ndarray, m: np.ndarray, qubit: int, width: int, n: int, out: np.ndarray) -> None:
+    """``out[g]`` = ``m[g]`` (or one shared ``m[0]``) on qubits ``qubit .. qubit + width - 1`` of ``states[g]``."""
+    g, d = states.shape[0], 2 ** width
+    left, right = 2 ** qubit, 2 ** (n - qubit - width)
+    if d * right > _KRON_SIZE:  # one small product per (group, left index)
+        np.matmul(m[:, None], states.reshape(g, left, d, right), out=out.reshape(g, left, d, right))
     else:  # out[g, l, (a, r)] = sum_(b, s) st[g, l, (b, s)] * k[g, (b, s), (a, r)], k = m^T kron I
         k = np.swapaxes(m, 1, 2)[:, :, None, :, None] * np.eye(right)[:, None, :]
-        k = k.reshape(len(m), 2 * right, 2 * right)
-        np.matmul(states.reshape(g, left, 2 * right), k, out=out.reshape(g, left, 2 * right))
+        k = k.reshape(len(m), d * right, d * right)
+        np.matmul(states.reshape(g, left, d * right), k, out=out.reshape(g, left, d * right))
+
+
+@dataclass
+class _Block:
+    """One-qubit kernels on adjacent qubits (most significant first) applied as one kron product."""
+
+    parts: tuple[_OneQubit, ...]
+
+    @property
+    def slots(self) -> list[int]:
+        return [s for part in self.parts for s in part.slots]
+
+    def operators(self, angles: np.ndarray | None) -> np.ndarray:
+        m, col = None, 0
+        for part in self.parts:
+            k = len(part.slots)
+            u = part.operators(None if angles is None else angles[:, col:col + k])
+            col += k
+            if m is not None:  # (m kron u)[(a, c), (b, e)] = m[a, b] * u[c, e]
+                u = (m[:, :, None, :, None] * u[:, None, :, None, :]).reshape(-1, 2 * len(m[0]), 2 * len(m[0]))
+            m = u
+        return m
+
+    def apply(self, states: np.ndarray, ops: np.ndarray, n: int, out: np.ndarray) -> None:
+        _apply_block(states, ops, self.parts[0].qubit, len(self.parts), n, out)
 
 
 @dataclass
@@ -290,7 +318,7 @@ def _compile(circuit: Circuit) -> _Program:
     """Turn a circuit into a program (cached by fingerprint)."""
     n = circuit.n_qubits
     kernels, observables = _fold_tail(_kernels(circuit), _observables(circuit), n)
-    kernels = _product_prologue(kernels, n)
+    kernels = _fuse_blocks(_product_prologue(kernels, n))
     read = np.array([s for kernel in kernels for s in kernel.slots], dtype=np.intp)
     return _Program(tuple(kernels), observables, read)
 
@@ -372,6 +400,27 @@ def _mixed_qubits(kernel, n: int) -> set[int]:
     if isinstance(kernel, _Diagonal):
         return set()
     return set(range(n))
+
+
+def _fuse_blocks(kernels: list) -> list:
+    """Fuse runs of one-qubit kernels on ascending adjacent qubits into blocks of up to
+    ``_BLOCK_QUBITS`` qubits, counted from the run's end (the least significant qubits, where a
+    block is cheapest). One pass over the states then does the work of several."""
+    out: list = []
+    run: list[_OneQubit] = []
+    for kernel in kernels + [None]:
+        if isinstance(kernel, _OneQubit) and run and kernel.qubit == run[-1].qubit + 1:
+            run.append(kernel)
+            continue
+        while run:
+            size = len(run) % _BLOCK_QUBITS or _BLOCK_QUBITS
+            block, run = run[:size], run[size:]
+            out.append(block[0] if size == 1 else _Block(tuple(block)))
+        if isinstance(kernel, _OneQubit):
+            run = [kernel]
+        elif kernel is not None:
+            out.append(kernel)
+    return out
 
 
 def _product_prologue(kernels: list, n: int) -> list:
@@ -507,7 +556,8 @@ class LocalSimulator:
         if shots is not None:  # each output is sampled on its own; hardware runs one execution per group
             from .backends._grouping import n_groups
 
-            return RunResult(*_sample(values, shots, seed)[:2], rows * n_groups(circuit), 1)
+            sampled = _sample(values, shots, seed)
+            return RunResult(sampled.values, sampled.variances, rows * n_groups(circuit), 1)
         return RunResult(values, None, rows, 1)
 
 

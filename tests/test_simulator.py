@@ -85,6 +85,44 @@ def test_phases_before_the_measurement(rng, body, outputs):
                                    atol=1e-10)
 
 
+def _layered_circuit(rng, n_qubits=7, layers=3):
+    """Layers of one-qubit gates on every qubit (fixed, constant-angle and symbol angles) between
+    entanglers: adjacent one-qubit kernels that the simulator fuses into blocks."""
+    b = qshift.CircuitBuilder(n_qubits)
+    syms = b.inputs("a", "b", "c")
+    for layer in range(layers):
+        for q in range(n_qubits):
+            kind = rng.integers(4)
+            if kind == 0:
+                b.gate(["h", "sx", "t", "y"][rng.integers(4)], q)
+            elif kind == 1:
+                b.gate(["rx", "ry", "rz"][rng.integers(3)], float(rng.uniform(-3, 3)), q)
+            else:
+                b.gate(["rx", "ry", "rz", "p"][rng.integers(4)], rng.uniform(-2, 2) * syms[rng.integers(3)], q)
+                b.gate("u3", syms[rng.integers(3)], 0.3 * q, -0.2, q)
+        for q in range(layer % 2, n_qubits - 1, 2):
+            b.gate(["cx", "cz", "rzz"][layer % 3], *([syms[layer]] if layer % 3 == 2 else []), q, q + 1)
+    b.expectation({0: "Z", n_qubits - 1: "X"}).expectation({n_qubits // 2: "Y"}).expectation({1: "Z"})
+    return b.build()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fused_one_qubit_blocks_match_qiskit(seed):
+    from qshift._simulator import _Block, _compile
+
+    rng = np.random.default_rng(300 + seed)
+    c = _layered_circuit(rng)
+    assert any(isinstance(k, _Block) for k in _compile(c).kernels)
+    values = rng.uniform(-np.pi, np.pi, (3, 3))
+    text = c.to_qasm()
+    for row, expected in zip(values, qshift.simulate(c, values)):
+        np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
+    angles = _shifted_rows(rng, c.n_slots)
+    batch = LocalSimulator().run(c, angles).values
+    single = np.concatenate([LocalSimulator().run(c, row[None]).values for row in angles])
+    np.testing.assert_allclose(batch, single, atol=1e-12)
+
+
 def _shifted_rows(rng, n_slots, base_rows=2):
     """Base rows, and rows shifted by multiples of pi/2 in one or two slots (shared prefixes)."""
     rows = []
