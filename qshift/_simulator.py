@@ -472,12 +472,22 @@ class _Observables:
         out = np.empty((states.shape[0], self.n_outputs))
         for outputs, source, coeffs in self.groups:
             if source is None:
-                parts = states.view(float)  # (re, im) interleaved: |psi_i|^2 c_i = re^2 c_i + im^2 c_i
-                squares = np.square(parts, out=scratch[:parts.size].reshape(parts.shape))
-                out[:, outputs] = squares @ np.repeat(coeffs, 2, axis=0)
+                out[:, outputs] = _probabilities(states, scratch) @ coeffs
             else:
                 out[:, outputs] = np.real((states.conj() * states[:, source]) @ coeffs)
         return out
+
+
+def _probabilities(states: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """``|psi_i|^2`` of every state, computed in ``scratch`` (``2 * states.size`` floats)."""
+    parts = states.view(float)  # (re, im) interleaved
+    g, size = states.shape
+    probabilities = scratch[:g * size].reshape(g, size)
+    imaginary = scratch[g * size:2 * g * size].reshape(g, size)
+    np.multiply(parts[:, 0::2], parts[:, 0::2], out=probabilities)
+    np.multiply(parts[:, 1::2], parts[:, 1::2], out=imaginary)
+    probabilities += imaginary
+    return probabilities
 
 
 def _observables(circuit: Circuit) -> _Observables:
