@@ -70,7 +70,7 @@ from ._types import RunResult
 __all__ = ["LocalSimulator", "simulate"]
 
 _BYTES_PER_AMPLITUDE = 16
-_WORKING_COPIES = 4  # states, the regrouped copy, and temporaries of a kernel
+_WORKING_COPIES = 4  # two state buffers, the copies of split groups, and a kernel's temporaries
 _CACHE_BYTES = 8 * 1024 ** 2  # states per chunk that stay in cache through all kernels
 _CACHE_MIN_ROWS = 16  # fewer rows per chunk would lose too much prefix sharing
 _KEEP_BYTES = 8 * 1024 ** 2  # work buffers up to this size are kept (per thread) for the next run
@@ -250,7 +250,8 @@ class _Diagonal:
 
 @dataclass
 class _General:
-    """Any other gate: a batched matrix product on its qubits."""
+    """Any other gate: a batched matrix product on its qubits, in a few slices of the groups so
+    that its temporaries (the moved axes, the product) stay within half the states' size."""
 
     op: Operation
     slot: int | None
@@ -268,6 +269,13 @@ class _General:
         return spec.unitary(angles[:, 0])
 
     def apply(self, states: np.ndarray, m: np.ndarray, n: int, out: np.ndarray) -> None:
+        g = states.shape[0]
+        step = -(-g // 4)
+        for start in range(0, g, step):
+            part = slice(start, start + step)
+            self._apply(states[part], m[part] if len(m) > 1 else m, n, out[part])
+
+    def _apply(self, states: np.ndarray, m: np.ndarray, n: int, out: np.ndarray) -> None:
         g, k = states.shape[0], len(self.op.qubits)
         axes = [1 + q for q in self.op.qubits]
         tail = list(range(n + 1 - k, n + 1))
