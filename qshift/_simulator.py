@@ -482,7 +482,7 @@ class _Observables:
             if source is None:
                 out[:, outputs] = _probabilities(states, scratch) @ coeffs
             else:
-                out[:, outputs] = np.real((states.conj() * states[:, source]) @ coeffs)
+                out[:, outputs] = np.real(_conjugate_terms(states, source, scratch) @ coeffs.conj())
         return out
 
 
@@ -496,6 +496,15 @@ def _probabilities(states: np.ndarray, scratch: np.ndarray) -> np.ndarray:
     np.multiply(parts[:, 1::2], parts[:, 1::2], out=imaginary)
     probabilities += imaginary
     return probabilities
+
+
+def _conjugate_terms(states: np.ndarray, source: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """``psi_i * conj(psi_source[i])`` of every state (the conjugates of the terms), in ``scratch``."""
+    terms = scratch.view(complex)[:states.size].reshape(states.shape)
+    np.take(states, source, axis=1, out=terms, mode="clip")
+    np.conjugate(terms, out=terms)
+    terms *= states
+    return terms
 
 
 def _observables(circuit: Circuit) -> _Observables:
