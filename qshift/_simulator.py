@@ -37,7 +37,8 @@ Python loop over rows. These ideas make shifted batches cheap:
   order so that they keep most shared prefixes, whose states fit in 8 MiB of
   cache: every kernel then works on data already in cache, which beats
   sharing prefixes across the whole batch in memory. Kernels write into
-  buffers allocated once per run (touching fresh memory is slow).
+  buffers allocated once per run and, when small, kept for the next run on the
+  same thread (touching fresh memory costs more than a small run's arithmetic).
 * **Bounded memory.** Chunks are never larger than ``max_memory`` allows; a
   single state too large for it raises :class:`~qshift.SimulationMemoryError`
   instead of crashing.

@@ -1,0 +1,138 @@
+"""Device ``aer``: Qiskit Aer's ``EstimatorV2``, one PUB per request.
+
+A batch of ``B`` slot-angle rows is one PUB ``(circuit, observables[n_out],
+values[B, 1, n_slots])``: the circuit is built once (one ``Parameter`` per
+slot), the observables broadcast against the rows, and one ``run`` call returns
+``evs[B, n_out]``. So one request is one provider call (``jobs == 1``).
+
+* Exact (``shots=None``): Aer computes expectation values from the state
+  (``precision = 0``); with a noise model, from the density matrix.
+* Shots: Aer's estimator draws each estimate from a normal distribution around
+  the exact value with standard deviation ``precision = 1 / sqrt(shots)``; qshift
+  reports the matching per-shot variance ``stds**2 * shots`` (= 1) and counts one
+  execution per measurement group and row, as hardware would need.
+* Noise: ``noise={"depolarizing_1q": p1, "depolarizing_2q": p2}`` (see
+  :class:`~qshift.backends._common.Depolarizing`), simulated exactly with the
+  ``density_matrix`` method.
+* An Aer GPU build is used when present (``device="auto"``), never required.
+
+Example:
+    >>> import numpy as np, qshift
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> r = AerBackend().run(c, np.array([[0.0], [np.pi / 2]]))   # doctest: +SKIP
+    >>> np.round(r.values, 12).tolist(), r.jobs                    # doctest: +SKIP
+    ([[0.0], [1.0]], 1)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .._circuit import Circuit
+from .._errors import DeviceError, require
+from .._types import RunResult
+from ._common import Depolarizing, check_angles, describe, exact_result, sampled_result
+from ._qiskit import bind_columns, to_qiskit, to_qiskit_observables
+
+__all__ = ["AerBackend"]
+
+_METHODS = ("automatic", "statevector", "density_matrix", "matrix_product_state")
+
+
+class AerBackend:
+    """Qiskit Aer ``EstimatorV2`` behind the one-method backend contract.
+
+    Args:
+        name: the device name (used in messages and cache keys).
+        method: Aer simulation method; ``"automatic"`` picks ``density_matrix`` when there
+            is noise and ``statevector`` otherwise.
+        noise: depolarizing noise, ``{"depolarizing_1q": p1, "depolarizing_2q": p2}``.
+        device: ``"auto"`` (GPU when this Aer build has one), ``"CPU"`` or ``"GPU"``.
+        default_shots: shots used when a request passes none (``None``: exact).
+        max_batch: most rows per provider call (``None``: no limit).
+    """
+
+    exact = True
+
+    def __init__(self, *, name: str = "aer", method: str = "automatic", noise=None, device: str = "auto",
+                 default_shots: int | None = None, max_batch: int | None = None):
+        require("qiskit_aer", "aer")
+        self.name = name
+        self.noise = Depolarizing.parse(noise)
+        self.method = _check_method(method, self.noise)
+        self.device = _pick_device(device)
+        self.default_shots = default_shots
+        self.max_batch = max_batch
+        self.cache_key = describe("aer", method=self.method, noise=self.noise and self.noise.as_dict())
+
+    def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+            seed: int | None = None) -> RunResult:
+        """Expectation values of every output at every row of slot ``angles`` (one PUB, one call)."""
+        angles = check_angles(circuit, angles)
+        if len(angles) == 0:
+            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
+        estimator = self.estimator(seed)
+        qc = to_qiskit(circuit, "aer", _supported(self.method), self.noise)
+        precision = 0.0 if shots is None else 1.0 / np.sqrt(shots)
+        values = angles[:, bind_columns(qc)][:, None, :]
+        job = estimator.run([(qc, list(to_qiskit_observables(circuit)), values)], precision=precision)
+        data = job.result()[0].data
+        evs = _rows(np.asarray(data.evs, dtype=float), len(angles), circuit.n_outputs)
+        if shots is None:
+            return exact_result(evs)
+        stds = _rows(np.asarray(data.stds, dtype=float), len(angles), circuit.n_outputs)
+        return sampled_result(circuit, evs, stds ** 2 * shots)
+
+    def estimator(self, seed: int | None = None):
+        """A fresh ``qiskit_aer.primitives.EstimatorV2`` with this backend's options."""
+        from qiskit_aer.primitives import EstimatorV2
+
+        backend_options = {"method": self.method, "device": self.device}
+        run_options = {} if seed is None else {"seed_simulator": int(seed)}
+        return EstimatorV2(options={"backend_options": backend_options, "run_options": run_options})
+
+    def __repr__(self) -> str:
+        return f"AerBackend(name={self.name!r}, {self.cache_key})"
+
+
+def _rows(array: np.ndarray, rows: int, n_out: int) -> np.ndarray:
+    """Estimator data as ``(rows, n_out)`` (a circuit without slots broadcasts to one row)."""
+    return np.broadcast_to(array.reshape(-1, n_out), (rows, n_out)).copy()
+
+
+def _check_method(method: str, noise: Depolarizing | None) -> str:
+    if method not in _METHODS:
+        raise DeviceError(f"unknown Aer method {method!r}", expected="one of " + ", ".join(_METHODS),
+                          received=repr(method), fix="use method='statevector' or 'density_matrix'")
+    if method == "automatic":
+        return "density_matrix" if noise is not None else "statevector"
+    return method
+
+
+def _pick_device(device: str) -> str:
+    from qiskit_aer import AerSimulator
+
+    available = AerSimulator().available_devices()
+    if device == "auto":
+        return "GPU" if "GPU" in available else "CPU"
+    if device not in available:
+        raise DeviceError(f"Aer device {device!r} is not available in this build",
+                          expected="one of " + ", ".join(available), received=repr(device),
+                          fix="use device='auto' (a GPU when present), or install qiskit-aer-gpu")
+    return device
+
+
+@lru_cache(maxsize=8)
+def _supported(method: str) -> frozenset:
+    """Gate names Aer's ``method`` executes natively (others are decomposed by the translator)."""
+    from qiskit_aer import AerSimulator
+
+    basis = frozenset(AerSimulator(method=method).configuration().basis_gates)
+    return basis - _BATCH_BINDING_BROKEN
+
+
+# Aer 0.18 returns a single result instead of one per row when these gates carry a parameter
+# bound in a batch (parameter_binds), so they are always replaced by their definitions.
+_BATCH_BINDING_BROKEN = frozenset({"crx", "cry", "crz", "cp", "cu", "cu1", "cu3", "mcp", "mcrx", "mcry", "mcrz"})

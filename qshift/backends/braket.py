@@ -1,0 +1,267 @@
+"""Devices ``braket-local``, ``braket-dm``: Amazon Braket through the SDK's own batching.
+
+One Braket program per circuit structure, with a ``FreeParameter`` per slot;
+rows are its inputs. The device is any Braket ``Device``: a ``LocalSimulator``
+(``"default"``, ``"braket_sv"``, ``"braket_dm"``), or an ``AwsDevice`` passed in
+as ``BraketBackend(device=AwsDevice(arn))`` — the same code path runs both.
+
+* Exact (``shots=None``, simulators only): one ``run_batch`` call with one input
+  set per row, each task returning an ``Expectation`` per output.
+* Shots: every measurement group becomes one program (basis rotations
+  appended, all qubits measured); where the device supports program sets, the
+  rows of every group go into one ``ProgramSet`` of ``CircuitBinding`` s — one
+  quantum task, split only where the device's ``maximumExecutables`` /
+  ``maximumTotalShots`` require it. Other devices get one ``run_batch`` call.
+  Estimates and per-shot variances come from the measured parities.
+* Seeds: a local simulator's sampler is seeded through a seeded copy of the
+  simulator; hardware cannot be seeded.
+
+``RunResult.jobs`` counts provider calls: one per request, or one per program set.
+
+Example:
+    >>> import numpy as np, qshift
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> r = BraketBackend("braket_sv").run(c, np.array([[0.0], [np.pi / 2]]))   # doctest: +SKIP
+    >>> np.round(r.values, 12).tolist(), r.jobs                                  # doctest: +SKIP
+    ([[0.0], [1.0]], 1)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._circuit import Circuit
+from .._errors import DeviceError, require
+from .._types import RunResult
+from ._braket import braket_observable, parameter_name, to_braket
+from ._common import Depolarizing, check_angles, describe, exact_result, sampled_result
+from ._grouping import MeasurementGroup, estimate_from_bits, measurement_groups
+
+__all__ = ["BraketBackend"]
+
+_LOCAL = ("default", "braket_sv", "braket_dm")
+_PROGRAM_SET = "braket.ir.openqasm.program_set"
+
+
+class BraketBackend:
+    """An Amazon Braket device behind the one-method backend contract.
+
+    Args:
+        device: a local simulator name (``"default"``, ``"braket_sv"``, ``"braket_dm"``), a
+            device ARN (an ``AwsDevice``, created on first use: needs AWS credentials), or any
+            Braket ``Device`` object.
+        name: the device name used in messages and cache keys.
+        noise: depolarizing noise after every one- and two-qubit operation (``braket_dm`` only).
+        default_shots: shots used when a request passes none (``None``: exact).
+        max_batch: most rows per provider call (``None``: no limit).
+        max_parallel: parallel local tasks in ``run_batch`` (``None``: the SDK's default).
+        program_sets: use program sets when the device supports them (default ``True``).
+        run_options: extra keyword arguments for every ``run`` / ``run_batch`` call (e.g.
+            ``s3_destination_folder``, ``poll_interval_seconds`` for an ``AwsDevice``).
+    """
+
+    def __init__(self, device="braket_sv", *, name: str | None = None, noise=None, default_shots: int | None = None,
+                 max_batch: int | None = None, max_parallel: int | None = None, program_sets: bool = True,
+                 run_options: dict | None = None):
+        require("braket.devices", "braket")
+        self._spec = device
+        self._device = None if isinstance(device, str) else device
+        label = device if isinstance(device, str) else getattr(device, "name", type(device).__name__)
+        self.name = name or str(label)
+        self.noise = Depolarizing.parse(noise)
+        self.exact = _can_be_exact(device)
+        self.default_shots = default_shots if (default_shots is not None or self.exact) else 1000
+        self.max_batch = max_batch
+        self.max_parallel = max_parallel
+        self.program_sets = program_sets
+        self.run_options = dict(run_options or {})
+        self.cache_key = describe("braket", device=label, noise=self.noise and self.noise.as_dict())
+        if self.noise is not None and device not in ("braket_dm",) and isinstance(device, str):
+            raise DeviceError("noise needs a density-matrix simulator", expected="device='braket_dm'",
+                              received=repr(device), fix="use BraketBackend('braket_dm', noise=...)")
+
+    @property
+    def device(self):
+        """The Braket ``Device`` (a ``LocalSimulator``, or an ``AwsDevice`` created on first use)."""
+        if self._device is None:
+            self._device = _make_device(self._spec)
+        return self._device
+
+    def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+            seed: int | None = None) -> RunResult:
+        """Expectation values at every row of slot ``angles``."""
+        angles = check_angles(circuit, angles)
+        if len(angles) == 0:
+            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
+        if shots is None:
+            if not self.exact:
+                raise DeviceError(f"device {self.name!r} only samples", expected="shots=N",
+                                  received="shots=None", fix="pass shots=1000, say")
+            return self._run_exact(circuit, angles)
+        device = self._seeded(seed)
+        if self.program_sets and _PROGRAM_SET in device.properties.action:
+            return self._run_program_sets(device, circuit, angles, shots)
+        return self._run_batch_sampled(device, circuit, angles, shots)
+
+    # -- exact ----------------------------------------------------------------------------------
+    def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
+        from braket.circuits import ResultType
+
+        program = to_braket(circuit, None, self.noise, True)
+        batch = self.device.run_batch(program, shots=0, inputs=_inputs(angles), **self._parallel())
+        results = batch.results()
+        _check_results(results, len(angles), self.name)
+        types = [ResultType.Expectation(*braket_observable(p)) for p in circuit.outputs]
+        values = np.array([[r.get_value_by_result_type(t) for t in types] for r in results], dtype=float)
+        return exact_result(values)
+
+    # -- sampling -------------------------------------------------------------------------------
+    def _run_program_sets(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
+        from braket.program_sets import CircuitBinding, ProgramSet
+
+        limits = device.properties.action[_PROGRAM_SET]
+        per_set = _rows_per_set(limits, shots)
+        groups = measurement_groups(circuit)
+        chunks = [(g, lo, min(lo + per_set, len(angles))) for g in groups for lo in range(0, len(angles), per_set)]
+        values = np.empty((len(angles), circuit.n_outputs))
+        variances = np.empty_like(values)
+        jobs = 0
+        for pack in _pack(chunks, per_set):
+            bindings = [_binding(CircuitBinding, to_braket(circuit, g, self.noise), angles[lo:hi]) for g, lo, hi in pack]
+            program_set = ProgramSet(bindings, shots_per_executable=shots)
+            result = device.run(program_set, shots=program_set.total_shots, **self.run_options).result()
+            jobs += 1
+            for (g, lo, hi), entry in zip(pack, result):
+                _check_results(entry, hi - lo, self.name)
+                for row, executable in zip(range(lo, hi), entry):
+                    bits = _bits(executable.measurements, executable.measured_qubits, circuit.n_qubits)
+                    values[row, list(g.outputs)], variances[row, list(g.outputs)] = estimate_from_bits(circuit, g, bits)
+        return sampled_result(circuit, values, variances, jobs)
+
+    def _run_batch_sampled(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
+        groups = measurement_groups(circuit)
+        programs = [to_braket(circuit, g, self.noise) for g in groups for _ in range(len(angles))]
+        inputs = _inputs(angles) * len(groups)
+        results = device.run_batch(programs, shots=shots, inputs=inputs, **self._parallel()).results()
+        _check_results(results, len(programs), self.name)
+        values = np.empty((len(angles), circuit.n_outputs))
+        variances = np.empty_like(values)
+        for i, result in enumerate(results):
+            g, row = groups[i // len(angles)], i % len(angles)
+            bits = _bits(result.measurements, result.measured_qubits, circuit.n_qubits)
+            values[row, list(g.outputs)], variances[row, list(g.outputs)] = estimate_from_bits(circuit, g, bits)
+        return sampled_result(circuit, values, variances)
+
+    def _parallel(self) -> dict:
+        options = dict(self.run_options)
+        if self.max_parallel is not None:
+            options["max_parallel"] = self.max_parallel
+        return options
+
+    def _seeded(self, seed: int | None):
+        if seed is None or not (isinstance(self._spec, str) and self._spec in _LOCAL):
+            return self.device
+        return _seeded_local(self._spec, seed)
+
+    def __repr__(self) -> str:
+        return f"BraketBackend(name={self.name!r}, {self.cache_key})"
+
+
+def _can_be_exact(device) -> bool:
+    """Simulators compute exact expectations (shots=0); QPUs only sample."""
+    if isinstance(device, str):
+        return not device.startswith("arn:") or "quantum-simulator" in device
+    kind = getattr(getattr(device, "type", None), "value", getattr(device, "type", None))
+    return str(kind).upper() != "QPU"
+
+
+def _make_device(spec: str):
+    if spec.startswith("arn:"):
+        from braket.aws import AwsDevice
+
+        return AwsDevice(spec)
+    from braket.devices import LocalSimulator
+
+    try:
+        return LocalSimulator(spec)
+    except ValueError as exc:
+        raise DeviceError(f"unknown Braket local simulator {spec!r}", expected="one of " + ", ".join(_LOCAL),
+                          received=repr(spec), fix="use 'braket_sv' or 'braket_dm', or pass a device ARN") from exc
+
+
+def _seeded_local(spec: str, seed: int):
+    """A ``LocalSimulator`` whose sampler draws from ``numpy.random.default_rng(seed)``.
+
+    The Braket simulators create an unseeded generator per simulation; a subclass hands each
+    simulation one shared seeded generator instead (tasks then run in one process, in order).
+    """
+    from braket.default_simulator import DensityMatrixSimulator, StateVectorSimulator
+    from braket.devices import LocalSimulator
+
+    base = DensityMatrixSimulator if spec == "braket_dm" else StateVectorSimulator
+    rng = np.random.default_rng(seed)
+
+    class Seeded(base):
+        def initialize_simulation(self, **kwargs):
+            simulation = super().initialize_simulation(**kwargs)
+            simulation._rng_generator = rng
+            return simulation
+
+    return LocalSimulator(backend=Seeded())
+
+
+def _inputs(angles: np.ndarray) -> list[dict[str, float]]:
+    return [{parameter_name(s): float(v) for s, v in enumerate(row)} for row in angles]
+
+
+def _binding(CircuitBinding, program, rows: np.ndarray):
+    if rows.shape[1] == 0:
+        return CircuitBinding(program, input_sets=None) if len(rows) == 1 else _repeat_error()
+    input_sets = {parameter_name(s): [float(v) for v in rows[:, s]] for s in range(rows.shape[1])}
+    return CircuitBinding(program, input_sets=input_sets)
+
+
+def _repeat_error():
+    raise DeviceError("a circuit without slots was sent with several rows", expected="one row",
+                      received="several identical rows", fix="evaluate it once (the executor merges identical rows)")
+
+
+def _rows_per_set(limits, shots: int) -> int:
+    """Most executables one program set may hold at ``shots`` per executable."""
+    most = getattr(limits, "maximumExecutables", None) or 100
+    total = getattr(limits, "maximumTotalShots", None)
+    if total:
+        if shots > total:
+            raise DeviceError("shots exceed the device's limit per program set", expected=f"shots <= {total}",
+                              received=str(shots), fix=f"pass shots={total} or fewer")
+        most = min(most, total // shots)
+    return max(1, int(most))
+
+
+def _pack(chunks, per_set: int):
+    """Chunks ``(group, lo, hi)`` packed into program sets of at most ``per_set`` executables."""
+    pack, size = [], 0
+    for chunk in chunks:
+        n = chunk[2] - chunk[1]
+        if pack and size + n > per_set:
+            yield pack
+            pack, size = [], 0
+        pack.append(chunk)
+        size += n
+    if pack:
+        yield pack
+
+
+def _bits(measurements, measured_qubits, n_qubits: int) -> np.ndarray:
+    """Measured bits as ``(shots, n_qubits)`` with column ``q`` for qubit ``q``."""
+    m = np.asarray(measurements, dtype=np.int64)
+    out = np.zeros((len(m), n_qubits), dtype=np.int64)
+    out[:, list(measured_qubits)] = m
+    return out
+
+
+def _check_results(results, expected: int, name: str) -> None:
+    if len(results) != expected:
+        raise DeviceError(f"device {name!r} returned {len(results)} result(s) for {expected} task(s)",
+                          expected=str(expected), received=str(len(results)),
+                          fix="check the device's task status; rerun the request")

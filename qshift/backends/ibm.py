@@ -1,0 +1,143 @@
+"""Device ``ibm-fake-brisbane``: qiskit-ibm-runtime's ``EstimatorV2`` on an IBM backend.
+
+Each circuit structure is transpiled once for the backend — its coupling map,
+its native gates (``ecr``, ``rz``, ``sx``, ``x`` on Eagle) — keeping one
+``Parameter`` per slot; the observables are mapped through the resulting layout.
+A batch of rows is then one PUB ``(isa_circuit, observables, values[B, 1, P])``
+and one ``run`` call (``jobs == 1``).
+
+Here the backend is one of the runtime's fake backends (``FakeBrisbane``,
+``FakeSherbrooke``, ...): a snapshot of a real device's coupling map, gates and
+calibrated noise, executed locally by Aer. It always samples: the estimator
+groups qubit-wise-commuting observables, appends the basis rotations and
+measures (one execution per group and row), and reports standard errors, from
+which qshift takes per-shot variances ``stds**2 * shots``.
+
+``noise=False`` keeps the transpilation for the fake device but executes the
+transpiled circuit on Aer's ideal simulator: a check of layout, routing and
+parameter binding free of hardware noise.
+
+A real IBM backend object works the same way (``IBMBackend(backend=service.backend(name))``),
+given an account; that is not exercised here.
+
+Example:
+    >>> import numpy as np, qshift
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> b = IBMBackend("fake_brisbane", default_shots=2000)                 # doctest: +SKIP
+    >>> b.run(c, np.array([[np.pi / 2]]), shots=2000, seed=1).values       # doctest: +SKIP
+    array([[0.97...]])
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import numpy as np
+
+from .._circuit import Circuit
+from .._errors import DeviceError, require
+from .._types import RunResult
+from ._common import check_angles, describe, exact_result, sampled_result
+from ._qiskit import bind_columns, to_qiskit, to_qiskit_observables
+
+__all__ = ["IBMBackend"]
+
+
+class IBMBackend:
+    """An IBM backend (here: a fake one) behind the one-method backend contract.
+
+    Args:
+        backend: a fake backend name (``"fake_brisbane"``, ``"fake_sherbrooke"`` ...) or a
+            Qiskit ``BackendV2`` object (a fake backend, or a real one from a runtime service).
+        name: the device name used in messages and cache keys.
+        noise: simulate the fake backend's noise (``False``: Aer's ideal simulator runs the
+            circuit transpiled for the device).
+        optimization_level: the transpiler's level (0-3).
+        default_shots: shots used when a request passes none.
+        max_batch: most rows per provider call (``None``: no limit).
+    """
+
+    exact = False
+
+    def __init__(self, backend="fake_brisbane", *, name: str | None = None, noise: bool = True,
+                 optimization_level: int = 1, default_shots: int = 4096, max_batch: int | None = None):
+        require("qiskit_ibm_runtime", "ibm")
+        self.backend = _resolve(backend)
+        self.name = name or getattr(self.backend, "name", "ibm")
+        self.noise = bool(noise)
+        self.optimization_level = int(optimization_level)
+        self.default_shots = int(default_shots)
+        self.max_batch = max_batch
+        self.cache_key = describe("ibm", backend=getattr(self.backend, "name", None), noise=self.noise,
+                                  optimization_level=self.optimization_level)
+        self._isa: dict = {}
+
+    def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+            seed: int | None = None) -> RunResult:
+        """Estimates at every row of slot ``angles`` (one PUB, one ``EstimatorV2.run``)."""
+        angles = check_angles(circuit, angles)
+        if len(angles) == 0:
+            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
+        shots = self.default_shots if shots is None else int(shots)
+        isa, observables = self.transpiled(circuit)
+        values = angles[:, bind_columns(isa)][:, None, :]
+        job = self.estimator(shots, seed).run([(isa, list(observables), values)])
+        data = job.result()[0].data
+        n = circuit.n_outputs
+        evs = np.broadcast_to(np.asarray(data.evs, dtype=float).reshape(-1, n), (len(angles), n)).copy()
+        stds = np.broadcast_to(np.asarray(data.stds, dtype=float).reshape(-1, n), (len(angles), n))
+        return sampled_result(circuit, evs, stds ** 2 * shots)
+
+    def transpiled(self, circuit: Circuit):
+        """``(isa_circuit, observables)`` for the backend, transpiled once per circuit structure."""
+        key = circuit.fingerprint
+        if key not in self._isa:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            pm = generate_preset_pass_manager(backend=self.backend, optimization_level=self.optimization_level)
+            isa = pm.run(to_qiskit(circuit, "ibm"))
+            observables = tuple(o.apply_layout(isa.layout) for o in to_qiskit_observables(circuit, "ibm"))
+            self._isa[key] = (isa, observables)
+        return self._isa[key]
+
+    def estimator(self, shots: int, seed: int | None):
+        """The runtime ``EstimatorV2`` in local mode (the fake backend, or Aer's ideal simulator)."""
+        from qiskit_ibm_runtime import EstimatorV2
+
+        mode = self.backend if self.noise else _ideal_simulator(self.backend)
+        with warnings.catch_warnings():  # 0.50 deprecates EstimatorV2 in favour of a client-side Estimator
+            warnings.simplefilter("ignore", DeprecationWarning)
+            estimator = EstimatorV2(mode=mode)
+        estimator.options.default_shots = int(shots)
+        if seed is not None:
+            estimator.options.simulator.seed_simulator = int(seed)
+        return estimator
+
+    def __repr__(self) -> str:
+        return f"IBMBackend(name={self.name!r}, {self.cache_key})"
+
+
+def _resolve(backend):
+    """A fake backend by name (``"fake_brisbane"`` -> ``FakeBrisbane()``), or the object given."""
+    if not isinstance(backend, str):
+        return backend
+    from qiskit_ibm_runtime import fake_provider
+
+    class_name = "".join(part.capitalize() for part in backend.split("_"))
+    cls = getattr(fake_provider, class_name, None)
+    if backend.startswith("fake_") and cls is not None:
+        return cls()
+    raise DeviceError(f"no fake IBM backend named {backend!r}",
+                      expected="a fake backend name such as 'fake_brisbane' or 'fake_sherbrooke'",
+                      received=repr(backend),
+                      fix="pass a fake name, or a backend object: IBMBackend(backend=service.backend('ibm_...'))")
+
+
+@lru_cache(maxsize=8)
+def _ideal_simulator(backend):
+    """Aer with the backend's target (qubits, gates) and no noise."""
+    require("qiskit_aer", "aer")
+    from qiskit_aer import AerSimulator
+
+    return AerSimulator.from_backend(backend, noise_model=None)

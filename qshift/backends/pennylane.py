@@ -1,0 +1,140 @@
+"""Devices ``default.qubit``, ``lightning.qubit``, ...: any PennyLane device, one ``qml.execute`` per request.
+
+Every row of slot angles becomes one tape (``QuantumScript``) with numeric
+angles; the whole batch goes to the device in one ``qml.execute`` call
+(``jobs == 1``), which lets the device vectorize or parallelize as it can.
+
+* Exact (``shots=None``): one tape per row measuring every output.
+* Shots: one tape per row *and measurement group*, measuring that group's
+  qubit-wise-commuting outputs from the same shots; per-shot variances are
+  ``1 - value**2``. A seed creates the device with that seed, so runs repeat.
+
+Example:
+    >>> import numpy as np, qshift
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> r = PennyLaneBackend("default.qubit").run(c, np.array([[0.0], [np.pi / 2]]))   # doctest: +SKIP
+    >>> np.round(r.values, 12).tolist(), r.jobs                                         # doctest: +SKIP
+    ([[0.0], [1.0]], 1)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._circuit import Circuit
+from .._errors import DeviceError, require
+from .._types import RunResult
+from ._common import Step, check_angles, describe, exact_result, sampled_result, steps
+from ._grouping import measurement_groups
+
+__all__ = ["PennyLaneBackend"]
+
+# qshift gate -> (PennyLane operation name, adjoint?)
+_GATES = {
+    "id": ("Identity", False), "x": ("PauliX", False), "y": ("PauliY", False), "z": ("PauliZ", False),
+    "h": ("Hadamard", False), "s": ("S", False), "sdg": ("S", True), "t": ("T", False), "tdg": ("T", True),
+    "sx": ("SX", False), "cx": ("CNOT", False), "cy": ("CY", False), "cz": ("CZ", False), "ch": ("CH", False),
+    "swap": ("SWAP", False), "ccx": ("Toffoli", False), "cswap": ("CSWAP", False),
+    "rx": ("RX", False), "ry": ("RY", False), "rz": ("RZ", False), "p": ("PhaseShift", False),
+    "crx": ("CRX", False), "cry": ("CRY", False), "crz": ("CRZ", False), "cp": ("ControlledPhaseShift", False),
+    "rxx": ("IsingXX", False), "ryy": ("IsingYY", False), "rzz": ("IsingZZ", False),
+}
+
+
+class PennyLaneBackend:
+    """A PennyLane device behind the one-method backend contract.
+
+    Args:
+        device: a device name (``"default.qubit"``, ``"lightning.qubit"``, ...) or a device
+            object (then used as given: its wires must be ``0..n-1`` or unspecified).
+        name: the device name used in messages and cache keys (default: the device's name).
+        default_shots: shots used when a request passes none (``None``: exact).
+        max_batch: most rows per provider call (``None``: no limit).
+        device_options: extra keyword arguments for ``qml.device`` (e.g. ``{"c_dtype": ...}``).
+    """
+
+    exact = True
+
+    def __init__(self, device="default.qubit", *, name: str | None = None, default_shots: int | None = None,
+                 max_batch: int | None = None, device_options: dict | None = None):
+        require("pennylane", "pennylane")
+        self.device = device
+        self.device_options = dict(device_options or {})
+        label = device if isinstance(device, str) else getattr(device, "name", type(device).__name__)
+        self.name = name or str(label)
+        self.default_shots = default_shots
+        self.max_batch = max_batch
+        self.cache_key = describe("pennylane", device=label, **self.device_options)
+        self._devices: dict = {}
+
+    def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+            seed: int | None = None) -> RunResult:
+        """Expectation values at every row of slot ``angles`` (one ``qml.execute`` call)."""
+        import pennylane as qml
+
+        angles = check_angles(circuit, angles)
+        if len(angles) == 0:
+            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
+        tapes, where = _tapes(qml, circuit, angles, shots)
+        results = qml.execute(tapes, self.pennylane_device(circuit.n_qubits, seed if shots else None),
+                              diff_method=None)
+        values = np.empty((len(angles), circuit.n_outputs))
+        for (row, outputs), result in zip(where, results):
+            values[row, list(outputs)] = np.reshape(np.asarray(result, dtype=float), -1)
+        return exact_result(values) if shots is None else sampled_result(circuit, values)
+
+    def pennylane_device(self, n_qubits: int, seed: int | None = None):
+        """The PennyLane device for ``n_qubits``: cached when unseeded, fresh for each seed (so runs repeat)."""
+        if not isinstance(self.device, str):
+            return self.device
+        if seed is not None:
+            return self._create(n_qubits, {"seed": int(seed)})
+        if n_qubits not in self._devices:
+            self._devices[n_qubits] = self._create(n_qubits, {})
+        return self._devices[n_qubits]
+
+    def _create(self, n_qubits: int, extra: dict):
+        import pennylane as qml
+
+        try:
+            return qml.device(self.device, wires=n_qubits, **self.device_options, **extra)
+        except Exception as exc:
+            raise DeviceError(f"PennyLane could not create device {self.device!r}",
+                              expected="an installed PennyLane device name", received=f"{type(exc).__name__}: {exc}",
+                              fix="check the name (qml.plugin_devices lists them) or install its plugin") from exc
+
+    def __repr__(self) -> str:
+        return f"PennyLaneBackend(name={self.name!r}, {self.cache_key})"
+
+
+def _tapes(qml, circuit: Circuit, angles: np.ndarray, shots: int | None):
+    """Tapes for every row (and measurement group when sampling) and where their results go."""
+    plan = [tuple(range(circuit.n_outputs))] if shots is None else [g.outputs for g in measurement_groups(circuit)]
+    observables = [_observable(qml, p) for p in circuit.outputs]
+    program = steps(circuit)
+    tapes, where = [], []
+    for row, slot_angles in enumerate(angles):
+        ops = [_operation(qml, step, slot_angles) for step in program]
+        for outputs in plan:
+            measurements = [qml.expval(observables[k]) for k in outputs]
+            tapes.append(qml.tape.QuantumScript(ops, measurements, shots=shots))
+            where.append((row, outputs))
+    return tapes, where
+
+
+def _operation(qml, step: Step, slot_angles: np.ndarray):
+    name, adjoint = _GATES[step.gate]
+    cls = getattr(qml, name)
+    if step.parametrized:
+        angle = float(slot_angles[step.slot]) if step.slot is not None else step.constant
+        op = cls(angle, wires=list(step.qubits))
+    else:
+        op = cls(wires=list(step.qubits))
+    return qml.adjoint(op) if adjoint else op
+
+
+def _observable(qml, pauli):
+    factors = [getattr(qml, {"X": "PauliX", "Y": "PauliY", "Z": "PauliZ"}[p])(q) for q, p in pauli.factors]
+    if not factors:
+        return qml.Identity(0)
+    return factors[0] if len(factors) == 1 else qml.prod(*factors)
