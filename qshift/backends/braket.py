@@ -99,7 +99,7 @@ class BraketBackend:
                                   received="shots=None", fix="pass shots=1000, say")
             return self._run_exact(circuit, angles)
         device = self._seeded(seed)
-        if self.program_sets and _PROGRAM_SET in device.properties.action:
+        if self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets():
             return self._run_program_sets(device, circuit, angles, shots)
         return self._run_batch_sampled(device, circuit, angles, shots)
 
@@ -165,6 +165,13 @@ class BraketBackend:
 
     def __repr__(self) -> str:
         return f"BraketBackend(name={self.name!r}, {self.cache_key})"
+
+
+def _sdk_has_program_sets() -> bool:
+    """Program sets arrived in later SDK releases; older ones fall back to ``run_batch``."""
+    import importlib.util
+
+    return importlib.util.find_spec("braket.program_sets") is not None
 
 
 def _can_be_exact(device) -> bool:
