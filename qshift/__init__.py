@@ -21,6 +21,9 @@ from ._library import circuit_path, hardware_efficient, library
 from ._simulator import LocalSimulator, simulate
 from ._planner import Plan
 from ._types import Backend, RunResult
+from ._profiles import DeviceProfile, ProfileError, load_profile
+from ._estimate import CostLimitError, Estimate, estimate
+from .backends import AerBackend, BraketBackend, IBMBackend, PennyLaneBackend
 
 __version__ = "0.1.0"
 
@@ -29,6 +32,8 @@ __all__ = sorted([
     "GateSpec", "LocalSimulator", "MissingExtraError", "NonAffineAngleError", "Operation", "PauliString",
     "QShiftError", "QasmError", "QubitIndexError", "RequestError", "RunResult", "SimulationMemoryError",
     "SymbolError", "UnknownGateError", "ValuesError", "circuit_path", "hardware_efficient", "library", "simulate",
+    "AerBackend", "BraketBackend", "CostLimitError", "DeviceProfile", "Estimate", "IBMBackend", "PennyLaneBackend",
+    "ProfileError", "estimate", "load_profile",
 ])
 
 

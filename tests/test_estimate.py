@@ -1,0 +1,99 @@
+"""qshift.estimate: circuits, executions, tasks, shots and price before anything runs."""
+
+import math
+
+import numpy as np
+import pytest
+
+import qshift
+from qshift._estimate import cost_of
+from qshift._profiles import load_profile
+
+
+@pytest.fixture(scope="module")
+def hea8():
+    return qshift.hardware_efficient(8, 2)
+
+
+def test_ionq_forte_hessian_of_the_8_qubit_ansatz(hea8, capsys):
+    e = qshift.estimate(hea8, order=2, device="ionq-forte")
+    print(e)
+    plan = qshift.plan(hea8, order=2)
+    assert (e.planned.circuits, e.naive.circuits) == (plan.circuits, plan.naive_circuits) == (2081, 4161)
+    assert e.groups == 1 and e.shots_per_execution == 1000
+    # program sets of at most 100 executables: one $0.30 task per 100 circuits, $0.08 per shot
+    assert (e.planned.tasks, e.naive.tasks) == (21, 42)
+    assert (e.planned.shots, e.naive.shots) == (2_081_000, 4_161_000)
+    assert e.planned.price == pytest.approx(21 * 0.30 + 2_081_000 * 0.08)
+    assert e.naive.price == pytest.approx(42 * 0.30 + 4_161_000 * 0.08)
+    assert e.saving == pytest.approx(e.naive.price - e.planned.price) and e.saving > 160_000
+    text = capsys.readouterr().out
+    for figure in ("2,081", "4,161", "2,081,000", "166,486.30 USD", "332,892.60 USD", "ionq-forte", "2026-11-23"):
+        assert figure in text
+
+
+def test_sampling_devices_price_every_measurement_group():
+    b = qshift.CircuitBuilder(2)
+    x = b.input("x")
+    c = b.ry(x, 0).cx(0, 1).expectation("X0").expectation("Z0").expectation("Z1").build()
+    e = qshift.estimate(c, order=1, device="ionq-forte", shots=500)
+    assert e.groups == 2
+    assert e.planned.executions == 2 * e.planned.circuits == 2 * qshift.plan(c, order=1).circuits
+    assert e.planned.shots == 500 * e.planned.executions
+    exact = qshift.estimate(c, order=1, device="aer")
+    assert exact.groups == 1 and exact.planned.executions == exact.planned.circuits and exact.planned.price == 0
+
+
+def test_estimate_matches_what_a_sampled_run_counts():
+    b = qshift.CircuitBuilder(2)
+    x = b.input("x")
+    c = b.ry(x, 0).cx(0, 1).expectation("X0").expectation("Z0").expectation("Z1").build()
+    e = qshift.estimate(c, order=2, device="local", shots=100)
+    d = qshift.derivatives(c, [0.3], order=2, shots=100, seed=1)
+    assert (d.stats.circuits, d.stats.executions, d.stats.shots) == (
+        e.planned.circuits, e.planned.executions, e.planned.shots)
+
+
+def test_program_set_limits_split_tasks():
+    forte = load_profile("ionq-forte")
+    assert cost_of(100, forte, shots=1000, groups=1).tasks == 1
+    assert cost_of(101, forte, shots=1000, groups=1).tasks == 2
+    # 200,000 shots per program set: at 4,000 shots, 50 executables per task
+    assert cost_of(100, forte, shots=4000, groups=1).tasks == 2
+    assert cost_of(0, forte, shots=1000, groups=1).price == 0
+
+
+def test_per_minute_simulators_and_per_second_ibm(hea8):
+    sv1 = qshift.estimate(hea8, order=1, device="braket-sv1")
+    # one task per circuit, each billed the 3-second minimum at $0.075 per minute
+    assert sv1.planned.tasks == sv1.planned.circuits == qshift.plan(hea8, order=1).circuits
+    assert sv1.planned.price == pytest.approx(sv1.planned.tasks * 3.0 * 0.075 / 60)
+    ibm = qshift.estimate(hea8, order=1, device="ibm-brisbane")
+    assert ibm.planned.seconds == pytest.approx(2.0 + ibm.planned.shots * 0.00025)
+    assert ibm.planned.price == pytest.approx(1.60 * ibm.planned.seconds)
+
+
+def test_rows_and_shots_scale_the_estimate(hea8):
+    one = qshift.estimate(hea8, order=1, device="iqm-garnet")
+    many = qshift.estimate(hea8, order=1, device="iqm-garnet", values=np.zeros((3, hea8.n_symbols)), shots=2000)
+    assert many.planned.circuits == 3 * one.planned.circuits
+    assert many.planned.shots == 3 * 2 * one.planned.shots
+
+
+def test_estimate_accepts_backends_and_profiles():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    built = qshift._devices.resolve_device("aer")
+    assert qshift.estimate(c, device=built).device == "aer"
+    assert qshift.estimate(c, device=load_profile("ionq-forte")).planned.price > 0
+    plain = qshift.estimate(c, device=qshift.LocalSimulator())  # no profile: no prices
+    assert plain.planned.price == 0 and plain.prices_read is None
+    with pytest.raises(qshift.RequestError):
+        qshift.estimate(c, device="ionq-forte", shots=0)
+
+
+def test_estimate_text_is_a_table():
+    e = qshift.estimate(qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2")), order=1, device="rigetti-ankaa-3")
+    lines = str(e).splitlines()
+    assert lines[2].startswith("planned") and lines[3].startswith("naive") and "saves" in lines[4]
+    assert e.groups == math.ceil(e.planned.executions / e.planned.circuits)
+    assert "<pre>" in e._repr_html_()
