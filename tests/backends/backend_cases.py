@@ -1,0 +1,114 @@
+"""The backends under test (each with how to break its provider call) and shared test circuits.
+
+Every backend runs the same conformance suite (`test_conformance.py`). Sizes are
+small on purpose (two qubits, a few rows): the whole folder must stay under about
+two minutes on two cores.
+
+`ibm` here is the fake Brisbane device with `noise=False`: circuits are transpiled
+to Brisbane's coupling map and native gates, the runtime's EstimatorV2 groups and
+samples them, and Aer runs them without noise; so its estimates can be held to
+5 standard errors of the exact values. The noisy fake device is compared in
+`test_noise.py` with a tolerance for its noise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import qshift
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+SHOTS = 2000
+
+
+@dataclass
+class Case:
+    name: str
+    make: Callable[[], object]
+    exact: bool  # exact results when no shots are asked
+    break_provider: Callable[[pytest.MonkeyPatch], None]
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("provider unreachable")
+
+
+def _break_local(mp):
+    mp.setattr(qshift._simulator, "_run_chunk", _boom)
+
+
+def _break_aer(mp):
+    from qiskit_aer.primitives import EstimatorV2
+
+    mp.setattr(EstimatorV2, "run", _boom)
+
+
+def _break_pennylane(mp):
+    import pennylane
+
+    mp.setattr(pennylane, "execute", _boom)
+
+
+def _break_braket(mp):
+    from braket.devices import LocalSimulator
+
+    mp.setattr(LocalSimulator, "run_batch", _boom)
+    mp.setattr(LocalSimulator, "run", _boom)
+
+
+def _break_ibm(mp):
+    from qiskit_ibm_runtime import EstimatorV2
+
+    mp.setattr(EstimatorV2, "run", _boom)
+
+
+CASES = [
+    Case("local", lambda: qshift._devices.resolve_device("local"), True, _break_local),
+    Case("aer", lambda: qshift._devices.resolve_device("aer"), True, _break_aer),
+    Case("default.qubit", lambda: qshift._devices.resolve_device("default.qubit"), True, _break_pennylane),
+    Case("lightning.qubit", lambda: qshift._devices.resolve_device("lightning.qubit"), True, _break_pennylane),
+    Case("braket", lambda: qshift._devices.resolve_device("braket-local"), True, _break_braket),
+    Case("ibm", lambda: qshift.IBMBackend("fake_brisbane", name="ibm-fake-ideal", noise=False,
+                                          default_shots=SHOTS), False, _break_ibm),
+]
+
+
+def conformance_circuit() -> qshift.Circuit:
+    """Two qubits, two symbols tied to four slots, outputs X0, Z0, Z1 (two measurement groups)."""
+    b = qshift.CircuitBuilder(2, name="conformance")
+    a, c = b.input("a"), b.input("c")
+    b.h(1).ry(a, 0).cx(0, 1).rz(2 * a + 0.3, 1).ry(c, 1).rxx(c - 0.5, 0, 1).s(0)
+    return b.expectation("X0").expectation("Z0").expectation("Z1").build()
+
+
+def all_gates_circuit() -> qshift.Circuit:
+    """Every gate of the gate table, parametrized ones once on a slot and once with a constant,
+    on three qubits, with outputs that need X, Y and Z bases."""
+    b = qshift.CircuitBuilder(3, name="all-gates")
+    t = [b.input(f"t{i}") for i in range(5)]
+    b.h(0).h(1).h(2)
+    k = 0
+    for name, spec in qshift.GATES.items():
+        qubits = [0, 1, 2][:spec.n_qubits]
+        if spec.parametrized:
+            b.gate(name, 0.7 * t[k % 5] + 0.1, *qubits)
+            b.gate(name, 0.4, *qubits[::-1])
+            k += 1
+        else:
+            b.gate(name, *qubits[::-1])
+        b.ry(t[(k + 2) % 5], 2)
+    return b.expectation("X0").expectation("Y1 Z2").expectation("Z0 X2").expectation("Y0 Y1 Y2").build()
+
+
+def within(values, reference, stderr, k: float = 5.0, floor: float = 1e-9) -> bool:
+    """True when every estimate is within ``k`` standard errors of the reference."""
+    return bool(np.all(np.abs(np.asarray(values) - reference) <= k * np.asarray(stderr) + floor))
