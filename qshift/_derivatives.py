@@ -15,6 +15,7 @@ import numpy as np
 from ._circuit import Circuit
 from ._devices import resolve_device
 from ._errors import RequestError
+from ._estimate import check_cost
 from ._executor import Executor, Stats
 from ._planner import Plan, make_plan
 
@@ -113,15 +114,17 @@ def plan(circuit: Circuit, order: int = 1, *, values=None, rows: int | None = No
 
 def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", shots: int | None = None,
                 seed: int | None = None, shift: float | None = None, rule: str = "standard", wrt=None,
-                orders=None, executor: Executor | None = None, progress: bool | None = None) -> Derivatives:
+                orders=None, executor: Executor | None = None, progress: bool | None = None,
+                max_cost: float | None = None) -> Derivatives:
     """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
 
     Args:
         circuit: the circuit.
         values: symbol values ``(..., n_symbols)``; leading dimensions are batch dimensions.
         order: highest derivative order (0 value, 1 Jacobian, 2 Hessian, any k).
-        device: a device name (``"local"`` ...) or a backend object.
-        shots: shots per circuit (``None``: exact, when the device allows).
+        device: a device profile name (``"local"``, ``"aer"``, ...; see
+            ``qshift.available_devices()``), a path to a ``.toml`` profile, or a backend object.
+        shots: shots per execution (``None``: the device profile's default; exact when it has none).
         seed: makes shot sampling reproducible.
         shift: the shift parameter ``s`` in ``(0, pi)`` (default ``pi/2``).
         rule: ``"standard"`` (merged tensor-product stencils) or ``"min-circuits"`` (the
@@ -131,6 +134,8 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         executor: run through this :class:`~qshift._executor.Executor` (its cache and counters)
             instead of a fresh one for ``device``.
         progress: show a progress bar on long runs (default: when stderr is a terminal).
+        max_cost: refuse to start (:class:`~qshift.CostLimitError`) when the estimated price of
+            the planned circuits on ``device`` exceeds this (see :func:`qshift.estimate`).
 
     Example:
         >>> import qshift, numpy as np
@@ -147,6 +152,10 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
     the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows), rule=rule)
     if executor is None:
         executor = Executor(resolve_device(device), progress=progress)
+    backend = getattr(executor, "backend", None)
+    if shots is None:
+        shots = getattr(backend, "default_shots", None)
+    check_cost(the_plan, circuit, backend, shots, max_cost)
     points = the_plan.points(circuit.slot_angles(rows))
     point_values, point_var, stats = executor.evaluate(circuit, points, shots=shots, seed=seed)
     if point_var is not None:

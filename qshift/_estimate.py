@@ -213,7 +213,8 @@ def check_cost(the_plan, circuit: Circuit, backend, shots: int | None, max_cost:
     if cost.price > max_cost:
         currency = profile.price.currency if profile and profile.price else "USD"
         raise CostLimitError(
-            f"the request would cost about {_money(cost.price, currency)} on {backend.name!r}, over max_cost",
+            f"the request would cost about {_money(cost.price, currency)} on {getattr(backend, 'name', '?')!r}, "
+            "over max_cost",
             expected=f"at most {_money(max_cost, currency)}",
             received=f"{_money(cost.price, currency)} for {cost.circuits:,} circuits, {cost.executions:,} executions, "
                      f"{cost.tasks:,} task(s), {cost.shots:,} shots",

@@ -113,8 +113,9 @@ class Executor:
         backend: the device (anything with the :class:`~qshift.Backend` ``run`` method).
         cache: the evaluation cache (a new bounded one by default).
         reuse_sampled: reuse shot-noise results across requests (off by default).
-        progress: show a progress bar (``None``: only when the run has several batches and
-            stderr is a terminal).
+        progress: show a progress bar (tqdm.auto: a widget in notebooks). ``None``: only when
+            the run has several batches and stderr is a terminal or a Jupyter kernel;
+            ``False``: never; ``True``: whenever there are several batches.
     """
 
     def __init__(self, backend: Backend, *, cache: EvaluationCache | None = None, reuse_sampled: bool = False,
@@ -127,7 +128,13 @@ class Executor:
 
     def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
                  seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
-        """Values (and variances when sampling) of every row of slot ``angles``; returns the request's stats."""
+        """Values (and variances when sampling) of every row of slot ``angles``; returns the request's stats.
+
+        ``shots=None`` takes the backend's ``default_shots`` when it has one (a sampling device's
+        profile); exact otherwise.
+        """
+        if shots is None:
+            shots = getattr(self.backend, "default_shots", None)
         angles = np.ascontiguousarray(angles, dtype=float)
         sampled = shots is not None or not self.backend.exact
         cache = self.cache if not sampled or self.reuse_sampled else EvaluationCache(len(angles) + 1)
@@ -194,4 +201,14 @@ class Executor:
         from tqdm.auto import tqdm
 
         return tqdm(batches, desc=f"{circuit.name} on {self.backend.name}", unit="batch",
-                    disable=None if self.progress is None else False, leave=False)
+                    disable=not (self.progress or _interactive()), leave=False)
+
+
+def _interactive() -> bool:
+    """A terminal on stderr, or a Jupyter kernel (whose stderr is no terminal but shows widgets)."""
+    import sys
+
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        return True
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})

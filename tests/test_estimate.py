@@ -97,3 +97,47 @@ def test_estimate_text_is_a_table():
     assert lines[2].startswith("planned") and lines[3].startswith("naive") and "saves" in lines[4]
     assert e.groups == math.ceil(e.planned.executions / e.planned.circuits)
     assert "<pre>" in e._repr_html_()
+
+
+# -- the max_cost guard and profile-driven shots --------------------------------------------------
+
+class _Priced:
+    """The local simulator posing as a priced sampling device (its profile is ionq-forte's)."""
+
+    def __init__(self):
+        self.inner = qshift.LocalSimulator()
+        self.name, self.exact, self.max_batch, self.default_shots = "priced", False, None, 100
+        self.profile = load_profile("ionq-forte")
+        self.calls = 0
+
+    def run(self, circuit, angles, *, shots=None, seed=None):
+        self.calls += 1
+        return self.inner.run(circuit, angles, shots=shots, seed=seed)
+
+
+def test_max_cost_refuses_before_anything_runs():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    device = _Priced()
+    expected = qshift.estimate(c, order=2, device=device.profile, shots=100).planned.price
+    with pytest.raises(qshift.CostLimitError) as info:
+        qshift.derivatives(c, [0.1, 0.2], order=2, device=device, max_cost=10.0)
+    assert device.calls == 0
+    message = str(info.value)
+    assert f"{expected:,.2f} USD" in message and "10.00 USD" in message and "fix:" in message
+    assert isinstance(info.value, qshift.QShiftError)
+    d = qshift.derivatives(c, [0.1, 0.2], order=2, device=device, max_cost=expected + 1, seed=1)
+    assert device.calls == 1 and d.stats.shots == 100 * d.stats.executions  # the profile's default shots
+
+
+def test_max_cost_on_free_devices_and_cloud_estimates(hea8):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    assert qshift.derivatives(c, [0.1], order=2, device="local", max_cost=0.0).stats.circuits == 4
+    with pytest.raises(qshift.DeviceError, match="credentials"):  # cloud: refused before any pricing matters
+        qshift.derivatives(hea8, np.zeros(hea8.n_symbols), order=2, device="ionq-forte", max_cost=1e9)
+
+
+def test_default_shots_come_from_the_device_and_give_standard_errors():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    d = qshift.derivatives(c, [0.4], order=1, device=_Priced(), seed=3)
+    assert d.stats.shots == 100 * d.stats.executions
+    assert d.standard_error(1).shape == d.jacobian.shape and np.all(d.standard_error(1) > 0)
