@@ -76,8 +76,10 @@ class AerBackend:
         estimator = self.estimator(seed)
         qc = to_qiskit(circuit, "aer", _supported(self.method), self.noise)
         precision = 0.0 if shots is None else 1.0 / np.sqrt(shots)
-        values = angles[:, bind_columns(qc)][:, None, :]
-        job = estimator.run([(qc, list(to_qiskit_observables(circuit)), values)], precision=precision)
+        pub = (qc, list(to_qiskit_observables(circuit)))
+        if qc.num_parameters:  # rows bind as (B, 1, P) against observables (n_out,): evs (B, n_out)
+            pub += (angles[:, bind_columns(qc)][:, None, :],)
+        job = estimator.run([pub], precision=precision)
         data = job.result()[0].data
         evs = _rows(np.asarray(data.evs, dtype=float), len(angles), circuit.n_outputs)
         if shots is None:

@@ -35,7 +35,7 @@ from .._errors import DeviceError, require
 from .._types import RunResult
 from ._braket import braket_observable, parameter_name, to_braket
 from ._common import Depolarizing, check_angles, describe, exact_result, sampled_result
-from ._grouping import MeasurementGroup, estimate_from_bits, measurement_groups
+from ._grouping import estimate_from_bits, measurement_groups
 
 __all__ = ["BraketBackend"]
 
@@ -98,6 +98,10 @@ class BraketBackend:
                 raise DeviceError(f"device {self.name!r} only samples", expected="shots=N",
                                   received="shots=None", fix="pass shots=1000, say")
             return self._run_exact(circuit, angles)
+        if circuit.n_slots == 0 and len(angles) > 1:  # identical rows: sample one, share it
+            one = self.run(circuit, angles[:1], shots=shots, seed=seed)
+            return RunResult(np.repeat(one.values, len(angles), axis=0), np.repeat(one.variances, len(angles), axis=0),
+                             one.executions, one.jobs)
         device = self._seeded(seed)
         if self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets():
             return self._run_program_sets(device, circuit, angles, shots)
@@ -222,15 +226,10 @@ def _inputs(angles: np.ndarray) -> list[dict[str, float]]:
 
 
 def _binding(CircuitBinding, program, rows: np.ndarray):
-    if rows.shape[1] == 0:
-        return CircuitBinding(program, input_sets=None) if len(rows) == 1 else _repeat_error()
+    if rows.shape[1] == 0:  # no slots (and one row, see run): the circuit itself is one executable
+        return program
     input_sets = {parameter_name(s): [float(v) for v in rows[:, s]] for s in range(rows.shape[1])}
     return CircuitBinding(program, input_sets=input_sets)
-
-
-def _repeat_error():
-    raise DeviceError("a circuit without slots was sent with several rows", expected="one row",
-                      received="several identical rows", fix="evaluate it once (the executor merges identical rows)")
 
 
 def _rows_per_set(limits, shots: int) -> int:

@@ -119,3 +119,12 @@ def test_a_failed_provider_call_raises_a_clear_error(case, circuit, rows, monkey
 def test_no_rows_is_no_call(case, circuit):
     result = case.make().run(circuit, np.zeros((0, circuit.n_slots)))
     assert result.values.shape == (0, circuit.n_outputs)
+
+
+def test_a_circuit_without_slots(case):
+    c = qshift.CircuitBuilder(2, name="fixed").h(0).cx(0, 1).expectation("X0").expectation("Z0 Z1").build()
+    backend = case.make()
+    shots = None if case.exact else SHOTS
+    result = backend.run(c, np.zeros((3, 0)), shots=shots, seed=1)
+    assert result.values.shape == (3, 2)
+    assert within(result.values, [[0.0, 1.0]] * 3, np.sqrt((result.variances if shots else 0.0) / (shots or 1)))
