@@ -1,0 +1,301 @@
+"""``qshift.tf.function``: a circuit as a TensorFlow op with derivatives of any order.
+
+The recursion. ``f = qshift.tf.function(circuit)`` maps symbol values ``x``
+``(..., n)`` to expectation values ``(..., m)``. Behind ``f`` stands a family of
+ops ``D0, D1, D2, ...``: ``Dk(x)`` is the order-``k`` derivative tensor
+``(..., m) + (n,) * k``, computed in NumPy by ``qshift.derivatives(orders=(k,))``.
+Each ``Dk`` is a ``tf.custom_gradient`` whose gradient is the vector-Jacobian
+product written with ordinary TF ops on the *next* op::
+
+    grad_k(u) = einsum(u, D{k+1}(x))      # u: (..., m) + (n,) * k  ->  (..., n)
+
+TensorFlow differentiates ``grad_k`` like any other TF code: linearly in the
+upstream ``u``, and in ``x`` through ``D{k+1}``, whose own custom gradient
+calls ``D{k+2}``, and so on. A tape nested ``k`` deep reaches ``Dk``; nothing
+is written per order, and upstream gradients are honoured exactly because
+each order only ever contracts them with the next tensor.
+
+The caching at each order. Every ``Dk`` of one ``f`` sends its points through
+one :class:`~qshift.Executor` with a bounded LRU evaluation cache, keyed by
+exact angles. The points of order ``k >= 1`` never include lower-order points
+except the unshifted one (the forward pass's), so a nested-tape computation
+costs the planner's union count::
+
+    order  created by                 new circuits (two-term gates, n symbols)
+    0      f(x)                       1
+    1      tape.gradient              2n           -> 2n + 1 in total
+    2      a tape around that         2n^2 - n     -> 2n^2 + n + 1 = plan(order=2).circuits
+    k      k nested tapes             the rest of qshift.plan(circuit, order=k).circuits
+
+TensorFlow asks for the same ``Dk(x)`` again and again: the loop of
+``tape.jacobian(..., experimental_use_pfor=False)`` runs the backward pass once
+per output entry. A small memo of the last derivative tensors (exact devices
+only; noisy estimates are never reused across requests) answers those without
+replanning, and the cache answers anything it misses, so no output and no row
+is ever executed twice. ``f.stats`` counts what was actually run.
+
+Eager versus graph mode. Eagerly, ``tf.custom_gradient`` records ``grad_k`` on
+the tape and TF calls it eagerly, or while tracing the loop body of a
+vectorized ``tape.jacobian`` (a ``tf.function``); ``grad_k`` then refers to the
+eager input, which every graph may capture. Inside ``tf.function`` (and Keras
+``fit``) TF wraps the outputs in an ``IdentityN`` op with a gradient override
+and calls ``grad_k`` when it builds the gradient graph; ``grad_k`` then refers
+to the op's own graph input, so TF's capture of forward tensors also works for
+the backward graph of a backward graph.
+
+The vectorized Jacobian. ``Dk`` runs as ``tf.numpy_function(...,
+stateful=False)``. Declaring it stateless is what makes
+``experimental_use_pfor=True`` (the default) correct at every nesting: pfor
+keeps a stateless op whose inputs do not depend on the loop index as it is, and
+``D{k+1}(x)`` never depends on which output entry the loop is on, so its
+custom gradient survives. (A *stateful* ``numpy_function`` is rewritten by pfor
+into a ``while_loop`` whose copy of the op has lost the gradient override; an
+outer tape then gets zeros without an error.) What cannot work is calling ``f``
+inside ``tf.vectorized_map`` or ``pfor`` on values that depend on the loop
+index: pfor then rewrites the op itself and drops its gradient. ``f`` detects
+that and raises :class:`~qshift.QShiftError`; ``f`` takes leading batch
+dimensions, so call it on the whole batch instead.
+
+``numpy_function`` cannot be compiled by XLA: keep ``jit_compile`` off (the
+Keras layer tells Keras so).
+
+Example:
+    >>> import numpy as np, tensorflow as tf, qshift
+    >>> f = qshift.tf.function(qshift.Circuit.from_qasm(qshift.circuit_path("sin")))
+    >>> x = tf.constant([0.5], dtype=tf.float64)
+    >>> with tf.GradientTape() as outer:
+    ...     outer.watch(x)
+    ...     with tf.GradientTape() as inner:
+    ...         inner.watch(x)
+    ...         y = f(x)
+    ...     g = inner.gradient(y, x)
+    >>> h = outer.gradient(g, x)
+    >>> np.allclose([y[0], g[0], h[0]], [np.sin(0.5), np.cos(0.5), -np.sin(0.5)])
+    True
+    >>> f.stats.circuits, f.stats.jobs
+    (4, 3)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import string
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from ._errors import QShiftError, RequestError, ValuesError, require
+
+tf = require("tensorflow", "tf")
+
+from ._circuit import Circuit  # noqa: E402
+from ._derivatives import derivatives  # noqa: E402
+from ._devices import resolve_device  # noqa: E402
+from ._executor import EvaluationCache, Executor, Stats  # noqa: E402
+
+__all__ = ["QuantumFunction", "function"]
+
+_MEMO_ENTRIES = 8
+_LOOP_VAR = re.compile(r"(^|/)loop_body(_\d+)?/PlaceholderWithDefault(_\d+)?$")
+
+
+def function(circuit, device="local", shots: int | None = None, shift: float | None = None, *,
+             seed: int | None = None, cache_size: int = 100_000) -> "QuantumFunction":
+    """A TensorFlow callable ``f(values) -> expectations`` with parameter-shift derivatives of any order.
+
+    Args:
+        circuit: a :class:`~qshift.Circuit`, or OpenQASM 3 text or a path to a ``.qasm`` file.
+        device: a device name or backend object (see ``qshift.available_devices()``).
+        shots: shots per circuit (``None``: exact, when the device allows).
+        seed: makes shot sampling reproducible.
+        shift: the shift parameter ``s`` in ``(0, pi)`` (default ``pi/2``).
+        cache_size: most circuit evaluations kept in ``f``'s cache (least recently used go first).
+
+    Returns:
+        A :class:`QuantumFunction`: ``values`` ``(..., n_symbols)`` -> ``(..., n_outputs)``, computed
+        in float64 and returned in the dtype of ``values`` (float64 for integer values).
+
+    Example:
+        >>> import tensorflow as tf, qshift
+        >>> f = qshift.tf.function(qshift.hardware_efficient(2, 1))
+        >>> f(tf.zeros((5, 4))).shape
+        TensorShape([5, 2])
+    """
+    return QuantumFunction(circuit, device=device, shots=shots, shift=shift, seed=seed, cache_size=cache_size)
+
+
+class QuantumFunction:
+    """A circuit as a differentiable TensorFlow function; see :func:`function` and the module notes.
+
+    Attributes:
+        circuit: the circuit.
+        executor: the :class:`~qshift.Executor` every derivative order runs through.
+        stats: cumulative counters of what ``f`` executed (``circuits``, ``jobs``, ``cache_hits`` ...).
+        cache: the bounded evaluation cache shared by every order.
+    """
+
+    def __init__(self, circuit, *, device="local", shots=None, shift=None, seed=None, cache_size=100_000):
+        self.circuit = _as_circuit(circuit)
+        self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
+        self.executor = Executor(resolve_device(device), cache=EvaluationCache(cache_size), progress=False)
+        self._lock = threading.Lock()
+        self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    @property
+    def stats(self) -> Stats:
+        return self.executor.stats
+
+    @property
+    def _exact(self) -> bool:
+        backend = self.executor.backend
+        return self.shots is None and getattr(backend, "default_shots", None) is None and backend.exact
+
+    @property
+    def cache(self) -> EvaluationCache:
+        return self.executor.cache
+
+    def __repr__(self) -> str:
+        return (f"QuantumFunction({self.circuit.name!r}: {self.circuit.n_symbols} symbols -> "
+                f"{self.circuit.n_outputs} outputs on {self.executor.backend.name}; "
+                f"{self.stats.circuits} circuits, {self.stats.jobs} jobs so far)")
+
+    def __call__(self, values) -> "tf.Tensor":
+        """Expectation values ``(..., n_outputs)`` at ``values`` ``(..., n_symbols)``."""
+        return self._apply(values, 0)
+
+    def derivative(self, values, order: int = 1) -> "tf.Tensor":
+        """The order-``k`` derivative tensor ``(..., n_outputs) + (n_symbols,) * order``, itself differentiable.
+
+        Example:
+            >>> import numpy as np, qshift
+            >>> f = qshift.tf.function(qshift.Circuit.from_qasm(qshift.circuit_path("sin")))
+            >>> float(np.round(f.derivative([0.0], order=3)[0, 0, 0, 0], 6))
+            -1.0
+        """
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
+            raise _through_autograph(RequestError("derivative order must be a non-negative integer", expected="0, 1, 2, ...",
+                               received=repr(order), fix="pass order=1 for the Jacobian, 2 for the Hessian"))
+        return self._apply(values, int(order))
+
+    # -- the op family D0, D1, D2, ... ---------------------------------------------------------------
+    def _apply(self, values, order: int) -> "tf.Tensor":
+        values = tf.convert_to_tensor(values)
+        self._check_values(values)
+        x = tf.cast(values, tf.float64)
+        _refuse_loop_variant(x)
+        result = self._op(order, x)(x)
+        return tf.cast(result, values.dtype if values.dtype.is_floating else tf.float64)
+
+    def _op(self, order: int, root):
+        """``D{order}`` with its custom gradient; ``root`` is the float64 input ``f`` was called with."""
+
+        @tf.custom_gradient
+        def derivative_op(x):
+            source = root if _is_eager(root) else tf.identity(x)  # see "Eager versus graph mode"
+
+            def grad(upstream):
+                if upstream is None:
+                    return None
+                return _vjp(upstream, self._op(order + 1, root)(source), order)
+
+            return self._evaluate(order, x), grad
+
+        return derivative_op
+
+    def _evaluate(self, order: int, x) -> "tf.Tensor":
+        out = tf.numpy_function(functools.partial(self._tensor, order), [x], tf.float64, stateful=False,
+                                name=f"qshift_order_{order}")
+        out.set_shape(x.shape[:-1].concatenate((self.circuit.n_outputs,) + (self.circuit.n_symbols,) * order))
+        return out
+
+    def _tensor(self, order: int, x: np.ndarray) -> np.ndarray:
+        """NumPy side of ``D{order}``: memo, then cache, then the device."""
+        key = (order, x.shape, np.ascontiguousarray(x, dtype=np.float64).tobytes())
+        with self._lock:
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
+                return hit
+            result = self._compute(order, x)
+            if self._exact:
+                self._memo[key] = result
+                while len(self._memo) > _MEMO_ENTRIES:
+                    self._memo.popitem(last=False)
+            return result
+
+    def _compute(self, order: int, x: np.ndarray) -> np.ndarray:
+        shape = x.shape[:-1] + (self.circuit.n_outputs,) + (self.circuit.n_symbols,) * order
+        if x.size == 0 and self.circuit.n_symbols:
+            return np.zeros(shape)
+        d = derivatives(self.circuit, x, orders=(order,), shots=self.shots, seed=self.seed, shift=self.shift,
+                        executor=self.executor)
+        result = np.ascontiguousarray(d.derivative(order), dtype=np.float64).reshape(shape)
+        result.flags.writeable = False
+        return result
+
+    def _check_values(self, values) -> None:
+        n = self.circuit.n_symbols
+        if not (values.dtype.is_floating or values.dtype.is_integer):
+            raise _through_autograph(ValuesError(
+                "values must be real numbers", expected="a float or integer tensor",
+                received=f"dtype {values.dtype.name}", fix="cast the values to tf.float32 or tf.float64"))
+        if values.shape.rank == 0 or (values.shape.rank is not None and values.shape[-1] not in (None, n)):
+            raise _through_autograph(ValuesError(
+                f"values have the wrong shape for circuit {self.circuit.name!r}",
+                expected=f"shape (..., {n}), one value per symbol {list(self.circuit.symbols)}",
+                received=f"shape {values.shape}",
+                fix=f"pass a tensor whose last axis has length {n}, in the order of circuit.symbols"))
+
+
+def _vjp(upstream, next_derivative, order: int):
+    """``sum(upstream * next_derivative)`` over the output axis and the ``order`` derivative axes."""
+    axes = string.ascii_lowercase[:order + 1]
+    return tf.einsum(f"...{axes},...{axes}z->...z", upstream, next_derivative)
+
+
+def _is_eager(tensor) -> bool:
+    return isinstance(tensor, tf.__internal__.EagerTensor)
+
+
+def _refuse_loop_variant(x) -> None:
+    """Raise when ``x`` depends on the loop index of a pfor/vectorized_map body (see the module notes)."""
+    if _is_eager(x) or not _depends_on_pfor_loop(x):
+        return
+    raise _through_autograph(QShiftError(
+        "qshift.tf.function was called inside tf.vectorized_map / pfor on values that depend on the loop "
+        "index; TensorFlow's vectorizer would drop the op's custom gradient and derivatives would be wrong",
+        expected="values that do not depend on the loop index of a vectorized loop",
+        received=f"{x.name}, computed from the loop index of a pfor body",
+        fix="call f on the whole batch (it accepts leading batch dimensions) instead of vectorized_map; "
+            "for Jacobians, nested tape.jacobian works as is, or use experimental_use_pfor=False"))
+
+
+def _through_autograph(error: QShiftError) -> QShiftError:
+    """Mark ``error`` so that AutoGraph re-raises it as it is (not as a ``StagingError``) from ``tf.function``."""
+    error.ag_pass_through = True
+    return error
+
+
+def _depends_on_pfor_loop(tensor) -> bool:
+    seen, stack = set(), [tensor.op]
+    while stack:
+        op = stack.pop()
+        if op.type == "PlaceholderWithDefault" and _LOOP_VAR.search(op.name):
+            return True
+        for t in op.inputs:
+            if t.op not in seen:
+                seen.add(t.op)
+                stack.append(t.op)
+    return False
+
+
+def _as_circuit(circuit) -> Circuit:
+    if isinstance(circuit, Circuit):
+        return circuit
+    if isinstance(circuit, str) or hasattr(circuit, "__fspath__"):
+        return Circuit.from_qasm(circuit)
+    raise QShiftError("circuit must be a qshift.Circuit, OpenQASM 3 text or a .qasm path",
+                      expected="qshift.Circuit", received=type(circuit).__name__,
+                      fix="build one with qshift.CircuitBuilder or qshift.Circuit.from_qasm")
