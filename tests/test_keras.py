@@ -1,0 +1,123 @@
+"""qshift.keras.QuantumLayer: symbol mapping, gradients, config and .keras round trips, and a hybrid
+classifier trained with model.fit on two moons."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+import qshift
+from qshift.keras import QuantumLayer
+
+
+def encoder_circuit(n_qubits: int, layers: int) -> qshift.Circuit:
+    """RY(x_i) data encoding, then trainable RY.RZ layers with a CNOT chain; <Z> of every qubit."""
+    b = qshift.CircuitBuilder(n_qubits, name="moons")
+    for q in range(n_qubits):
+        b.ry(b.input(f"x{q}"), q)
+    for layer in range(layers):
+        for q in range(n_qubits):
+            b.ry(b.input(f"a{layer}_{q}"), q).rz(b.input(f"b{layer}_{q}"), q)
+        for q in range(n_qubits - 1):
+            b.cx(q, q + 1)
+    for q in range(n_qubits):
+        b.expectation(f"Z{q}")
+    return b.build()
+
+
+def two_moons(n: int, noise: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    t = rng.uniform(0, np.pi, n)
+    label = rng.integers(0, 2, n)
+    upper = np.c_[np.cos(t), np.sin(t)]
+    lower = np.c_[1 - np.cos(t), 0.5 - np.sin(t)]
+    x = np.where(label[:, None] == 0, upper, lower) + rng.normal(0, noise, (n, 2))
+    return x.astype("float32"), label.astype("float32")
+
+
+def test_layer_maps_features_and_weights_to_symbols(rng):
+    c = encoder_circuit(2, 1)  # symbols x0 x1 a0_0 b0_0 a0_1 b0_1
+    layer = QuantumLayer(c, inputs=["x1", "x0"], weights=["b0_1", "a0_0", "b0_0", "a0_1"])
+    x = rng.uniform(-1, 1, (5, 2)).astype("float32")
+    y = layer(x)
+    w = layer.circuit_weights.numpy()
+    values = np.c_[x[:, 1], x[:, 0], np.tile([w[1], w[2], w[3], w[0]], (5, 1))]
+    assert y.shape == (5, 2) and y.dtype == tf.float32
+    np.testing.assert_allclose(y.numpy(), qshift.simulate(c, values), atol=1e-6)
+    assert layer.weight_symbols == ("b0_1", "a0_0", "b0_0", "a0_1")
+    assert layer.stats.circuits == 5
+
+
+def test_gradients_reach_weights_and_features_with_leading_dimensions(rng):
+    c = encoder_circuit(2, 1)
+    layer = QuantumLayer(c, inputs=["x0", "x1"])
+    x = tf.constant(rng.uniform(-1, 1, (2, 3, 2)), tf.float32)
+    upstream = rng.normal(size=(2, 3, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    g_x, g_w = tape.gradient(y, [x, layer.circuit_weights], output_gradients=tf.constant(upstream, tf.float32))
+    w = layer.circuit_weights.numpy().astype(float)
+    values = np.concatenate([x.numpy().astype(float), np.broadcast_to(w, (2, 3, 4))], axis=-1)
+    vjp = np.einsum("...m,...mn->...n", upstream, qshift.derivatives(c, values, order=1).jacobian)
+    assert y.shape == (2, 3, 2)
+    np.testing.assert_allclose(g_x.numpy(), vjp[..., :2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g_w.numpy(), vjp[..., 2:].sum(axis=(0, 1)), rtol=1e-5, atol=1e-6)
+
+
+def test_config_round_trip_keeps_circuit_split_and_initializer():
+    c = encoder_circuit(2, 1)
+    layer = QuantumLayer(c, inputs=["x0", "x1"], initializer=keras.initializers.Constant(0.25), shift=np.pi / 4,
+                         name="q")
+    config = layer.get_config()
+    assert "OPENQASM 3" in config["circuit"] and config["shift"] == np.pi / 4
+    clone = QuantumLayer.from_config(config)
+    assert clone.circuit == c and clone.input_symbols == ("x0", "x1") and clone.name == "q"
+    assert clone.weight_symbols == layer.weight_symbols and clone.function.shift == np.pi / 4
+    clone.build((None, 2))
+    np.testing.assert_array_equal(clone.circuit_weights.numpy(), np.full(4, 0.25, "float32"))
+
+
+def test_bad_symbol_splits_and_feature_counts():
+    c = encoder_circuit(2, 1)
+    with pytest.raises(qshift.QShiftError, match="missing: \\['x1'\\]"):
+        QuantumLayer(c, inputs=["x0"], weights=["a0_0", "b0_0", "a0_1", "b0_1"])
+    with pytest.raises(qshift.QShiftError, match="named twice"):
+        QuantumLayer(c, inputs=["x0", "x1", "a0_0"], weights=["a0_0", "b0_0", "a0_1", "b0_1"])
+    with pytest.raises(qshift.QShiftError, match="unknown: \\['theta'\\]"):
+        QuantumLayer(c, inputs=["theta", "x0", "x1"])
+    with pytest.raises(qshift.QShiftError, match="list of symbol names"):
+        QuantumLayer(c, inputs="x0")
+    with pytest.raises(qshift.QShiftError, match="3 input features for 2 input symbols"):
+        QuantumLayer(c, inputs=["x0", "x1"])(np.zeros((4, 3), "float32"))
+
+
+def test_a_layer_on_a_backend_object_says_why_it_cannot_be_saved():
+    layer = QuantumLayer(encoder_circuit(1, 1), inputs=["x0"], device=qshift.LocalSimulator())
+    with pytest.raises(qshift.QShiftError, match="device given by name"):
+        layer.get_config()
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras saving TF variables
+def test_hybrid_classifier_learns_two_moons_and_reloads(tmp_path):
+    rng = np.random.default_rng(7)
+    x_train, y_train = two_moons(300, 0.1, rng)
+    x_test, y_test = two_moons(200, 0.1, rng)
+    keras.utils.set_random_seed(3)
+    quantum = QuantumLayer(encoder_circuit(3, 2), inputs=["x0", "x1", "x2"])
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3),
+                              quantum, keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"])
+    assert quantum.output.shape == (None, 3) and quantum.count_params() == 12
+    summary = []
+    model.summary(print_fn=lambda line, **_: summary.append(line))
+    assert any("QuantumLayer" in line and "(None, 3)" in line and "12" in line for line in summary)
+
+    model.fit(x_train, y_train, epochs=15, batch_size=32, verbose=0)
+    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    assert accuracy >= 0.9, accuracy
+
+    path = tmp_path / "hybrid.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    assert isinstance(reloaded.layers[2], QuantumLayer)
+    np.testing.assert_allclose(reloaded.predict(x_test, verbose=0), model.predict(x_test, verbose=0), atol=1e-6)
