@@ -5,6 +5,15 @@ composition: counting (:class:`Stats`), caching (:class:`EvaluationCache`),
 batching to the backend's ``max_batch``, and progress on long runs. The
 backend itself only implements ``run``.
 
+One step is replaceable: *how* the rows missing from the cache reach the
+backend. An :class:`Executor` hands them to its runner (a :class:`Runner`),
+which yields ``(rows, RunResult)`` pieces as they finish; the executor checks
+each piece, fills the values and the cache, and counts. The default runner
+sends ``max_batch``-sized batches one after the other; the Dask executor
+(:mod:`qshift._dask`) supplies one that runs chunks on a cluster. Because
+every finished piece is cached before the next is awaited, a run that fails
+part-way keeps what it computed.
+
 Reuse rules. A point already evaluated for the same circuit (fingerprint),
 device, shots and angles (exact bytes) is not run again. Exact devices reuse
 results freely, for as long as they stay in the bounded LRU cache. Results
@@ -30,7 +39,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 import numpy as np
 
@@ -38,7 +49,7 @@ from ._circuit import Circuit
 from ._errors import DeviceError, QShiftError
 from ._types import Backend, RunResult
 
-__all__ = ["EvaluationCache", "Executor", "Stats"]
+__all__ = ["EvaluationCache", "Executor", "Runner", "Stats"]
 
 
 @dataclass
@@ -106,6 +117,19 @@ class EvaluationCache:
             self._data.clear()
 
 
+class Runner(Protocol):
+    """Runs distinct rows of slot angles; the step of :class:`Executor` that can be replaced.
+
+    Called with the rows missing from the cache, a runner yields ``(rows, result)`` pieces in
+    any order: ``rows`` indexes into ``angles`` and ``result`` is the backend's
+    :class:`~qshift.RunResult` for ``angles[rows]``. Every row must appear in exactly one
+    piece. A runner that fails should first yield the pieces it has finished, then raise.
+    """
+
+    def __call__(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
+                 seed: int | None) -> Iterable[tuple[np.ndarray, RunResult]]: ...
+
+
 class Executor:
     """Evaluates points of circuits on a backend, with caching, batching, counting and progress.
 
@@ -116,14 +140,17 @@ class Executor:
         progress: show a progress bar (tqdm.auto: a widget in notebooks). ``None``: only when
             the run has several batches and stderr is a terminal or a Jupyter kernel;
             ``False``: never; ``True``: whenever there are several batches.
+        runner: how rows missing from the cache are run (default: batches of the backend's
+            ``max_batch``, one after the other, in this process); see :class:`Runner`.
     """
 
     def __init__(self, backend: Backend, *, cache: EvaluationCache | None = None, reuse_sampled: bool = False,
-                 progress: bool | None = None):
+                 progress: bool | None = None, runner: Runner | None = None):
         self.backend = backend
         self.cache = cache if cache is not None else EvaluationCache()
         self.reuse_sampled = reuse_sampled
         self.progress = progress
+        self.runner = runner  # None: self._run_batches
         self.stats = Stats()
 
     def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
@@ -153,29 +180,45 @@ class Executor:
             values[i] = hit[0]
             if variances is not None:
                 variances[i] = hit[1] if hit[1] is not None else 0.0
-        if missing:
-            self._run_missing(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
-        self.stats.add(request)
+        try:
+            if missing:
+                self._run_missing(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
+        finally:  # what finished before a failure was executed (and cached): count it
+            self.stats.add(request)
         return values, variances, request
 
     def _run_missing(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
-        order = [rows[0] for rows in missing.values()]
-        limit = self.backend.max_batch or len(order)
-        batches = [order[i:i + limit] for i in range(0, len(order), limit)]
-        seeds = np.random.SeedSequence(seed).spawn(len(batches)) if seed is not None else [None] * len(batches)
-        for batch, batch_seed in zip(self._progress(batches, circuit), seeds):
-            result = self._run_batch(circuit, angles[batch], shots, batch_seed)
-            for j, i in enumerate(batch):
+        order = np.array([rows[0] for rows in missing.values()])
+        runner = self.runner or self._run_batches
+        for part, result in runner(circuit, angles[order], shots=shots, seed=seed):
+            self._check_result(circuit, result, len(part))
+            for j, i in enumerate(order[part]):
                 var = None if result.variances is None else result.variances[j]
                 cache.put(keys[i], (result.values[j], var))
                 for k in missing[keys[i]]:
                     values[k] = result.values[j]
                     if variances is not None:
                         variances[k] = 0.0 if var is None else var
-            request.circuits += len(batch)
+            request.circuits += len(part)
             request.jobs += result.jobs
             request.executions += result.executions
             request.shots += (shots or 0) * result.executions
+
+    def _run_batches(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
+                     seed: int | None) -> Iterable[tuple[np.ndarray, RunResult]]:
+        """The default :class:`Runner`: batches of ``max_batch`` rows, in order, in this process."""
+        limit = self.backend.max_batch or len(angles)
+        batches = [np.arange(i, min(i + limit, len(angles))) for i in range(0, len(angles), limit)]
+        seeds = np.random.SeedSequence(seed).spawn(len(batches)) if seed is not None else [None] * len(batches)
+        for batch, batch_seed in zip(self._progress(batches, circuit), seeds):
+            yield batch, self._run_batch(circuit, angles[batch], shots, batch_seed)
+
+    def _check_result(self, circuit, result: RunResult, rows: int) -> None:
+        values = np.asarray(result.values, dtype=float)
+        if values.shape != (rows, circuit.n_outputs):
+            raise DeviceError(f"device {self.backend.name!r} returned values of the wrong shape",
+                              expected=f"{(rows, circuit.n_outputs)}", received=f"{values.shape}",
+                              fix="fix the backend's run method")
 
     def _run_batch(self, circuit, angles, shots, seed) -> RunResult:
         int_seed = None if seed is None else int(seed.generate_state(1)[0])
@@ -188,11 +231,6 @@ class Executor:
                               expected="a successful run", received=f"{type(exc).__name__}: {exc}",
                               fix="check the device; results finished before the failure are cached, so a rerun "
                                   "only sends the rest") from exc
-        values = np.asarray(result.values, dtype=float)
-        if values.shape != (len(angles), circuit.n_outputs):
-            raise DeviceError(f"device {self.backend.name!r} returned values of the wrong shape",
-                              expected=f"{(len(angles), circuit.n_outputs)}", received=f"{values.shape}",
-                              fix="fix the backend's run method")
         return result
 
     def _progress(self, batches, circuit):
