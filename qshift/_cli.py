@@ -1,7 +1,10 @@
 """The ``qshift`` command line.
 
-``qshift run FILE.qasm --values ...`` evaluates a circuit; errors are one line
-and a non-zero exit status (``--debug`` shows the traceback).
+``qshift run FILE.qasm --values ... --order 2 --device NAME [--shots N]`` computes and prints
+value, gradient, Hessian and the counts; ``qshift plan FILE.qasm --order 2 --device NAME`` prints
+circuits, jobs, shots and price for the planned and the naive way without running anything;
+``qshift devices`` lists the device profiles. Errors are one line on stderr and exit status 2
+(``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -12,49 +15,119 @@ import sys
 import numpy as np
 
 from ._circuit import Circuit
-from ._errors import QShiftError
+from ._errors import QShiftError, ValuesError
 
 __all__ = ["main"]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="an OpenQASM 3 file (or a library circuit name, e.g. hea-4q-2l)")
+    parser.add_argument("--order", type=int, default=1, help="highest derivative order (default 1)")
+    parser.add_argument("--device", default="local", help="device profile name or path to a .toml (default local)")
+    parser.add_argument("--shots", type=int, default=None, help="shots per execution (default: the device's)")
+    parser.add_argument("--rule", default="standard", help="shift-rule family: standard or min-circuits")
+    parser.add_argument("--shift", type=float, default=None, help="shift parameter s in (0, pi), default pi/2")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qshift", description="Parameter-shift derivatives of quantum circuits.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="evaluate a circuit at given symbol values")
-    run.add_argument("file", help="an OpenQASM 3 file")
+    run = sub.add_parser("run", help="compute value and derivatives at given symbol values")
+    _common(run)
     run.add_argument("--values", type=float, nargs="+", required=True,
                      help="one value per symbol, in declaration order (a single value is used for every symbol)")
+    run.add_argument("--seed", type=int, default=None, help="seed for shot sampling")
+    run.add_argument("--max-cost", type=float, default=None, help="refuse to run if the estimate exceeds this")
+    plan = sub.add_parser("plan", help="print circuits, jobs, shots and price, planned vs naive; runs nothing")
+    _common(plan)
+    plan.add_argument("--rows", type=int, default=1, help="rows of symbol values the request carries")
+    sub.add_parser("devices", help="list the bundled device profiles")
     return parser
+
+
+def _circuit(name: str) -> Circuit:
+    from ._library import library
+
+    if name in library():
+        return Circuit.from_qasm(library()[name])
+    return Circuit.from_qasm(name)
 
 
 def _values(circuit: Circuit, given: list[float]) -> np.ndarray:
     if len(given) == 1:
         return np.full(circuit.n_symbols, given[0])
+    if len(given) != circuit.n_symbols:
+        raise ValuesError("wrong number of --values", expected=f"{circuit.n_symbols} values for {list(circuit.symbols)}"
+                          " (or one value for all)", received=f"{len(given)} values",
+                          fix="pass one value per symbol in declaration order")
     return np.array(given)
 
 
-def _run(args) -> None:
-    from ._simulator import simulate
+def _print_tensor(label: str, tensor: np.ndarray, circuit: Circuit, stderr: np.ndarray | None) -> None:
+    print(f"{label}:" + ("  (± one standard error from shot noise)" if stderr is not None else ""))
+    for k, pauli in enumerate(circuit.outputs):
+        head = f"  <{pauli}>: "
+        for name, block in (("", tensor[k]), ("± ", None if stderr is None else stderr[k])):
+            if block is None:
+                continue
+            text = np.array2string(np.asarray(block), precision=6, suppress_small=True, max_line_width=100)
+            pad = " " * len(head) if name else head
+            print((pad[:-2] + name if name else pad) + text.replace("\n", "\n" + " " * len(head)))
 
-    circuit = Circuit.from_qasm(args.file)
+
+def _run(args) -> None:
+    from ._derivatives import derivatives
+
+    circuit = _circuit(args.file)
     values = _values(circuit, args.values)
-    result = simulate(circuit, values)
-    print(f"{circuit!r}")
-    print(circuit.draw() if circuit.n_qubits <= 6 and len(circuit.operations) <= 24 else "")
-    print("symbols: " + ", ".join(f"{s}={v:g}" for s, v in zip(circuit.symbols, values)))
-    for pauli, value in zip(circuit.outputs, result):
-        print(f"  <{pauli}> = {value:+.10f}")
+    kwargs = {"max_cost": args.max_cost} if args.max_cost is not None else {}
+    d = derivatives(circuit, values, order=args.order, device=args.device, shots=args.shots, seed=args.seed,
+                    shift=args.shift, rule=args.rule, **kwargs)
+    print(repr(circuit))
+    print("values: " + ", ".join(f"{s}={v:g}" for s, v in zip(circuit.symbols, values)))
+    names = {0: "value", 1: "gradient", 2: "Hessian"}
+    for k in range(args.order + 1):
+        err = d.stderr[k] if d.stderr is not None else None
+        _print_tensor(names.get(k, f"derivative {k}"), d.derivative(k), circuit, err)
+    s = d.stats
+    print(f"ran {s.circuits} circuits in {s.jobs} job(s), {s.executions} executions, {s.shots} shots "
+          f"(naive nesting: {d.plan.naive_circuits} circuits)")
+
+
+def _plan(args) -> None:
+    from ._estimate import estimate
+
+    circuit = _circuit(args.file)
+    print(estimate(circuit, args.order, device=args.device, shots=args.shots, rows=args.rows, shift=args.shift,
+                   rule=args.rule))
+
+
+def _devices(args) -> None:
+    from ._profiles import bundled_profiles, load_profile
+
+    print(f"{'name':20}{'backend':11}{'runs here':11}{'shots':>8}  price")
+    for name in bundled_profiles():
+        p = load_profile(name)
+        price = "free" if p.price is None else _price_text(p.price)
+        print(f"{p.name:20}{p.backend:11}{'no (cloud)' if p.cloud else 'yes':11}{p.shots or 'exact':>8}  {price}")
+
+
+def _price_text(price) -> str:
+    parts = [f"{getattr(price, k)} {price.currency} {label}" for k, label in
+             (("per_task", "/task"), ("per_shot", "/shot"), ("per_minute", "/min"), ("per_second", "/s"))
+             if getattr(price, k, None)]
+    return ", ".join(parts) + f" (read {price.prices_read})"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"run": _run}[args.command](args)
+        {"run": _run, "plan": _plan, "devices": _devices}[args.command](args)
     except QShiftError as exc:
         if args.debug:
             raise
-        print("qshift: error: " + str(exc).replace("\n", " ").replace("  ", " "), file=sys.stderr)
+        print("qshift: error: " + " ".join(str(exc).split()), file=sys.stderr)
         return 2
     return 0
 
