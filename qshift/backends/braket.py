@@ -137,9 +137,7 @@ class BraketBackend:
             jobs += 1
             for (g, lo, hi), entry in zip(pack, result):
                 _check_results(entry, hi - lo, self.name)
-                for row, executable in zip(range(lo, hi), entry):
-                    bits = _bits(executable.measurements, executable.measured_qubits, circuit.n_qubits)
-                    values[row, list(g.outputs)], variances[row, list(g.outputs)] = estimate_from_bits(circuit, g, bits)
+                _fill(values, variances, circuit, g, range(lo, hi), entry)
         return sampled_result(circuit, values, variances, jobs)
 
     def _run_batch_sampled(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
@@ -150,10 +148,8 @@ class BraketBackend:
         _check_results(results, len(programs), self.name)
         values = np.empty((len(angles), circuit.n_outputs))
         variances = np.empty_like(values)
-        for i, result in enumerate(results):
-            g, row = groups[i // len(angles)], i % len(angles)
-            bits = _bits(result.measurements, result.measured_qubits, circuit.n_qubits)
-            values[row, list(g.outputs)], variances[row, list(g.outputs)] = estimate_from_bits(circuit, g, bits)
+        for k, g in enumerate(groups):
+            _fill(values, variances, circuit, g, range(len(angles)), results[k * len(angles):(k + 1) * len(angles)])
         return sampled_result(circuit, values, variances)
 
     def _parallel(self) -> dict:
@@ -258,6 +254,13 @@ def _pack(chunks, per_set: int):
         yield pack
 
 
+def _fill(values, variances, circuit: Circuit, group, rows, results) -> None:
+    """Estimates of ``group``'s outputs at ``rows`` from the measurements of ``results`` (one per row)."""
+    for row, result in zip(rows, results):
+        bits = _bits(result.measurements, result.measured_qubits, circuit.n_qubits)
+        values[row, list(group.outputs)], variances[row, list(group.outputs)] = estimate_from_bits(circuit, group, bits)
+
+
 def _bits(measurements, measured_qubits, n_qubits: int) -> np.ndarray:
     """Measured bits as ``(shots, n_qubits)`` with column ``q`` for qubit ``q``."""
     m = np.asarray(measurements, dtype=np.int64)
@@ -267,7 +270,11 @@ def _bits(measurements, measured_qubits, n_qubits: int) -> np.ndarray:
 
 
 def _check_results(results, expected: int, name: str) -> None:
-    if len(results) != expected:
-        raise DeviceError(f"device {name!r} returned {len(results)} result(s) for {expected} task(s)",
-                          expected=str(expected), received=str(len(results)),
-                          fix="check the device's task status; rerun the request")
+    """Every task came back with a result (a failed task in a batch comes back as ``None``)."""
+    results = list(results)
+    failed = [i for i, r in enumerate(results) if r is None]
+    if len(results) != expected or failed:
+        raise DeviceError(f"device {name!r} returned {len(results) - len(failed)} result(s) for {expected} task(s)",
+                          expected=f"{expected} results",
+                          received=f"{len(results)} results" + (f", tasks {failed[:10]} failed" if failed else ""),
+                          fix="check the tasks' status on the device; rerun the request (finished batches are cached)")

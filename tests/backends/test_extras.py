@@ -55,3 +55,17 @@ def test_unknown_provider_devices_are_clear_errors():
         qshift.PennyLaneBackend("nowhere.qubit").run(c, [[0.1]])
     with pytest.raises(qshift.DeviceError, match="unknown Aer method"):
         qshift.AerBackend(method="tensor_network_magic")
+
+
+def test_failed_tasks_in_a_braket_batch_are_a_clear_error():
+    import types
+
+    class Stub:  # a Braket device whose batch comes back with every task failed
+        name, type = "stub", "SIMULATOR"
+
+        def run_batch(self, programs, shots, inputs, **kwargs):
+            return types.SimpleNamespace(results=lambda: [None] * len(inputs))
+
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    with pytest.raises(qshift.DeviceError, match=r"tasks \[0, 1, 2\] failed"):
+        qshift.derivatives(c, [0.3], order=1, device=qshift.BraketBackend(device=Stub()))
