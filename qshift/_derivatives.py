@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._circuit import Circuit
-from ._devices import resolve_device
+from ._dask import as_executor
 from ._errors import RequestError
 from ._estimate import check_cost
-from ._executor import Executor, Stats
+from ._executor import Stats
 from ._planner import Plan, make_plan
 
 __all__ = ["Derivatives", "derivatives", "plan"]
@@ -114,7 +114,7 @@ def plan(circuit: Circuit, order: int = 1, *, values=None, rows: int | None = No
 
 def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", shots: int | None = None,
                 seed: int | None = None, shift: float | None = None, rule: str = "standard", wrt=None,
-                orders=None, executor: Executor | None = None, progress: bool | None = None,
+                orders=None, executor=None, progress: bool | None = None,
                 max_cost: float | None = None) -> Derivatives:
     """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
 
@@ -132,7 +132,8 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         wrt: symbol names to differentiate (default all; unused symbols get zero derivatives).
         orders: exactly which orders to compute, e.g. ``(2,)`` (overrides ``order``).
         executor: run through this :class:`~qshift._executor.Executor` (its cache and counters)
-            instead of a fresh one for ``device``.
+            instead of a fresh one for ``device``; or a ``dask.distributed.Client`` (or a
+            scheduler address) to run the circuits on a Dask cluster (``qshift[dask]``).
         progress: show a progress bar on long runs (default: when stderr is a terminal).
         max_cost: refuse to start (:class:`~qshift.CostLimitError`) when the estimated price of
             the planned circuits on ``device`` exceeds this (see :func:`qshift.estimate`).
@@ -150,8 +151,7 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
     shots = _check_shots(shots)
     rows, batch = circuit.check_values(values)
     the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows), rule=rule)
-    if executor is None:
-        executor = Executor(resolve_device(device), progress=progress)
+    executor = as_executor(executor, device, progress=progress)
     backend = getattr(executor, "backend", None)
     if shots is None:
         shots = getattr(backend, "default_shots", None)
