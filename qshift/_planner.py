@@ -130,7 +130,8 @@ class Plan:
     def points(self, base: np.ndarray) -> np.ndarray:
         """Slot angles of every point: ``base`` ``(rows, n_slots)`` -> ``(rows * points_per_row, n_slots)``,
         row-major (all points of row 0 first)."""
-        return (base[:, None, :] + self.shifts[None, :, :]).reshape(-1, self.circuit.n_slots)
+        return (base[:, None, :] + self.shifts[None, :, :]).reshape(len(base) * self.points_per_row,
+                                                                     self.circuit.n_slots)
 
     def contract(self, values: np.ndarray, variances: np.ndarray | None = None) -> tuple[dict, dict | None]:
         """Point values ``(rows * points_per_row, n_out)`` -> ``{order: (rows, n_out) + (n_wrt,) * order}``.
@@ -177,6 +178,7 @@ def _symmetric_index(n: int, order: int) -> np.ndarray:
     for col in range(order):
         code = code * n + full[:, col]
     unique = np.array(list(itertools.combinations_with_replacement(range(n), order)), dtype=np.int64)
+    unique = unique.reshape(-1, order)
     ucode = np.zeros(len(unique), dtype=np.int64)
     for col in range(order):
         ucode = ucode * n + unique[:, col]

@@ -179,3 +179,11 @@ def test_min_circuits_rule_is_exact(library_circuit, shift, rng):
     assert minimal.stats.circuits <= standard.stats.circuits
     np.testing.assert_allclose(minimal.hessian, standard.hessian, atol=1e-8)
     np.testing.assert_allclose(minimal.jacobian, standard.jacobian, atol=1e-10)
+
+
+def test_circuit_without_symbols():
+    b = qshift.CircuitBuilder(2)
+    c = b.h(0).cx(0, 1).expectation("Z0 Z1").expectation("X0").build()
+    d = qshift.derivatives(c, np.zeros((3, 0)), order=2)
+    np.testing.assert_allclose(d.value, [[1.0, 0.0]] * 3, atol=1e-12)
+    assert d.hessian.shape == (3, 2, 0, 0) and d.stats.circuits == 1  # three equal rows, one circuit
