@@ -97,7 +97,8 @@ from ._executor import EvaluationCache, Executor, Stats  # noqa: E402
 
 __all__ = ["QuantumFunction", "function"]
 
-_MEMO_ENTRIES = 8
+_MEMO_ENTRIES = 8  # derivative tensors kept for repeated requests at the same values ...
+_MEMO_BYTES = 64 * 2**20  # ... and at most this much memory for them
 _LOOP_VAR = re.compile(r"(^|/)loop_body(_\d+)?/PlaceholderWithDefault(_\d+)?$")
 
 
@@ -220,10 +221,13 @@ class QuantumFunction:
                 return hit
             result = self._compute(order, x)
             if self._exact:
-                self._memo[key] = result
-                while len(self._memo) > _MEMO_ENTRIES:
-                    self._memo.popitem(last=False)
+                self._remember(key, result)
             return result
+
+    def _remember(self, key: tuple, result: np.ndarray) -> None:
+        self._memo[key] = result
+        while len(self._memo) > _MEMO_ENTRIES or sum(v.nbytes for v in self._memo.values()) > _MEMO_BYTES:
+            self._memo.popitem(last=False)
 
     def _compute(self, order: int, x: np.ndarray) -> np.ndarray:
         shape = x.shape[:-1] + (self.circuit.n_outputs,) + (self.circuit.n_symbols,) * order
