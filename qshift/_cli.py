@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print circuits, jobs, shots and price, planned vs naive; runs nothing")
     _common(plan)
     plan.add_argument("--rows", type=int, default=1, help="rows of symbol values the request carries")
+    plan.add_argument("--target-stderr", type=float, default=None,
+                      help="compare the rule families for this standard error on every entry")
     sub.add_parser("devices", help="list the bundled device profiles")
     return parser
 
@@ -99,8 +101,26 @@ def _plan(args) -> None:
     from ._estimate import estimate
 
     circuit = _circuit(args.file)
+    if args.target_stderr is not None:
+        return _plan_rules(circuit, args)
     print(estimate(circuit, args.order, device=args.device, shots=args.shots, rows=args.rows, shift=args.shift,
                    rule=args.rule))
+
+
+def _plan_rules(circuit: Circuit, args) -> None:
+    from ._devices import resolve_profile
+    from ._shots import cheapest, choices
+
+    table = choices(circuit, args.order, target_stderr=args.target_stderr, device=args.device, rows=args.rows,
+                    shift=args.shift)
+    profile = resolve_profile(args.device)
+    currency = profile.price.currency if profile is not None and profile.price is not None else "USD"
+    print(f"{circuit.name} orders 0..{args.order} on {args.device}: standard error <= {args.target_stderr:g} "
+          "on every entry (worst-case shot variance)")
+    print(f"{'rule':14}{'circuits':>10}{'shots':>14}{'tasks':>8}{'price':>20}")
+    for choice in table:
+        print(choice.row(currency))
+    print(f"min-cost picks: {cheapest(table).rule}")
 
 
 def _devices(args) -> None:

@@ -37,6 +37,8 @@ class Derivatives:
     stderr: dict[int, np.ndarray] | None
     stats: Stats
     plan: Plan = field(repr=False)
+    point_variances: np.ndarray | None = field(default=None, repr=False)
+    shots_per_point: np.ndarray | None = field(default=None, repr=False)
 
     def derivative(self, k: int) -> np.ndarray:
         """The order-``k`` tensor: ``batch + (n_out,) + (n_symbols,) * k``."""
@@ -52,6 +54,24 @@ class Derivatives:
                                received="shots=None", fix="pass shots=N to estimate from samples")
         self.derivative(k)
         return self.stderr[k]
+
+    def covariance(self, k: int, *, output: int = 0, row: int = 0) -> np.ndarray:
+        """Covariance of the order-``k`` entries of one output and row, ``(n^k, n^k)`` (flattened).
+
+        Points shared between entries correlate their errors: the unshifted circuit enters every
+        diagonal Hessian entry, so the diagonal moves together.
+        """
+        self.standard_error(k)
+        m = next(m for m in self.plan.maps if m.order == k)
+        per_row = self.plan.points_per_row
+        var = self.point_variances[row * per_row:(row + 1) * per_row, output]
+        dense = np.zeros((len(m.entries), per_row))
+        np.add.at(dense, (m.entry_index, m.point_index), m.coefficients)
+        unique = (dense * var) @ dense.T
+        from ._planner import _symmetric_index
+
+        index = _symmetric_index(len(self.plan.wrt), k)
+        return unique[np.ix_(index, index)]
 
     @property
     def value(self) -> np.ndarray:
@@ -115,7 +135,8 @@ def plan(circuit: Circuit, order: int = 1, *, values=None, rows: int | None = No
 def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", shots: int | None = None,
                 seed: int | None = None, shift: float | None = None, rule: str = "standard", wrt=None,
                 orders=None, executor=None, progress: bool | None = None,
-                max_cost: float | None = None) -> Derivatives:
+                max_cost: float | None = None, target_stderr: float | None = None,
+                allocation: str | None = None, pilot_shots: int = 100) -> Derivatives:
     """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
 
     Args:
@@ -137,6 +158,12 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         progress: show a progress bar on long runs (default: when stderr is a terminal).
         max_cost: refuse to start (:class:`~qshift.CostLimitError`) when the estimated price of
             the planned circuits on ``device`` exceeds this (see :func:`qshift.estimate`).
+        target_stderr: sample until every entry's standard error is about this: a pilot of
+            ``pilot_shots`` per circuit measures each circuit's spread, then each circuit is topped up
+            to its share (see :mod:`qshift._shots`). ``rule`` may then also be ``"min-shots"`` (same
+            circuits, shots by weight) or ``"min-cost"`` (the cheapest family on the device).
+        allocation: ``"uniform"`` (the same shots everywhere) or ``"optimal"`` (shots by each
+            circuit's weight in the result; with ``shots=N`` the total stays ``N`` per circuit).
 
     Example:
         >>> import qshift, numpy as np
@@ -148,20 +175,34 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         >>> d.stats.circuits, d.stats.jobs
         (4, 1)
     """
+    from ._shots import resolve_family, run_allocated, run_to_target
+
     shots = _check_shots(shots)
     rows, batch = circuit.check_values(values)
-    the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows), rule=rule)
+    order_args = {"order": order, "rows": len(rows), "wrt": wrt, "shift": shift, "orders": orders}
+    planner_rule, optimal = resolve_family(rule, target_stderr, allocation, circuit, order_args, device) \
+        if rule in ("min-shots", "min-cost") or target_stderr is not None or allocation is not None else (rule, False)
+    the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows), rule=planner_rule)
     executor = as_executor(executor, device, progress=progress)
     backend = getattr(executor, "backend", None)
     if shots is None:
         shots = getattr(backend, "default_shots", None)
     check_cost(the_plan, circuit, backend, shots, max_cost)
     points = the_plan.points(circuit.slot_angles(rows))
-    point_values, point_var, stats = executor.evaluate(circuit, points, shots=shots, seed=seed)
-    if point_var is not None:
-        point_var = point_var / shots if shots else point_var
+    per_point = None
+    if target_stderr is not None:
+        point_values, point_var, per_point, stats = run_to_target(
+            executor, circuit, the_plan, points, target_stderr=target_stderr, optimal=optimal,
+            pilot_shots=pilot_shots, seed=seed)
+    elif optimal and shots:
+        point_values, point_var, per_point, stats = run_allocated(executor, circuit, the_plan, points,
+                                                                  shots=shots, seed=seed)
+    else:
+        point_values, point_var, stats = executor.evaluate(circuit, points, shots=shots, seed=seed)
+        if point_var is not None:
+            point_var = point_var / shots if shots else point_var
     tensors, variances = the_plan.contract(point_values, point_var)
     shape = lambda k: batch + (circuit.n_outputs,) + (len(the_plan.wrt),) * k
     tensors = {k: v.reshape(shape(k)) for k, v in tensors.items()}
     stderr = None if variances is None else {k: np.sqrt(np.maximum(v, 0)).reshape(shape(k)) for k, v in variances.items()}
-    return Derivatives(tensors, stderr, stats, the_plan)
+    return Derivatives(tensors, stderr, stats, the_plan, point_var, per_point)
