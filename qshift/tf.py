@@ -40,8 +40,9 @@ vectorized ``tape.jacobian`` (a ``tf.function``); ``grad_k`` then refers to the
 eager input, which every graph may capture. Inside ``tf.function`` (and Keras
 ``fit``) TF wraps the outputs in an ``IdentityN`` op with a gradient override
 and calls ``grad_k`` when it builds the gradient graph; ``grad_k`` then refers
-to the op's own graph input, so TF's capture of forward tensors also works for
-the backward graph of a backward graph.
+to a copy of the input made in the op's own graph (never to a tensor of another
+function's graph), so TF's capture of forward tensors also works for the
+backward graph of a backward graph.
 
 The vectorized Jacobian. ``Dk`` runs as ``tf.numpy_function(...,
 stateful=False)``. Declaring it stateless is what makes
@@ -149,13 +150,13 @@ class QuantumFunction:
         return self.executor.stats
 
     @property
+    def cache(self) -> EvaluationCache:
+        return self.executor.cache
+
+    @property
     def _exact(self) -> bool:
         backend = self.executor.backend
         return self.shots is None and getattr(backend, "default_shots", None) is None and backend.exact
-
-    @property
-    def cache(self) -> EvaluationCache:
-        return self.executor.cache
 
     def __repr__(self) -> str:
         return (f"QuantumFunction({self.circuit.name!r}: {self.circuit.n_symbols} symbols -> "
@@ -176,8 +177,9 @@ class QuantumFunction:
             -1.0
         """
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
-            raise _through_autograph(RequestError("derivative order must be a non-negative integer", expected="0, 1, 2, ...",
-                               received=repr(order), fix="pass order=1 for the Jacobian, 2 for the Hessian"))
+            raise _through_autograph(RequestError(
+                "derivative order must be a non-negative integer", expected="0, 1, 2, ...", received=repr(order),
+                fix="pass order=1 for the Jacobian, 2 for the Hessian"))
         return self._apply(values, int(order))
 
     # -- the op family D0, D1, D2, ... ---------------------------------------------------------------
