@@ -16,6 +16,7 @@ from ._errors import (CircuitError, DeviceError, GateArityError, MissingExtraErr
 from ._gates import GATES, GateSpec
 from ._derivatives import Derivatives, derivatives, plan
 from ._devices import available_devices
+from ._dask import DaskExecutor
 from ._executor import EvaluationCache, Executor, Stats
 from ._library import circuit_path, hardware_efficient, library
 from ._simulator import LocalSimulator, simulate
@@ -28,12 +29,52 @@ from .backends import AerBackend, BraketBackend, IBMBackend, PennyLaneBackend
 __version__ = "0.1.0"
 
 __all__ = sorted([
-    "Angle", "Backend", "Derivatives", "EvaluationCache", "Executor", "Plan", "Stats", "available_devices", "derivatives", "plan", "Circuit", "CircuitBuilder", "CircuitError", "DeviceError", "GATES", "GateArityError",
-    "GateSpec", "LocalSimulator", "MissingExtraError", "NonAffineAngleError", "Operation", "PauliString",
-    "QShiftError", "QasmError", "QubitIndexError", "RequestError", "RunResult", "SimulationMemoryError",
-    "SymbolError", "UnknownGateError", "ValuesError", "circuit_path", "hardware_efficient", "library", "simulate",
-    "AerBackend", "BraketBackend", "CostLimitError", "DeviceProfile", "Estimate", "IBMBackend", "PennyLaneBackend",
-    "ProfileError", "estimate", "load_profile",
+    "AerBackend",
+    "Angle",
+    "Backend",
+    "BraketBackend",
+    "Circuit",
+    "CircuitBuilder",
+    "CircuitError",
+    "CostLimitError",
+    "DaskExecutor",
+    "Derivatives",
+    "DeviceError",
+    "DeviceProfile",
+    "Estimate",
+    "EvaluationCache",
+    "Executor",
+    "GATES",
+    "GateArityError",
+    "GateSpec",
+    "IBMBackend",
+    "LocalSimulator",
+    "MissingExtraError",
+    "NonAffineAngleError",
+    "Operation",
+    "PauliString",
+    "PennyLaneBackend",
+    "Plan",
+    "ProfileError",
+    "QShiftError",
+    "QasmError",
+    "QubitIndexError",
+    "RequestError",
+    "RunResult",
+    "SimulationMemoryError",
+    "Stats",
+    "SymbolError",
+    "UnknownGateError",
+    "ValuesError",
+    "available_devices",
+    "circuit_path",
+    "derivatives",
+    "estimate",
+    "hardware_efficient",
+    "library",
+    "load_profile",
+    "plan",
+    "simulate",
 ])
 
 

@@ -76,6 +76,10 @@ class QShiftError(Exception):
         self.line = line
         super().__init__(self._render())
 
+    # AutoGraph re-raises errors from traced code as StagingError unless they pass through:
+    # a qshift error raised inside a tf.function stays a qshift error.
+    ag_pass_through = True
+
     def _render(self) -> str:
         head = f"line {self.line}: {self.problem}" if self.line is not None else self.problem
         parts = [head]

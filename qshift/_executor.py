@@ -5,6 +5,13 @@ composition: counting (:class:`Stats`), caching (:class:`EvaluationCache`),
 batching to the backend's ``max_batch``, and progress on long runs. The
 backend itself only implements ``run``.
 
+With a persistent :class:`~qshift.EvaluationStore` (``store=``), rows missing from the
+cache are looked up there next (``Stats.from_store``); every finished piece is recorded
+there too, and a backend that sends provider tasks (one with ``iter_run``, such as
+:class:`~qshift.BraketBackend` on an ``AwsDevice``) records each task as it submits it, so
+a rerun after a crash re-attaches to tasks still running (``Stats.reattached``) and
+submits only what never ran (``Stats.submitted``). See :mod:`qshift._store`.
+
 One step is replaceable: *how* the rows missing from the cache reach the
 backend. An :class:`Executor` hands them to its runner (a :class:`Runner`),
 which yields ``(rows, RunResult)`` pieces as they finish; the executor checks
@@ -41,12 +48,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Protocol
 
 import numpy as np
 
 from ._circuit import Circuit
 from ._errors import DeviceError, QShiftError
+from ._store import EvaluationStore, Ledger
 from ._types import Backend, RunResult
 
 __all__ = ["EvaluationCache", "Executor", "Runner", "Stats"]
@@ -63,6 +72,10 @@ class Stats:
             sampling hardware).
         shots: shots spent.
         cache_hits: points answered from the evaluation cache.
+        from_store: points answered from the persistent evaluation store.
+        reattached: points whose provider tasks were submitted by an earlier run and collected by
+            this one (a rerun after a crash).
+        submitted: points sent to the device by this run (``circuits - reattached``).
     """
 
     circuits: int = 0
@@ -70,6 +83,9 @@ class Stats:
     executions: int = 0
     shots: int = 0
     cache_hits: int = 0
+    from_store: int = 0
+    reattached: int = 0
+    submitted: int = 0
 
     def add(self, other: "Stats") -> None:
         for f in fields(self):
@@ -142,24 +158,35 @@ class Executor:
             ``False``: never; ``True``: whenever there are several batches.
         runner: how rows missing from the cache are run (default: batches of the backend's
             ``max_batch``, one after the other, in this process); see :class:`Runner`.
+        store: a persistent :class:`~qshift.EvaluationStore` for results and submitted tasks
+            (``None``: none); see :mod:`qshift._store`.
     """
 
     def __init__(self, backend: Backend, *, cache: EvaluationCache | None = None, reuse_sampled: bool = False,
-                 progress: bool | None = None, runner: Runner | None = None):
+                 progress: bool | None = None, runner: Runner | None = None,
+                 store: EvaluationStore | None = None):
         self.backend = backend
         self.cache = cache if cache is not None else EvaluationCache()
         self.reuse_sampled = reuse_sampled
         self.progress = progress
         self.runner = runner  # None: self._run_batches
+        self.store = store
         self.stats = Stats()
+        self._lock = threading.RLock()  # concurrent callers (TF runs ops in parallel) share one cache
 
     def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
                  seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
         """Values (and variances when sampling) of every row of slot ``angles``; returns the request's stats.
 
         ``shots=None`` takes the backend's ``default_shots`` when it has one (a sampling device's
-        profile); exact otherwise.
+        profile); exact otherwise. Calls are serialized, so two concurrent requests for the same
+        points run them once.
         """
+        with self._lock:
+            return self._evaluate(circuit, angles, shots=shots, seed=seed)
+
+    def _evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
+                  seed: int | None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
         if shots is None:
             shots = getattr(self.backend, "default_shots", None)
         angles = np.ascontiguousarray(angles, dtype=float)
@@ -181,37 +208,80 @@ class Executor:
             if variances is not None:
                 variances[i] = hit[1] if hit[1] is not None else 0.0
         try:
+            if missing and self.store is not None:
+                self._load_stored(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
             if missing:
                 self._run_missing(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
         finally:  # what finished before a failure was executed (and cached): count it
             self.stats.add(request)
         return values, variances, request
 
+    def _load_stored(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
+        found = self.store.load(circuit, self._device_key(), shots, seed, angles,
+                                [rows[0] for rows in missing.values()])
+        for i, (vals, var) in found.items():
+            cache.put(keys[i], (vals, var))
+            for k in missing.pop(keys[i]):
+                values[k] = vals
+                if variances is not None:
+                    variances[k] = 0.0 if var is None else var
+        request.from_store += len(found)
+
     def _run_missing(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
         order = np.array([rows[0] for rows in missing.values()])
-        runner = self.runner or self._run_batches
-        for part, result in runner(circuit, angles[order], shots=shots, seed=seed):
-            self._check_result(circuit, result, len(part))
-            for j, i in enumerate(order[part]):
-                var = None if result.variances is None else result.variances[j]
-                cache.put(keys[i], (result.values[j], var))
-                for k in missing[keys[i]]:
-                    values[k] = result.values[j]
-                    if variances is not None:
-                        variances[k] = 0.0 if var is None else var
-            request.circuits += len(part)
-            request.jobs += result.jobs
-            request.executions += result.executions
-            request.shots += (shots or 0) * result.executions
+        device = self._device_key()
+        ledger = Ledger(self.store, circuit.fingerprint, device, shots, seed)
+        runner = self.runner or partial(self._run_batches, ledger=ledger)
+        try:
+            for part, result in runner(circuit, angles[order], shots=shots, seed=seed):
+                self._check_result(circuit, result, len(part))
+                if self.store is not None:
+                    self.store.save(circuit, device, shots, seed, angles[order[part]], np.asarray(result.values),
+                                    result.variances, result.executions)
+                for j, i in enumerate(order[part]):
+                    var = None if result.variances is None else result.variances[j]
+                    cache.put(keys[i], (result.values[j], var))
+                    for k in missing[keys[i]]:
+                        values[k] = result.values[j]
+                        if variances is not None:
+                            variances[k] = 0.0 if var is None else var
+                request.circuits += len(part)
+                request.jobs += result.jobs
+                request.executions += result.executions
+                request.shots += (shots or 0) * result.executions
+        finally:
+            request.reattached += ledger.reattached
+            request.submitted += request.circuits - ledger.reattached
+
+    def _device_key(self) -> str:
+        return getattr(self.backend, "cache_key", self.backend.name)
 
     def _run_batches(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
-                     seed: int | None) -> Iterable[tuple[np.ndarray, RunResult]]:
-        """The default :class:`Runner`: batches of ``max_batch`` rows, in order, in this process."""
+                     seed: int | None, ledger: Ledger | None = None) -> Iterable[tuple[np.ndarray, RunResult]]:
+        """The default :class:`Runner`: batches of ``max_batch`` rows, in order, in this process.
+
+        A backend with ``iter_run`` (one that sends provider tasks) streams each batch: rows come
+        back as their tasks finish, and its tasks are recorded in ``ledger``.
+        """
         limit = self.backend.max_batch or len(angles)
         batches = [np.arange(i, min(i + limit, len(angles))) for i in range(0, len(angles), limit)]
         seeds = np.random.SeedSequence(seed).spawn(len(batches)) if seed is not None else [None] * len(batches)
+        stream = getattr(self.backend, "iter_run", None)
         for batch, batch_seed in zip(self._progress(batches, circuit), seeds):
-            yield batch, self._run_batch(circuit, angles[batch], shots, batch_seed)
+            if stream is None or ledger is None:
+                yield batch, self._run_batch(circuit, angles[batch], shots, batch_seed)
+            else:
+                yield from self._stream_batch(stream, circuit, angles[batch], batch, shots, batch_seed, ledger)
+
+    def _stream_batch(self, stream, circuit, angles, batch, shots, seed, ledger):
+        int_seed = None if seed is None else int(seed.generate_state(1)[0])
+        try:
+            for part, result in stream(circuit, angles, shots=shots, seed=int_seed, ledger=ledger):
+                yield batch[part], result
+        except QShiftError:
+            raise
+        except Exception as exc:
+            raise self._batch_error(exc, len(angles)) from exc
 
     def _check_result(self, circuit, result: RunResult, rows: int) -> None:
         values = np.asarray(result.values, dtype=float)
@@ -227,11 +297,14 @@ class Executor:
         except QShiftError:
             raise
         except Exception as exc:
-            raise DeviceError(f"device {self.backend.name!r} failed on a batch of {len(angles)} circuit(s)",
-                              expected="a successful run", received=f"{type(exc).__name__}: {exc}",
-                              fix="check the device; results finished before the failure are cached, so a rerun "
-                                  "only sends the rest") from exc
+            raise self._batch_error(exc, len(angles)) from exc
         return result
+
+    def _batch_error(self, exc: Exception, rows: int) -> DeviceError:
+        return DeviceError(f"device {self.backend.name!r} failed on a batch of {rows} circuit(s)",
+                           expected="a successful run", received=f"{type(exc).__name__}: {exc}",
+                           fix="check the device; results finished before the failure are cached, so a rerun "
+                               "only sends the rest")
 
     def _progress(self, batches, circuit):
         if len(batches) < 2 or self.progress is False:

@@ -89,12 +89,12 @@ class QuantumLayer(keras.layers.Layer):
     def build(self, input_shape):
         features = input_shape[-1]
         if features is not None and features != len(self.input_symbols):
-            raise qtf._through_autograph(QShiftError(
+            raise QShiftError(
                 f"layer {self.name!r} got {features} input features for {len(self.input_symbols)} input symbols",
                 expected=f"input shape (..., {len(self.input_symbols)}), one feature per symbol "
                          f"{list(self.input_symbols)}",
                 received=f"input shape {tuple(input_shape)}",
-                fix="match the features to `inputs`, e.g. with a Dense layer before this one"))
+                fix="match the features to `inputs`, e.g. with a Dense layer before this one")
         self.circuit_weights = self.add_weight(name="circuit_weights", shape=(len(self.weight_symbols),),
                                                initializer=self.initializer, trainable=True)
 

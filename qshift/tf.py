@@ -93,8 +93,8 @@ tf = require("tensorflow", "tf")
 
 from ._circuit import Circuit  # noqa: E402
 from ._derivatives import derivatives  # noqa: E402
-from ._devices import resolve_device  # noqa: E402
-from ._executor import EvaluationCache, Executor, Stats  # noqa: E402
+from ._dask import as_executor  # noqa: E402
+from ._executor import EvaluationCache, Stats  # noqa: E402
 
 __all__ = ["QuantumFunction", "function"]
 
@@ -104,7 +104,7 @@ _LOOP_VAR = re.compile(r"(^|/)loop_body(_\d+)?/PlaceholderWithDefault(_\d+)?$")
 
 
 def function(circuit, device="local", shots: int | None = None, shift: float | None = None, *,
-             seed: int | None = None, cache_size: int = 100_000) -> "QuantumFunction":
+             seed: int | None = None, cache_size: int = 100_000, executor=None) -> "QuantumFunction":
     """A TensorFlow callable ``f(values) -> expectations`` with parameter-shift derivatives of any order.
 
     Args:
@@ -114,6 +114,8 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
         seed: makes shot sampling reproducible.
         shift: the shift parameter ``s`` in ``(0, pi)`` (default ``pi/2``).
         cache_size: most circuit evaluations kept in ``f``'s cache (least recently used go first).
+        executor: run the circuits through this executor, or on a Dask cluster given a
+            ``dask.distributed.Client`` or a scheduler address (``qshift[dask]``).
 
     Returns:
         A :class:`QuantumFunction`: ``values`` ``(..., n_symbols)`` -> ``(..., n_outputs)``, computed
@@ -125,7 +127,8 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
         >>> f(tf.zeros((5, 4))).shape
         TensorShape([5, 2])
     """
-    return QuantumFunction(circuit, device=device, shots=shots, shift=shift, seed=seed, cache_size=cache_size)
+    return QuantumFunction(circuit, device=device, shots=shots, shift=shift, seed=seed, cache_size=cache_size,
+                           executor=executor)
 
 
 class QuantumFunction:
@@ -138,10 +141,11 @@ class QuantumFunction:
         cache: the bounded evaluation cache shared by every order.
     """
 
-    def __init__(self, circuit, *, device="local", shots=None, shift=None, seed=None, cache_size=100_000):
+    def __init__(self, circuit, *, device="local", shots=None, shift=None, seed=None, cache_size=100_000,
+                 executor=None):
         self.circuit = _as_circuit(circuit)
         self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
-        self.executor = Executor(resolve_device(device), cache=EvaluationCache(cache_size), progress=False)
+        self.executor = as_executor(executor, device, cache=EvaluationCache(cache_size), progress=False)
         self._lock = threading.Lock()
         self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
@@ -177,9 +181,9 @@ class QuantumFunction:
             -1.0
         """
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
-            raise _through_autograph(RequestError(
+            raise RequestError(
                 "derivative order must be a non-negative integer", expected="0, 1, 2, ...", received=repr(order),
-                fix="pass order=1 for the Jacobian, 2 for the Hessian"))
+                fix="pass order=1 for the Jacobian, 2 for the Hessian")
         return self._apply(values, int(order))
 
     # -- the op family D0, D1, D2, ... ---------------------------------------------------------------
@@ -244,15 +248,15 @@ class QuantumFunction:
     def _check_values(self, values) -> None:
         n = self.circuit.n_symbols
         if not (values.dtype.is_floating or values.dtype.is_integer):
-            raise _through_autograph(ValuesError(
+            raise ValuesError(
                 "values must be real numbers", expected="a float or integer tensor",
-                received=f"dtype {values.dtype.name}", fix="cast the values to tf.float32 or tf.float64"))
+                received=f"dtype {values.dtype.name}", fix="cast the values to tf.float32 or tf.float64")
         if values.shape.rank == 0 or (values.shape.rank is not None and values.shape[-1] not in (None, n)):
-            raise _through_autograph(ValuesError(
+            raise ValuesError(
                 f"values have the wrong shape for circuit {self.circuit.name!r}",
                 expected=f"shape (..., {n}), one value per symbol {list(self.circuit.symbols)}",
                 received=f"shape {values.shape}",
-                fix=f"pass a tensor whose last axis has length {n}, in the order of circuit.symbols"))
+                fix=f"pass a tensor whose last axis has length {n}, in the order of circuit.symbols")
 
 
 def _vjp(upstream, next_derivative, order: int):
@@ -269,19 +273,13 @@ def _refuse_loop_variant(x) -> None:
     """Raise when ``x`` depends on the loop index of a pfor/vectorized_map body (see the module notes)."""
     if _is_eager(x) or not _depends_on_pfor_loop(x):
         return
-    raise _through_autograph(QShiftError(
+    raise QShiftError(
         "qshift.tf.function was called inside tf.vectorized_map / pfor on values that depend on the loop "
         "index; TensorFlow's vectorizer would drop the op's custom gradient and derivatives would be wrong",
         expected="values that do not depend on the loop index of a vectorized loop",
         received=f"{x.name}, computed from the loop index of a pfor body",
         fix="call f on the whole batch (it accepts leading batch dimensions) instead of vectorized_map; "
-            "for Jacobians, nested tape.jacobian works as is, or use experimental_use_pfor=False"))
-
-
-def _through_autograph(error: QShiftError) -> QShiftError:
-    """Mark ``error`` so that AutoGraph re-raises it as it is (not as a ``StagingError``) from ``tf.function``."""
-    error.ag_pass_through = True
-    return error
+            "for Jacobians, nested tape.jacobian works as is, or use experimental_use_pfor=False")
 
 
 def _depends_on_pfor_loop(tensor) -> bool:

@@ -204,3 +204,23 @@ def test_a_worker_killed_mid_run_changes_nothing():
     assert cached_at_kill and cached_at_kill[0] < ref.stats.circuits  # ... mid-run
     assert_same(d, ref)
     assert d.stats.jobs == -(-ref.stats.circuits // 25)  # every chunk counted once, reruns included
+
+
+def test_the_tf_op_runs_every_order_on_the_cluster(client):
+    import tensorflow as tf
+    c = qshift.hardware_efficient(3, 1)
+    x = tf.constant(np.random.default_rng(3).uniform(-1, 1, c.n_symbols))
+    local, remote = qshift.tf.function(c), qshift.tf.function(c, executor=client)
+    results = []
+    for f in (local, remote):
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = tf.reduce_sum(f(x))
+            g = inner.gradient(y, x)
+        results.append((y.numpy(), g.numpy(), outer.jacobian(g, x).numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    n = c.n_symbols
+    assert remote.stats.circuits == local.stats.circuits == 2 * n ** 2 + n + 1
