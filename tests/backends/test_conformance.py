@@ -18,6 +18,14 @@ def case(request) -> Case:
     return request.param
 
 
+EXACT = [c for c in CASES if c.exact]
+
+
+@pytest.fixture(params=EXACT, ids=[c.name for c in EXACT])
+def exact_case(request) -> Case:
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def circuit():
     return conformance_circuit()
@@ -40,10 +48,8 @@ def test_backend_contract(case):
     assert isinstance(getattr(backend, "cache_key", backend.name), str)
 
 
-def test_exact_values_agree_with_local(case, circuit, rows):
-    if not case.exact:
-        pytest.skip(f"{case.name} only samples")
-    result = case.make().run(circuit, rows)
+def test_exact_values_agree_with_local(exact_case, circuit, rows):
+    result = exact_case.make().run(circuit, rows)
     np.testing.assert_allclose(result.values, _exact(circuit, rows), atol=1e-9)
     assert result.variances is None
     assert (result.executions, result.jobs) == (len(rows), 1)
