@@ -9,8 +9,8 @@ import pytest
 import qshift
 from qshift._convert import _Symbolic
 
-qiskit = pytest.importorskip("qiskit")
-qml = pytest.importorskip("pennylane")
+import pennylane as qml  # noqa: E402
+import qiskit  # noqa: E402,F401
 
 from qiskit.circuit import Parameter, ParameterVector, QuantumCircuit  # noqa: E402
 from qiskit.circuit.library import U1Gate, U2Gate, U3Gate  # noqa: E402

@@ -15,7 +15,7 @@ import qshift
 from qshift import _dask
 from qshift._dask import DaskExecutor, as_executor, chunk_rows
 
-distributed = pytest.importorskip("distributed")
+import distributed  # noqa: E402
 
 
 def local_cluster():

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("braket.aws")
-pytest.importorskip("moto.server")
+import braket.aws  # noqa: E402,F401  (the test extra has them)
+import moto.server  # noqa: E402,F401
 
 import botocore.utils  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402

@@ -9,7 +9,7 @@ import pytest
 
 import qshift
 
-pytest.importorskip("moto.server")
+import moto.server  # noqa: E402,F401  (the test extra has it)
 
 from backend_cases import conformance_circuit  # noqa: E402
 from fakes import QPU_ARN, SV1_ARN, braket_service  # noqa: E402,F401  (fixture)
@@ -24,7 +24,7 @@ def test_injected_aws_devices(braket_service):
     assert sv1.exact
     r = sv1.run(c, rows)
     np.testing.assert_allclose(r.values, exact, atol=1e-9)
-    assert r.jobs == 1
+    assert r.jobs == 3  # one quantum task per circuit
     qpu = qshift.BraketBackend(device=fb.device(QPU_ARN), name="qpu", run_options=fb.poll)
     assert not qpu.exact and qpu.default_shots == 1000
     r = qpu.run(c, rows, shots=500)
