@@ -372,16 +372,24 @@ class Circuit:
         return (f"Circuit({self.name!r}, qubits={self.n_qubits}, operations={len(self.operations)}, "
                 f"slots={self.n_slots}, symbols={list(self.symbols)}, outputs={[str(o) for o in self.outputs]})")
 
-    def draw(self) -> str:
-        """A text drawing: one line per qubit, gates in time order."""
+    def draw(self, max_width: int | None = None) -> str:
+        """A text drawing: one line per qubit, gates packed into columns, then the outputs.
+
+        ``max_width`` folds a long drawing into blocks of at most that many characters.
+        """
         from ._display import draw_text
 
-        return draw_text(self)
+        return draw_text(self, max_width)
 
     def _repr_html_(self) -> str:
         from ._display import circuit_html
 
         return circuit_html(self)
+
+    def _repr_svg_(self) -> str:
+        from ._display import circuit_svg
+
+        return circuit_svg(self)
 
 
 def _angle_doc(angle: Angle | None):

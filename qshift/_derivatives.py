@@ -90,10 +90,9 @@ class Derivatives:
         return f"Derivatives({shapes}; {self.stats.circuits} circuits, {self.stats.jobs} job(s))"
 
     def _repr_html_(self) -> str:
-        s = self.stats
-        rows = "".join(f"<tr><td>order {k}</td><td>{v.shape}</td></tr>" for k, v in sorted(self.tensors.items()))
-        return (f"<b>Derivatives</b> of {self.plan.circuit.name}: {s.circuits} circuits, {s.jobs} job(s), "
-                f"{s.shots} shots, {s.cache_hits} cache hits<br>{self.plan.summary()}<table>{rows}</table>")
+        from ._display import derivatives_html
+
+        return derivatives_html(self)
 
 
 def _orders(order, orders) -> tuple[int, ...]:

@@ -99,7 +99,9 @@ class Estimate:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return "<pre>" + str(self) + "</pre>"
+        from ._display import estimate_html
+
+        return estimate_html(self)
 
 
 def _money(amount: float, currency: str) -> str:

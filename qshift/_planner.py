@@ -164,7 +164,9 @@ class Plan:
                 f" x {self.rows} row(s) (naive nesting: {self.naive_circuits}, per-entry: {self.unmerged_circuits})")
 
     def _repr_html_(self) -> str:
-        return f"<b>Plan</b>: {self.summary()}"
+        from ._display import plan_html
+
+        return plan_html(self)
 
 
 @lru_cache(maxsize=32)
