@@ -14,10 +14,12 @@ import numpy as np
 
 from ._circuit import Circuit
 from ._dask import as_executor
+from ._devices import resolve_device
 from ._errors import RequestError
 from ._estimate import check_cost
-from ._executor import Stats
+from ._executor import Executor, Stats
 from ._planner import Plan, make_plan
+from ._store import open_store
 
 __all__ = ["Derivatives", "derivatives", "plan"]
 
@@ -29,8 +31,10 @@ class Derivatives:
     Attributes:
         tensors: ``{order: array}``; order ``k`` has shape ``batch + (n_out,) + (n_wrt,) * k``.
         stderr: the same shapes, standard errors from shot noise (``None`` for exact devices).
-        stats: what this request executed (circuits, jobs, executions, shots, cache hits).
+        stats: what this request executed (circuits, jobs, executions, shots, cache hits; with a
+            store, points from the store, re-attached and submitted).
         plan: the plan that was run.
+        store: the evaluation store's file, when one was used.
     """
 
     tensors: dict[int, np.ndarray]
@@ -39,6 +43,7 @@ class Derivatives:
     plan: Plan = field(repr=False)
     point_variances: np.ndarray | None = field(default=None, repr=False)
     shots_per_point: np.ndarray | None = field(default=None, repr=False)
+    store: str | None = field(default=None, repr=False)
 
     def derivative(self, k: int) -> np.ndarray:
         """The order-``k`` tensor: ``batch + (n_out,) + (n_symbols,) * k``."""
@@ -135,7 +140,7 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
                 seed: int | None = None, shift: float | None = None, rule: str = "standard", wrt=None,
                 orders=None, executor=None, progress: bool | None = None,
                 max_cost: float | None = None, target_stderr: float | None = None,
-                allocation: str | None = None, pilot_shots: int = 100) -> Derivatives:
+                allocation: str | None = None, pilot_shots: int = 100, store=None) -> Derivatives:
     """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
 
     Args:
@@ -163,6 +168,11 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
             circuits, shots by weight) or ``"min-cost"`` (the cheapest family on the device).
         allocation: ``"uniform"`` (the same shots everywhere) or ``"optimal"`` (shots by each
             circuit's weight in the result; with ``shots=N`` the total stays ``N`` per circuit).
+        store: a persistent :class:`~qshift.EvaluationStore` of results and submitted tasks, so that
+            a rerun after a crash pays only for what never ran: ``None`` (default) the user cache
+            file for cloud and shot-based devices and none for exact simulators, ``False`` none,
+            ``True`` the user cache file, or a path (see :mod:`qshift._store`). ``stats`` then says
+            how many points came from the store, were re-attached or were submitted.
 
     Example:
         >>> import qshift, numpy as np
@@ -182,7 +192,9 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
     planner_rule, optimal = resolve_family(rule, target_stderr, allocation, circuit, order_args, device) \
         if rule in ("min-shots", "min-cost") or target_stderr is not None or allocation is not None else (rule, False)
     the_plan = make_plan(circuit, _orders(order, orders), wrt=wrt, shift=shift, rows=len(rows), rule=planner_rule)
-    executor = as_executor(executor, device, progress=progress)
+    if target_stderr is not None and seed is None and store is None:
+        store = False  # the pilot and the top-up of a point are separate draws: keep them out of the store
+    executor = _executor(executor, device, progress, store, draws_apart=target_stderr is not None and seed is None)
     backend = getattr(executor, "backend", None)
     if shots is None:
         shots = getattr(backend, "default_shots", None)
@@ -204,4 +216,23 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
     shape = lambda k: batch + (circuit.n_outputs,) + (len(the_plan.wrt),) * k
     tensors = {k: v.reshape(shape(k)) for k, v in tensors.items()}
     stderr = None if variances is None else {k: np.sqrt(np.maximum(v, 0)).reshape(shape(k)) for k, v in variances.items()}
-    return Derivatives(tensors, stderr, stats, the_plan, point_var, per_point)
+    used = getattr(executor, "store", None)
+    return Derivatives(tensors, stderr, stats, the_plan, point_var, per_point, used and str(used.path))
+
+
+def _executor(executor, device, progress, store, *, draws_apart: bool):
+    """The request's executor: the one given, or a new one for ``device`` with the store asked for."""
+    if executor is not None:
+        if store is not None:
+            raise RequestError("store= applies to the executor made for device=, not to one passed in",
+                               expected="store=None with executor=", received=f"store={store!r}",
+                               fix="make the executor with it: "
+                                   "qshift.Executor(backend, store=qshift.EvaluationStore(path))")
+        return as_executor(executor, device, progress=progress)
+    backend = resolve_device(device)
+    opened = open_store(store, backend)
+    if opened is not None and draws_apart:
+        raise RequestError("target_stderr with a store needs a seed", expected="seed=N",
+                           received="seed=None", fix="pass seed= (the pilot and top-up samples are then stored apart), "
+                                                     "or store=False")
+    return Executor(backend, progress=progress, store=opened)

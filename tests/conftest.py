@@ -1,9 +1,14 @@
 """Shared fixtures. Tests are stricter than user defaults: NumPy floating-point errors raise."""
 
+import os
+
 import numpy as np
 import pytest
 
 import qshift
+
+# Tests never write to the user's cache: no default evaluation store (a test passes its own file).
+os.environ["QSHIFT_STORE"] = "off"
 
 
 @pytest.fixture(autouse=True)
