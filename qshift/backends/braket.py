@@ -16,7 +16,18 @@ as ``BraketBackend(device=AwsDevice(arn))`` — the same code path runs both.
 * Seeds: a local simulator's sampler is seeded through a seeded copy of the
   simulator; hardware cannot be seeded.
 
-``RunResult.jobs`` counts provider calls: one per request, or one per program set.
+On an ``AwsDevice`` the backend creates the quantum tasks itself
+(:mod:`._braket_tasks`) instead of calling ``run_batch``: one task per circuit
+(or per program set), at most ``max_parallel`` in flight, each create call
+with an idempotency token, every AWS call under a :class:`~qshift.RetryPolicy`
+(transient errors retried with backoff and jitter, permanent ones raised at
+once), and only the failed tasks of a batch sent again. :meth:`BraketBackend.iter_run`
+yields rows as their tasks finish and records every task in the ledger it is
+given (the executor's, backed by the :class:`~qshift.EvaluationStore`), so a
+rerun after a crash re-attaches to tasks still running instead of paying twice.
+
+``RunResult.jobs`` counts provider calls: one per ``run_batch`` request or program set on a
+local simulator; one per quantum task created on an AWS device.
 
 Example:
     >>> import numpy as np, qshift
@@ -28,10 +39,13 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from .._circuit import Circuit
 from .._errors import DeviceError, require
+from .._retry import RetryPolicy
 from .._types import RunResult
 from ._braket import braket_observable, parameter_name, to_braket
 from ._common import Depolarizing, check_angles, describe, exact_result, sampled_result
@@ -57,12 +71,16 @@ class BraketBackend:
         max_parallel: parallel local tasks in ``run_batch`` (``None``: the SDK's default).
         program_sets: use program sets when the device supports them (default ``True``).
         run_options: extra keyword arguments for every ``run`` / ``run_batch`` call (e.g.
-            ``s3_destination_folder``, ``poll_interval_seconds`` for an ``AwsDevice``).
+            ``s3_destination_folder``, ``poll_interval_seconds``, ``poll_timeout_seconds`` for an
+            ``AwsDevice``).
+        retry: how calls to AWS are retried (default ``RetryPolicy()``: 6 attempts, backoff
+            from 0.5 s to 30 s with full jitter, at most 10 minutes per call); it also bounds how
+            often a task that ended FAILED (retryably) or CANCELLED is sent again.
     """
 
     def __init__(self, device="braket_sv", *, name: str | None = None, noise=None, default_shots: int | None = None,
                  max_batch: int | None = None, max_parallel: int | None = None, program_sets: bool = True,
-                 run_options: dict | None = None):
+                 run_options: dict | None = None, retry: RetryPolicy | None = None):
         require("braket.devices", "braket")
         self._spec = device
         self._device = None if isinstance(device, str) else device
@@ -75,7 +93,10 @@ class BraketBackend:
         self.max_parallel = max_parallel
         self.program_sets = program_sets
         self.run_options = dict(run_options or {})
-        self.cache_key = describe("braket", device=label, noise=self.noise and self.noise.as_dict())
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.cloud = _is_cloud(device)
+        key = getattr(device, "arn", None) if self.cloud and not isinstance(device, str) else None
+        self.cache_key = describe("braket", device=key or label, noise=self.noise and self.noise.as_dict())
         if self.noise is not None and device not in ("braket_dm",) and isinstance(device, str):
             raise DeviceError("noise needs a density-matrix simulator", expected="device='braket_dm'",
                               received=repr(device), fix="use BraketBackend('braket_dm', noise=...)")
@@ -93,19 +114,49 @@ class BraketBackend:
         angles = check_angles(circuit, angles)
         if len(angles) == 0:
             return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
-        if shots is None:
-            if not self.exact:
-                raise DeviceError(f"device {self.name!r} only samples", expected="shots=N",
-                                  received="shots=None", fix="pass shots=1000, say")
-            return self._run_exact(circuit, angles)
-        if circuit.n_slots == 0 and len(angles) > 1:  # identical rows: sample one, share it
+        self._check_shots(shots)
+        if shots is not None and circuit.n_slots == 0 and len(angles) > 1:  # identical rows: sample one, share it
             one = self.run(circuit, angles[:1], shots=shots, seed=seed)
             return RunResult(np.repeat(one.values, len(angles), axis=0), np.repeat(one.variances, len(angles), axis=0),
                              one.executions, one.jobs)
+        if _on_aws(self.device):
+            return _assemble(circuit, len(angles), shots, self.iter_run(circuit, angles, shots=shots, seed=seed))
+        if shots is None:
+            return self._run_exact(circuit, angles)
         device = self._seeded(seed)
         if self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets():
             return self._run_program_sets(device, circuit, angles, shots)
         return self._run_batch_sampled(device, circuit, angles, shots)
+
+    def iter_run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None, seed: int | None = None,
+                 ledger=None) -> Iterator[tuple[np.ndarray, RunResult]]:
+        """As :meth:`run`, in pieces ``(rows, result)`` as they finish.
+
+        On an AWS device every quantum task is recorded in ``ledger`` (a
+        :class:`~qshift._store.Ledger`) as it is created, and tasks an earlier run recorded there
+        are re-attached instead of sent again; see :mod:`._braket_tasks`. On a local simulator
+        the whole run is one piece.
+        """
+        angles = check_angles(circuit, angles)
+        one_sample = shots is not None and circuit.n_slots == 0 and len(angles) > 1
+        if len(angles) == 0 or one_sample or not _on_aws(self.device):
+            yield np.arange(len(angles)), self.run(circuit, angles, shots=shots, seed=seed)
+            return
+        self._check_shots(shots)
+        from ._braket_tasks import TaskRun
+
+        yield from TaskRun(self, self.device, circuit, angles, shots, ledger).stream()
+
+    def _check_shots(self, shots: int | None) -> None:
+        if shots is None and not self.exact:
+            raise DeviceError(f"device {self.name!r} only samples", expected="shots=N",
+                              received="shots=None", fix="pass shots=1000, say")
+
+    def _rows_per_program_set(self, device, shots: int) -> int | None:
+        """Executables per program set where this device takes them (else ``None``)."""
+        if self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets():
+            return _rows_per_set(device.properties.action[_PROGRAM_SET], shots)
+        return None
 
     # -- exact ----------------------------------------------------------------------------------
     def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
@@ -172,6 +223,33 @@ def _sdk_has_program_sets() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("braket.program_sets") is not None
+
+
+def _on_aws(device) -> bool:
+    from ._braket_tasks import on_aws
+
+    return on_aws(device)
+
+
+def _is_cloud(device) -> bool:
+    """A device reached through AWS (an ARN, or an ``AwsDevice``): runs cost money and time."""
+    if isinstance(device, str):
+        return device.startswith("arn:")
+    return isinstance(getattr(device, "arn", None), str)
+
+
+def _assemble(circuit: Circuit, n: int, shots: int | None, pieces) -> RunResult:
+    """One result from the ``(rows, result)`` pieces of :meth:`BraketBackend.iter_run`."""
+    values = np.empty((n, circuit.n_outputs))
+    variances = None if shots is None else np.empty_like(values)
+    executions = jobs = 0
+    for rows, result in pieces:
+        values[rows] = result.values
+        if variances is not None:
+            variances[rows] = result.variances
+        executions += result.executions
+        jobs += result.jobs
+    return RunResult(values, variances, executions, jobs)
 
 
 def _can_be_exact(device) -> bool:
