@@ -294,11 +294,15 @@ def derivatives_html(d) -> str:
         if d.stderr is not None:
             row.append(_number(np.max(d.stderr[k])) if d.stderr[k].size else "—")
         rows.append(row)
-    ran = _table(["", "circuits", "jobs", "executions", "shots", "cache hits"],
-                 [["ran", s.circuits, s.jobs, s.executions, s.shots, s.cache_hits]])
+    ran_header = ["", "circuits", "jobs", "executions", "shots", "cache hits"]
+    ran = ["ran", s.circuits, s.jobs, s.executions, s.shots, s.cache_hits]
+    for name, label in (("from_store", "from store"), ("reattached", "re-attached")):
+        if getattr(s, name, 0):
+            ran_header.append(label)
+            ran.append(getattr(s, name))
     plan_line = (f"planned {_plural(d.plan.circuits, 'circuit')} (rule {d.plan.rule}); naive nesting would run "
                  f"{d.plan.naive_circuits:,}")
-    return _CARD.format(head + _table(header, rows) + ran + html.escape(plan_line))
+    return _CARD.format(head + _table(header, rows) + _table(ran_header, [ran]) + html.escape(plan_line))
 
 
 def _order_name(k: int) -> str:

@@ -109,3 +109,12 @@ def test_estimate_html_is_a_table_of_planned_and_naive_costs():
     assert "<table" in e._repr_html_() and "device time" not in text
     timed = qshift.estimate(qshift.hardware_efficient(2, 1), order=1, device="ibm-brisbane")  # billed by time
     assert f"{timed.planned.seconds:,.0f} s" in text_of(timed._repr_html_())
+
+
+def test_derivatives_html_counts_points_read_from_a_store(tmp_path):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    qshift.derivatives(c, [0.5], order=1, store=tmp_path / "run.sqlite")
+    again = qshift.derivatives(c, [0.5], order=1, store=tmp_path / "run.sqlite")
+    text = text_of(again._repr_html_())
+    assert "from store" in text and "re-attached" not in text
+    assert "from store" not in text_of(qshift.derivatives(c, [0.5], order=1)._repr_html_())
