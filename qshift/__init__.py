@@ -24,6 +24,8 @@ from ._planner import Plan
 from ._types import Backend, RunResult
 from ._profiles import DeviceProfile, ProfileError, load_profile
 from ._estimate import CostLimitError, Estimate, estimate
+from ._retry import RetryPolicy
+from ._store import EvaluationStore, StoreError
 from .backends import AerBackend, BraketBackend, IBMBackend, PennyLaneBackend
 
 __version__ = "0.1.0"
@@ -43,6 +45,7 @@ __all__ = sorted([
     "DeviceProfile",
     "Estimate",
     "EvaluationCache",
+    "EvaluationStore",
     "Executor",
     "GATES",
     "GateArityError",
@@ -60,9 +63,11 @@ __all__ = sorted([
     "QasmError",
     "QubitIndexError",
     "RequestError",
+    "RetryPolicy",
     "RunResult",
     "SimulationMemoryError",
     "Stats",
+    "StoreError",
     "SymbolError",
     "UnknownGateError",
     "ValuesError",

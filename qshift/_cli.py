@@ -1,7 +1,9 @@
 """The ``qshift`` command line.
 
-``qshift run FILE.qasm --values ... --order 2 --device NAME [--shots N]`` computes and prints
-value, gradient, Hessian and the counts; ``qshift plan FILE.qasm --order 2 --device NAME`` prints
+``qshift run FILE.qasm --values ... --order 2 --device NAME [--shots N] [--store FILE | --no-store]``
+computes and prints value, gradient, Hessian and the counts (with an evaluation store, also how
+many circuits came from it, were re-attached to running tasks, or were submitted);
+``qshift plan FILE.qasm --order 2 --device NAME`` prints
 circuits, jobs, shots and price for the planned and the naive way without running anything;
 ``qshift devices`` lists the device profiles. Errors are one line on stderr and exit status 2
 (``--debug`` shows the traceback).
@@ -39,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="one value per symbol, in declaration order (a single value is used for every symbol)")
     run.add_argument("--seed", type=int, default=None, help="seed for shot sampling")
     run.add_argument("--max-cost", type=float, default=None, help="refuse to run if the estimate exceeds this")
+    run.add_argument("--store", default=None, metavar="FILE",
+                     help="evaluation store to resume from and record to (default: the user cache file for "
+                          "cloud and shot-based devices, none for exact simulators)")
+    run.add_argument("--no-store", dest="store", action="store_const", const=False, help="use no evaluation store")
     plan = sub.add_parser("plan", help="print circuits, jobs, shots and price, planned vs naive; runs nothing")
     _common(plan)
     plan.add_argument("--rows", type=int, default=1, help="rows of symbol values the request carries")
@@ -85,7 +91,7 @@ def _run(args) -> None:
     values = _values(circuit, args.values)
     kwargs = {"max_cost": args.max_cost} if args.max_cost is not None else {}
     d = derivatives(circuit, values, order=args.order, device=args.device, shots=args.shots, seed=args.seed,
-                    shift=args.shift, rule=args.rule, **kwargs)
+                    shift=args.shift, rule=args.rule, store=args.store, **kwargs)
     print(repr(circuit))
     print("values: " + ", ".join(f"{s}={v:g}" for s, v in zip(circuit.symbols, values)))
     names = {0: "value", 1: "gradient", 2: "Hessian"}
@@ -95,6 +101,9 @@ def _run(args) -> None:
     s = d.stats
     print(f"ran {s.circuits} circuits in {s.jobs} job(s), {s.executions} executions, {s.shots} shots "
           f"(naive nesting: {d.plan.naive_circuits} circuits)")
+    if d.store is not None:
+        print(f"store {d.store}: {s.from_store} circuits from the store, {s.reattached} re-attached, "
+              f"{s.submitted} submitted")
 
 
 def _plan(args) -> None:

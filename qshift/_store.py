@@ -156,10 +156,11 @@ def _wants_store(backend) -> bool:
 
 
 def _shared(path: Path) -> "EvaluationStore":
-    key = str(path.resolve()) if path.exists() else str(path.absolute())
+    """One open store per file per process (opened again when the file was moved aside or replaced)."""
+    key = str(path.resolve())
     with _OPEN_LOCK:
         store = _OPEN.get(key)
-        if store is None or store._pid != os.getpid():
+        if store is None or not store._same_file():
             store = _OPEN[key] = EvaluationStore(path)
         return store
 
@@ -193,8 +194,15 @@ class EvaluationStore:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._db = self._open()
+        self._inode = os.stat(self.path).st_ino
 
     # -- opening ----------------------------------------------------------------------------------
+    def _same_file(self) -> bool:
+        try:
+            return self._pid == os.getpid() and os.stat(self.path).st_ino == self._inode
+        except OSError:
+            return False
+
     def _open(self) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
