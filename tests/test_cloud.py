@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import qshift
-from fakes import QPU_ARN, SV1_ARN, braket_service, fake_braket, inputs_key  # noqa: F401  (fixture)
+from fakes import QPU_ARN, SV1_ARN, FakeDevice, braket_service, fake_braket, inputs_key  # noqa: F401
 
 CIRCUIT = "bell-xx-yy"  # 3 qubits, 2 symbols, 2 outputs: 22 circuits for a Hessian
 X = np.array([0.3, -0.7])
@@ -153,6 +153,16 @@ def test_a_task_failed_for_good_is_raised_with_its_reason(braket_service, tmp_pa
     assert sum(t.circuits == failed.circuits for t in fb.log.tasks) == 1  # not sent again
 
 
+def test_without_a_store_a_failing_run_cancels_the_tasks_it_leaves_behind(braket_service):
+    fb = braket_service
+    fb.faults.fail_tasks(nth={1}, reason="Program is too deep for this device")
+    fb.faults.slow_tasks(30.0, where=lambda task: task.ordinal > 1)
+    with pytest.raises(qshift.DeviceError, match="too deep"):
+        qshift.derivatives(_circuit(), X, order=1, device=_backend(fb, max_parallel=3), store=False)
+    assert fb.service.wait_idle(10)
+    assert fb.log.statuses() == {"FAILED": 1, "CANCELLED": 2} and fb.log.executions == []
+
+
 def test_persistent_throttling_gives_up_within_the_policy(tmp_path):
     with fake_braket(max_attempts=1) as fb:
         device = _backend(fb, retry=_retry(max_attempts=3))
@@ -253,6 +263,44 @@ def test_a_create_whose_answer_was_lost_is_not_run_twice(braket_service, tmp_pat
     assert len(fb.log.tasks) == len(points) and fb.log.duplicates() == {}
     replays = [call for call in fb.log.calls_to("CreateQuantumTask") if call.replay]
     assert len(replays) == 2
+
+
+def test_program_sets_are_reattached_by_position(tmp_path):
+    # Sampling on SV1 packs (row, measurement group) executables into program sets; a client that
+    # dies after its first result leaves sets running, and the rerun finds each executable in them.
+    sv1 = FakeDevice(SV1_ARN, "SV1", "Amazon Braket", "SIMULATOR", shots_range=(0, 4000))
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))  # outputs ZZ, X, X: two groups
+    points = qshift.plan(c, order=1).points(c.slot_angles(np.array([[0.3, -0.2]])))
+    shots = 1000  # at most 4,000 shots per task: 4 executables per program set
+    with fake_braket(devices=[sv1]) as fb:
+        store = qshift.EvaluationStore(tmp_path / "run.sqlite")
+        backend = _backend(fb, max_parallel=3)
+        pieces = backend.iter_run(c, points, shots=shots, ledger=store.ledger(c, backend.cache_key, shots, 5))
+        next(pieces)
+        pieces.close()  # the client is gone
+        created = len(fb.log.tasks)
+        values, variances, stats = qshift.Executor(backend, store=store).evaluate(c, points, shots=shots, seed=5)
+        sets = -(-len(points) // 4) * 2
+        assert len(fb.log.tasks) == sets and created < sets
+        assert {t.action_type for t in fb.log.tasks} == {"braket.ir.openqasm.program_set"}
+        assert stats.jobs == sets - created and stats.reattached >= 4
+        assert stats.reattached + stats.submitted == len(points)
+        assert fb.log.duplicates() == {}
+    exact = qshift.LocalSimulator().run(c, points).values
+    assert np.all(np.abs(values - exact) <= 5 * np.sqrt(variances / shots) + 0.05)
+
+
+def test_a_lost_result_is_an_error_and_a_rerun_sends_only_that_circuit_again(braket_service, tmp_path):
+    fb = braket_service
+    fb.faults.lose_results(nth={3})
+    with pytest.raises(qshift.DeviceError, match="NoSuchKey") as info:
+        qshift.derivatives(_circuit(), X, order=1, device=_backend(fb), store=tmp_path / "run.sqlite")
+    assert "paid again" in info.value.fix
+    tasks = len(fb.log.tasks)
+    d = qshift.derivatives(_circuit(), X, order=1, device=_backend(fb), store=tmp_path / "run.sqlite")
+    np.testing.assert_allclose(d.jacobian, _local(order=1).jacobian, atol=1e-9)
+    assert len(fb.log.tasks) == tasks + 1 + (7 - tasks)  # the lost one once more, and those never sent
+    assert len(fb.log.duplicates()) == 1  # the lost circuit ran twice (its first result is gone)
 
 
 # -- the store file ----------------------------------------------------------------------------------

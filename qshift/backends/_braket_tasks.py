@@ -123,9 +123,24 @@ class TaskRun:
         self.remaining = np.full(len(angles), 1 if shots is None else len(self.groups))
         self.fresh = np.zeros(len(angles), dtype=bool)  # rows with a part sent by this run
         self.jobs = self.jobs_reported = 0
+        self.unfinished: set[str] = set()  # ARNs of tasks this run created that have not ended
 
     # -- the run --------------------------------------------------------------------------------
     def stream(self) -> Iterator[tuple[np.ndarray, RunResult]]:
+        """Yield ``(rows, result)`` as tasks finish.
+
+        When the run stops early (an error, an interrupt) without a store, the tasks it created
+        and left unfinished are cancelled: nothing could collect them later. With a store they
+        keep running, to be re-attached by the next run.
+        """
+        try:
+            yield from self._stream()
+        except BaseException:
+            if self.ledger.store is None:
+                self._cancel_unfinished()
+            raise
+
+    def _stream(self) -> Iterator[tuple[np.ndarray, RunResult]]:
         inflight, queue = self._plan()
         deadline = time.monotonic() + self.poll_timeout
         while inflight or queue:
@@ -135,12 +150,20 @@ class TaskRun:
                 inflight.append(task)
             task = inflight.popleft()
             status, meta = self._wait(task, deadline, len(inflight) + len(queue))
+            self.unfinished.discard(task.arn)
             if status == "COMPLETED":
                 rows = self._collect(task, meta)
                 if len(rows):
                     yield rows, self._piece(rows)
             else:
                 queue.appendleft(self._again(task, status, meta))
+
+    def _cancel_unfinished(self) -> None:
+        for arn in sorted(self.unfinished):
+            try:
+                self.session.cancel_quantum_task(arn)
+            except Exception:  # noqa: BLE001 - best effort: the run is already failing for another reason
+                pass
 
     def _parts(self) -> list[tuple[int, int]]:
         if self.shots is None:
@@ -205,6 +228,7 @@ class TaskRun:
                                           **self.create_options),
             what="creating a quantum task", device=self.name)
         task.arn = created.id
+        self.unfinished.add(task.arn)
         self.ledger.submitted(task.token, task.arn)
         self.jobs += 1
         self.fresh[[r for r, _ in task.parts]] = True

@@ -153,10 +153,17 @@ class BraketBackend:
                               received="shots=None", fix="pass shots=1000, say")
 
     def _rows_per_program_set(self, device, shots: int) -> int | None:
-        """Executables per program set where this device takes them (else ``None``)."""
-        if self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets():
-            return _rows_per_set(device.properties.action[_PROGRAM_SET], shots)
-        return None
+        """Executables per program set where this device takes them (else ``None``).
+
+        A program set's task carries all its shots, so the device's ``shotsRange`` bounds it too.
+        """
+        if not (self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets()):
+            return None
+        most = _rows_per_set(device.properties.action[_PROGRAM_SET], shots)
+        shots_range = getattr(getattr(device.properties, "service", None), "shotsRange", None)
+        if shots_range and shots_range[1]:
+            most = min(most, max(1, int(shots_range[1]) // shots))
+        return most
 
     # -- exact ----------------------------------------------------------------------------------
     def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
