@@ -1,39 +1,294 @@
-"""Shared helpers for the benchmarks: timing and the header every result starts with."""
+"""Shared helpers for the benchmarks: the workloads, the machine header, timing, and one way of
+measuring a method at one size (best of a few runs, or a skip/failure with its reason).
+
+Every benchmark module exposes ``collect(quick: bool) -> list[dict]``: one dict per (workload,
+size, method), in the row schema of :func:`row`. ``bench/run_all.py`` gathers them into
+``bench/RESULTS.md`` and ``bench/results.json``; each module also runs on its own as a script.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import math
 import os
 import platform
+import signal
 import time
+import traceback
 from importlib import metadata
+
+import numpy as np
+
+SEED = 1234
+PACKAGES = ["numpy", "tensorflow", "keras", "pennylane", "pennylane_lightning", "qiskit", "qiskit-aer", "dask",
+            "matplotlib", "qshift"]
+
+
+# -- workloads ----------------------------------------------------------------------------------------
+def hessian_grid(quick: bool) -> list[tuple[int, int, str]]:
+    """(qubits, layers, outputs) of workload (a), value + gradient + Hessian; cheapest first."""
+    if quick:
+        return [(2, 1, "single"), (2, 1, "all"), (3, 1, "all")]
+    grid = [(q, layers, outputs) for q in (4, 6, 8, 10, 12) for layers in (1, 2, 3) for outputs in ("single", "all")]
+    return sorted(grid, key=lambda g: (2 * g[0] * g[1], g[0], g[2] == "all"))
+
+
+TARGET = (10, 2, "all")  # the configuration the speed targets are stated for
+
+
+class M:
+    """Method names, shared by the benchmarks and the report."""
+
+    QSHIFT = "qshift.derivatives"
+    QSHIFT_TF = "qshift.tf nested tapes (pfor)"
+    QSHIFT_TF_LOOP = "qshift.tf nested tapes (no pfor)"
+    QSHIFT_TF_GRAD = "qshift.tf tape.jacobian (pfor)"
+    QSHIFT_TF_GRAPH = "qshift.tf tape.jacobian in tf.function"
+    QSHIFT_KERAS = "qshift.keras.QuantumLayer (Keras 3)"
+    PL_HESSIAN = "PennyLane param_shift_hessian (default.qubit)"
+    PL_TF = "PennyLane TF nested tapes (default.qubit)"
+    PL_TF_LIGHTNING = "PennyLane TF nested tapes (lightning.qubit)"
+    PL_TF_LIGHTNING64 = "PennyLane TF nested tapes (lightning.qubit, float64 results)"
+    AER = "Aer EstimatorV2, all rows in one call"
+    NAIVE = "naive recursive custom gradient (pfor)"
+    NAIVE_LOOP = "naive recursive custom gradient (no pfor)"
+    TFQ = "TFQ Expectation + ParameterShift (tf-keras, TF 2.18)"
+
+
+def gradient_grid(quick: bool) -> list[tuple[int, int, str]]:
+    """Value + gradient (first order, where TensorFlow Quantum can take part): the 2-layer sizes."""
+    return [g for g in hessian_grid(quick) if quick or g[1] == 2]
+
+
+def training_configs(quick: bool) -> list[dict]:
+    """Workload (b): one epoch of a hybrid Keras model, batches of 32 rows, first-order gradients."""
+    if quick:
+        return [dict(qubits=2, layers=1, samples=64, batch=32)]
+    return [dict(qubits=4, layers=2, samples=256, batch=32), dict(qubits=8, layers=2, samples=256, batch=32)]
+
+
+def third_order_grid(quick: bool) -> list[tuple[int, int, str]]:
+    """Workload (c): value and derivatives up to the third order."""
+    if quick:
+        return [(2, 1, "single")]
+    return [(4, 1, "single"), (4, 1, "all"), (4, 2, "all"), (6, 2, "all")]
+
+
+def config_name(qubits: int, layers: int, outputs: str) -> str:
+    return f"{qubits}q {layers}l {outputs}"
+
+
+def angles(n_symbols: int, rows: int | None = None, seed: int = SEED) -> np.ndarray:
+    """Symbol values uniform in [-pi, pi): one row ``(n,)``, or ``(rows, n)``."""
+    shape = (n_symbols,) if rows is None else (rows, n_symbols)
+    return np.random.default_rng(seed).uniform(-np.pi, np.pi, shape)
+
+
+# -- the machine --------------------------------------------------------------------------------------
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def memory_gib() -> float | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def versions(packages: list[str]) -> dict[str, str]:
+    out = {}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "(not installed)"
+    return out
+
+
+def machine(packages: list[str] = PACKAGES) -> dict:
+    mem = memory_gib()
+    return {
+        "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
+        "machine": f"{cpu_model()}, {os.cpu_count()} CPU cores" + (f", {mem:.0f} GiB" if mem else ""),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
+        "load average": ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a",
+        "versions": versions(packages),
+    }
 
 
 def header(title: str, packages: list[str]) -> str:
-    versions = []
-    for name in packages:
-        try:
-            versions.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{name} (not installed)")
-    lines = [
+    m = machine(packages)
+    return "\n".join([
         f"# {title}",
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
-        f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
-        f"- OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}",
-        "- " + ", ".join(versions),
-    ]
-    return "\n".join(lines)
+        f"- date: {m['date']}",
+        f"- machine: {m['machine']}, {m['platform']}, Python {m['python']}",
+        f"- OMP_NUM_THREADS={m['OMP_NUM_THREADS']}",
+        "- " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+    ])
 
 
+# -- timing -------------------------------------------------------------------------------------------
 def best_of(fn, repeats: int = 3, budget: float = 60.0) -> tuple[float, object]:
     """Best wall time of up to ``repeats`` calls (fewer when a call is slow), and the last result."""
-    best, result, spent = float("inf"), None, 0.0
-    for _ in range(repeats):
+    best, result, _ = runs_of(fn, repeats, budget)
+    return best, result
+
+
+def runs_of(fn, repeats: int, budget: float) -> tuple[float, object, int]:
+    """:func:`best_of`, also telling how many calls were made."""
+    best, result, spent, runs = float("inf"), None, 0.0, 0
+    for runs in range(1, repeats + 1):
         start = time.perf_counter()
         result = fn()
         elapsed = time.perf_counter() - start
         best, spent = min(best, elapsed), spent + elapsed
         if spent + elapsed > budget:
             break
-    return best, result
+    return best, result, runs
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+# -- rows ---------------------------------------------------------------------------------------------
+def row(workload: str, method: str, *, config: str = "", peer: bool = True, **fields) -> dict:
+    """One measurement. ``status`` is ``ok``, ``skipped`` (not run, ``note`` says why), ``failed``
+    (raised: ``note`` is the error) or ``unsupported`` (the tool cannot do this: ``note`` is its error)."""
+    return {"workload": workload, "config": config, "method": method, "peer": peer, "status": "ok",
+            "note": "", "circuits": None, "min_circuits": None, "seconds": None, "repeats": 0,
+            "max_diff": None, **fields}
+
+
+def error_text(exc: BaseException) -> str:
+    """The error as a user sees it: ``Type: first line of the message``."""
+    message = str(exc).strip().splitlines()
+    first = (message[0] if message else "").split(": <tf.Tensor")[0]  # not the tensor's varying value
+    return f"{type(exc).__name__}: {first}".strip()[:300]
+
+
+class Limit:
+    """Skip bookkeeping for one method across growing sizes.
+
+    A size is skipped when the time estimated from the largest size done so far (seconds per unit of
+    ``work``) is over ``seconds``, or when the method failed at a smaller size. Sizes marked ``must``
+    are always tried.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.rate: float | None = None
+        self.failed: str | None = None
+
+    def reason_to_skip(self, work: float) -> str | None:
+        if self.failed:
+            return f"stopped at a smaller size ({self.failed})"
+        if self.rate is not None and self.rate * work > self.seconds:
+            return f"est. {self.rate * work:.0f} s > {self.seconds:.0f} s per run"
+        return None
+
+    def record(self, work: float, seconds: float) -> None:
+        self.rate = seconds / max(work, 1e-12)
+
+
+class TimedOut(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None):
+    """Raise :class:`TimedOut` in this (main) thread after ``seconds`` of wall time."""
+    if not seconds:
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise TimedOut(f"timed out (> {seconds:.0f} s)")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def measure(base: dict, fn, *, repeats: int = 3, budget: float = 60.0, limit: Limit | None = None,
+            work: float = 1.0, must: bool = False, check=None, unsupported: tuple = ()) -> dict:
+    """Fill ``base`` by timing ``fn() -> (result, circuits)``: best of ``repeats`` within ``budget``.
+
+    ``check(result) -> float`` gives the max abs difference to a reference. An exception of a type in
+    ``unsupported`` marks the row ``unsupported`` (the tool cannot do it), any other one ``failed``.
+    With a ``limit``, a run is stopped after three times its seconds (``skipped``, "timed out").
+    """
+    r = dict(base)
+    reason = None if (must or limit is None) else limit.reason_to_skip(work)
+    if reason:
+        r.update(status="skipped", note=reason)
+        return r
+    try:
+        with time_limit(None if (must or limit is None) else 3 * limit.seconds):
+            seconds, (result, circuits), runs = runs_of(fn, repeats, budget)
+    except TimedOut as exc:
+        limit.record(work, max(3 * limit.seconds, (limit.rate or 0.0) * work))  # at least this slow
+        r.update(status="skipped", note=str(exc))
+        return r
+    except unsupported as exc:
+        r.update(status="unsupported", note=error_text(exc))
+        return r
+    except Exception as exc:  # a peer failing is a result, not a crash of the benchmark
+        if limit is not None:
+            limit.failed = f"{base.get('config')}: {error_text(exc)[:80]}"
+        r.update(status="failed", note=error_text(exc), traceback=traceback.format_exc(limit=-3))
+        return r
+    if limit is not None:
+        limit.record(work, seconds)
+    r.update(seconds=seconds, circuits=None if circuits is None else int(circuits), repeats=runs)
+    if check is not None:
+        r["max_diff"] = float(check(result))
+    return r
+
+
+def max_abs_diff(a, b) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def fit_exponent(x, y) -> float:
+    """Slope of log(y) against log(x): the exponent ``k`` in ``y ~ x**k``."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = (x > 0) & (y > 0)
+    if keep.sum() < 2:
+        return math.nan
+    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
+
+
+def progress(rows: list[dict]) -> None:
+    """One line on stderr per size done: each method's time or status."""
+    import sys
+
+    cells = [f"{r['method']}: " + (f"{r['seconds']:.3g} s" if r["seconds"] is not None else r["status"]) for r in rows]
+    print(f"  {rows[0]['workload']} {rows[0]['config']}: " + "; ".join(cells), file=sys.stderr, flush=True)
+
+
+def print_rows(rows: list[dict], columns: list[str]) -> None:
+    """A Markdown table of ``rows`` on stdout (used when a module runs as a script)."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for r in rows:
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            cells.append("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v))
+        print("| " + " | ".join(cells) + " |", flush=True)

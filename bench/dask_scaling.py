@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
-from _common import header  # noqa: E402
+from _common import header, row  # noqa: E402
 from qshift._dask import DaskExecutor  # noqa: E402
 
 ROUNDS = 5
@@ -87,7 +87,7 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
-def measure(n_qubits: int, clients: dict) -> None:
+def measure(n_qubits: int, clients: dict) -> list[dict]:
     c = qshift.hardware_efficient(n_qubits, 2)
     n = c.n_symbols
     x = np.random.default_rng(1234).uniform(-np.pi, np.pi, n)
@@ -111,45 +111,68 @@ def measure(n_qubits: int, clients: dict) -> None:
 
     ref = results["plain `qshift.derivatives`"]
     assert ref.stats.circuits == rows, ref.stats
-    print(f"## {n_qubits} qubits: {n} symbols, {rows} circuits (1 + 3n + 2n(n-1)), {c.n_outputs} outputs")
-    print()
-    print("| path | processes computing | chunks | wall s (best of %d) | speed-up vs plain | speed-up vs dask 1 worker"
-          " | circuits | max abs diff vs plain |" % ROUNDS)
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    config = f"{n_qubits}q 2l all"
+    out = []
     plain, one = best["plain `qshift.derivatives`"], best["dask, 1 worker"]
     for name in sorted(paths, key=lambda p: (not p.startswith("plain"), p.startswith("dask"), "tuned" in p,
                                              chunks[p])):
         d = results[name]
-        diff = max(np.abs(d.tensors[k] - ref.tensors[k]).max() for k in d.tensors)
-        procs = int(name.split()[1].strip(",")) if name.startswith("dask") else 1
-        vs_one = f"{one / best[name]:.2f}x" if name.startswith("dask") else ""
-        print(f"| {name} | {procs} | {chunks[name]} | {best[name]:.3f} | {plain / best[name]:.2f}x | {vs_one} | "
-              f"{d.stats.circuits} | {diff:.1e} |")
+        out.append(row("dask", name, config=config, peer=False, qubits=n_qubits, symbols=n, outputs=c.n_outputs,
+                       processes=int(name.split()[1].strip(",")) if name.startswith("dask") else 1,
+                       chunks=chunks[name], seconds=best[name], repeats=ROUNDS, circuits=d.stats.circuits,
+                       min_circuits=rows, max_diff=max(np.abs(d.tensors[k] - ref.tensors[k]).max() for k in d.tensors),
+                       vs_plain=plain / best[name], vs_one_worker=one / best[name] if name.startswith("dask") else None))
     m1 = chunks["dask, 1 worker"]
-    print()
     for label in ("dask, 1 worker", "dask, 1 worker, malloc tuned"):
-        real = (best[label] - best[f"serial chunks, in process ({m1})"]) / m1
-        print(f"- overhead per chunk, {label}: (dask wall - the same {m1} chunks in process) / {m1} = "
-              f"{1e3 * real:.0f} ms per chunk of about {rows // m1} rows")
-    print()
+        out.append(row("dask", f"overhead per chunk, {label}", config=config, peer=False, chunks=m1,
+                       seconds=(best[label] - best[f"serial chunks, in process ({m1})"]) / m1,
+                       note=f"(dask wall - the same {m1} chunks in process) / {m1}, chunks of about {rows // m1} rows"))
+    return out
 
 
-def main(sizes) -> None:
-    print(header("Dask scaling: hardware_efficient(q, 2), order=2 (value + gradient + Hessian) on 1 vs 2 workers",
-                 ["numpy", "dask", "distributed", "qshift"]))
-    print(f"- load average before the run (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print()
+def collect(quick: bool = False) -> list[dict]:
+    rows = []
     with ExitStack() as stack:
         started = {f"dask, {k} worker{'s' if k > 1 else ''}{', malloc tuned' if tuned else ''}":
                    start_cluster(stack, k, tuned) for tuned in (False, True) for k in (1, 2)}
         clients = {label: client for label, (client, _) in started.items()}
-        print("| cluster | start s | overhead per empty chunk ms |")
-        print("|---|---:|---:|")
         for label, (client, startup) in started.items():
-            print(f"| {label} | {startup:.1f} | {1e3 * empty_chunk_overhead(client):.1f} |")
+            rows.append(row("dask", label, config="cluster start", peer=False, seconds=startup,
+                            empty_chunk_seconds=empty_chunk_overhead(client)))
+        for n_qubits in [12] if quick else [12, 14]:
+            rows += measure(n_qubits, clients)
+    return rows
+
+
+def main(quick: bool) -> None:
+    print(header("Dask scaling: hardware_efficient(q, 2), order=2 (value + gradient + Hessian) on 1 vs 2 workers",
+                 ["numpy", "dask", "distributed", "qshift"]))
+    print(f"- load average before the run (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print()
+    rows = collect(quick)
+    print("| cluster | start s | overhead per empty chunk ms |")
+    print("|---|---:|---:|")
+    for r in rows:
+        if r["config"] == "cluster start":
+            print(f"| {r['method']} | {r['seconds']:.1f} | {1e3 * r['empty_chunk_seconds']:.1f} |")
+    for config in dict.fromkeys(r["config"] for r in rows if r["config"] != "cluster start"):
+        paths = [r for r in rows if r["config"] == config and r["circuits"]]
         print()
-        for n_qubits in sizes:
-            measure(n_qubits, clients)
+        print(f"## {config}: {paths[0]['symbols']} symbols, {paths[0]['min_circuits']} circuits (1 + 3n + 2n(n-1)), "
+              f"{paths[0]['outputs']} outputs")
+        print()
+        print("| path | processes computing | chunks | wall s (best of %d) | speed-up vs plain | speed-up vs dask 1 "
+              "worker | circuits | max abs diff vs plain |" % ROUNDS)
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in paths:
+            vs_one = f"{r['vs_one_worker']:.2f}x" if r["vs_one_worker"] else ""
+            print(f"| {r['method']} | {r['processes']} | {r['chunks']} | {r['seconds']:.3f} | {r['vs_plain']:.2f}x | "
+                  f"{vs_one} | {r['circuits']} | {r['max_diff']:.1e} |")
+        print()
+        for r in rows:
+            if r["config"] == config and not r["circuits"]:
+                print(f"- {r['method']}: {r['note']} = {1e3 * r['seconds']:.0f} ms")
+    print()
     print(f"- load average after the run: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"This machine has {os.cpu_count()} CPU cores, shared by the client (planning, contraction), the "
           "scheduler, the workers and anything else running: 2 workers can at best approach 2x on the "
@@ -159,4 +182,4 @@ def main(sizes) -> None:
 
 
 if __name__ == "__main__":
-    main([12] if "--quick" in sys.argv else [12, 14])
+    main("--quick" in sys.argv)

@@ -1,25 +1,49 @@
-"""Value + gradient + Hessian by ``qshift.derivatives(order=2)`` beside PennyLane's
-``param_shift_hessian`` on ``default.qubit``, in the same run, same circuit, same angles.
+"""Workload (a) without TensorFlow: value + gradient + Hessian of the hardware-efficient ansatz by
+``qshift.derivatives(order=2)``, beside PennyLane's ``param_shift_hessian`` (``default.qubit``) and
+Qiskit Aer's ``EstimatorV2`` fed every shifted row in one call, in the same run, same circuit, same
+angles.
 
-Circuit: the hardware-efficient ansatz (RY.RZ on every qubit, CNOT ring) with every qubit's
-<Z> as an output. Reported: distinct circuits each tool executed, wall time, and the ratio.
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/derivatives.py`` (``--quick`` for small sizes).
+Circuit: ``qshift.hardware_efficient(q, L)`` (RY.RZ on every qubit per layer, CNOT ring), ``<Z0>``
+(single) or every qubit's ``<Z>`` (all) as outputs, ``n = 2qL`` symbols, 4-12 qubits, 1-3 layers.
+
+* qshift: ``qshift.derivatives(c, x, order=2)``; circuits from ``d.stats.circuits``, checked against
+  the planner's minimum ``qshift.plan(c, order=2).circuits`` (``2n^2 + n + 1``).
+* PennyLane: ``qml.gradients.param_shift_hessian`` on a ``default.qubit`` QNode built op by op from the
+  same circuit (``tests/reference.py``); circuits counted by ``qml.Tracker``. It returns the Hessian
+  alone (its count, ``2n^2 - n + 1`` after its own dedup, has no value or gradient in it).
+* Aer: the ``2n^2 + n + 1`` distinct two-term-rule rows (see ``bench/simulator.py``) in one
+  ``EstimatorV2.run`` call (``default_precision=0``, exact), value, gradient and Hessian assembled
+  from them in NumPy; the time includes building the rows and the assembly.
+
+Sizes where a peer would take more than ``LIMIT`` seconds (estimated from its last size) are skipped
+with the estimate as the reason; the 10-qubit, 2-layer, all-outputs size is always measured.
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/derivatives.py`` (``--quick`` for tiny sizes).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import qshift  # noqa: E402
-from _common import best_of, header  # noqa: E402
+from _common import (TARGET, Limit, M, angles, config_name, hessian_grid, max_abs_diff, measure,  # noqa: E402
+                     print_rows, progress, row)
+
+QSHIFT, PENNYLANE, AER = M.QSHIFT, M.PL_HESSIAN, M.AER
+LIMIT = {PENNYLANE: 25.0, AER: 20.0}
+
+
+def run_qshift(circuit, x, order: int = 2):
+    d = qshift.derivatives(circuit, x, order=order)
+    return d, d.stats.circuits
 
 
 def pennylane_hessian(circuit, x):
@@ -34,26 +58,75 @@ def pennylane_hessian(circuit, x):
     return np.array(hess, dtype=float).reshape(circuit.n_outputs, len(x), len(x)), tracker.totals["executions"]
 
 
-def main(sizes) -> None:
-    print(header("qshift.derivatives(order=2) vs PennyLane param_shift_hessian",
-                 ["numpy", "pennylane", "qshift"]))
+def aer_hessian(circuit, x, estimator=None):
+    """Value, gradient and Hessian from one batched EstimatorV2 call on the distinct shifted rows."""
+    from qiskit_aer.primitives import EstimatorV2
+    from simulator import hessian_rows, to_qiskit
+
+    estimator = estimator or EstimatorV2(options={"default_precision": 0})
+    qc, params, observables = to_qiskit(circuit)
+    rows = hessian_rows(x)
+    ev = estimator.run([(qc, [observables], {tuple(params): rows[:, None, :]})]).result()[0].data.evs
+    return assemble(ev, len(x)), len(rows)
+
+
+def assemble(ev: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value ``(m,)``, gradient ``(m, n)`` and Hessian ``(m, n, n)`` from the rows of
+    :func:`simulator.hessian_rows` (x; x + s e_i; x - s e_i; x + 2s e_i; then x +- s e_i +- s e_j), s = pi/2."""
+    value, plus, minus, twice = ev[0], ev[1:1 + n], ev[1 + n:1 + 2 * n], ev[1 + 2 * n:1 + 3 * n]
+    i, j = np.triu_indices(n, 1)
+    pp, pm, mp, mm = np.split(ev[1 + 3 * n:], 4)
+    hess = np.zeros((ev.shape[1], n, n))
+    hess[:, i, j] = hess[:, j, i] = ((pp - pm - mp + mm) / 4).T
+    hess[:, np.arange(n), np.arange(n)] = ((twice - value) / 2).T
+    return value, ((plus - minus) / 2).T, hess
+
+
+def pennylane_not_run(layers: int, outputs: str) -> str | None:
+    if outputs == "single" and layers != 2:
+        return ("not run, to fit the time budget: PennyLane's time hardly depends on the outputs "
+                "(see this size's 'all' row; 2-layer sizes run both)")
+    return None
+
+
+def collect(quick: bool = False) -> list[dict]:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    limits = {name: Limit(seconds) for name, seconds in LIMIT.items()}
+    rows = []
+    for q, layers, outputs in hessian_grid(quick):
+        c = qshift.hardware_efficient(q, layers, outputs=outputs)
+        x = angles(c.n_symbols)
+        minimum = qshift.plan(c, order=2).circuits
+        reference = qshift.derivatives(c, x, order=2)
+        must = (q, layers, outputs) == TARGET
+        base = dict(workload="hessian", config=config_name(q, layers, outputs), qubits=q, layers=layers,
+                    outputs=outputs, symbols=c.n_symbols)
+        work = minimum * len(c.operations) * (1 + 2 ** q / 4096)
+        ours = measure(row(method=QSHIFT, peer=False, min_circuits=minimum, **base),
+                       lambda: run_qshift(c, x), repeats=5,
+                       check=lambda d: max_abs_diff(d.hessian, reference.hessian))
+        rows.append(ours)
+        skip = None if quick else pennylane_not_run(layers, outputs)
+        rows.append(row(method=PENNYLANE, status="skipped", note=skip, **base) if skip else measure(
+            row(method=PENNYLANE, **base), lambda: pennylane_hessian(c, x), repeats=2, budget=30,
+            limit=limits[PENNYLANE], work=work, must=must,
+            check=lambda h: max_abs_diff(h, reference.hessian)))
+        rows.append(measure(
+            row(method=AER, **base), lambda: aer_hessian(c, x), repeats=3, budget=20, limit=limits[AER],
+            work=work, must=must, check=lambda t: max(max_abs_diff(a, b) for a, b in zip(t, reference.tensors.values()))))
+        progress(rows[-3:])
+    return rows
+
+
+def main(quick: bool) -> None:
+    from _common import header
+
+    print(header("Workload (a): value + gradient + Hessian, qshift.derivatives vs PennyLane vs Aer",
+                 ["numpy", "pennylane", "qiskit-aer", "qshift"]))
     print()
-    print("| qubits | layers | symbols | outputs | qshift circuits | PennyLane circuits | qshift s | PennyLane s"
-          " | speed-up | max abs diff |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n_qubits, layers in sizes:
-        c = qshift.hardware_efficient(n_qubits, layers)
-        x = np.random.default_rng(1234).uniform(-np.pi, np.pi, c.n_symbols)
-        t_q, d = best_of(lambda: qshift.derivatives(c, x, order=2))
-        t_p, (hess, executions) = best_of(lambda: pennylane_hessian(c, x), repeats=2, budget=90)
-        diff = np.abs(d.hessian - hess).max()
-        print(f"| {n_qubits} | {layers} | {c.n_symbols} | {c.n_outputs} | {d.stats.circuits} | {executions} | "
-              f"{t_q:.3f} | {t_p:.2f} | {t_p / t_q:.0f}x | {diff:.1e} |", flush=True)
-    print()
-    print("qshift's count is value + gradient + Hessian (2n^2 + n + 1); PennyLane's is the Hessian alone "
-          "(2n^2 - n + 1 with its own dedup).")
+    print_rows(collect(quick), ["config", "symbols", "method", "status", "circuits", "min_circuits", "seconds",
+                                "max_diff", "note"])
 
 
 if __name__ == "__main__":
-    quick = "--quick" in sys.argv
-    main([(4, 1), (4, 2)] if quick else [(4, 2), (6, 2), (8, 2), (10, 2)])
+    main("--quick" in sys.argv)

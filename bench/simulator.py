@@ -15,7 +15,7 @@ call each: ``LocalSimulator.run(circuit, angles)`` and one Aer ``EstimatorV2`` P
 Values are checked to agree (max abs diff < 1e-10); times are best-of-N wall seconds in this
 process, the two simulators alternating.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/simulator.py``
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/simulator.py`` (``--quick``: 4 qubits only)
 """
 
 from __future__ import annotations
@@ -30,12 +30,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+
 import qshift  # noqa: E402
 from qshift import LocalSimulator  # noqa: E402
 
 SEED = 7
 CASES = [(6, "all"), (6, "single"), (10, "all"), (10, "single"), (12, "all"), (12, "single")]
-REPEATS = {6: 5, 10: 4, 12: 3}  # timed rounds per size (the first one also checks the values)
+QUICK_CASES = [(4, "all")]
+REPEATS = {4: 3, 6: 5, 10: 4, 12: 3}  # timed rounds per size (the first one also checks the values)
 TOLERANCE = 1e-10
 
 
@@ -129,11 +132,29 @@ def header() -> str:
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}",
         "circuit: qshift.hardware_efficient(n, 2); rows: value + gradient + Hessian points (two-term rule)",
         "peer: qiskit_aer.primitives.EstimatorV2(default_precision=0), all rows in one PUB; "
-        f"times: best of {'/'.join(str(r) for r in REPEATS.values())} (6/10/12 qubits), alternating",
+        f"times: best of {'/'.join(str(r) for r in REPEATS.values())} ({'/'.join(str(q) for q in REPEATS)} qubits), "
+        "alternating",
     ])
 
 
+def collect(quick: bool = False) -> list[dict]:
+    """The cases as benchmark rows: the local simulator and Aer on the same rows, one call each."""
+    from _common import row
+
+    rows = []
+    for n_qubits, outputs in QUICK_CASES if quick else CASES:
+        r = run_case(n_qubits, outputs)
+        base = dict(workload="simulator", config=f"{n_qubits}q 2l {outputs}", qubits=n_qubits, layers=2,
+                    outputs=outputs, rows=r["rows"], circuits=r["rows"], max_diff=r["diff"],
+                    repeats=REPEATS[n_qubits])
+        rows.append(row(method="LocalSimulator.run", peer=False, seconds=r["local"], **base))
+        rows.append(row(method="Aer EstimatorV2.run, one PUB", seconds=r["aer"], **base))
+    return rows
+
+
 def main(argv: list[str]) -> None:
+    if argv == ["--quick"]:
+        argv = [f"{q}:{o}" for q, o in QUICK_CASES]
     cases = CASES if not argv else [(int(a.split(":")[0]), a.split(":")[1]) for a in argv]
     print(header())
     print()

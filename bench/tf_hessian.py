@@ -1,32 +1,35 @@
-"""The Hessian by nested ``tf.GradientTape``s, three ways, in one run: ``qshift.tf.function`` against
-PennyLane's TensorFlow interface and against the naive recursive custom gradient of the blog post
-"Recursive custom gradients in TensorFlow".
+"""Workload (a) through TensorFlow: the Hessian by nested ``tf.GradientTape``s, in one run:
+``qshift.tf.function`` against PennyLane's TensorFlow interface (``default.qubit`` and
+``lightning.qubit``) and against the naive recursive custom gradient of the blog post "Recursive
+custom gradients in TensorFlow".
 
-Circuit: ``qshift.hardware_efficient(q, 2)`` (RY.RZ on every qubit per layer, CNOT ring), every
-qubit's <Z> as an output, ``4q`` symbols. Every tool computes the value, the Jacobian and the full
-Hessian ``(q, 4q, 4q)`` with an inner ``tape.jacobian`` and an outer ``tape.jacobian``:
+Circuit: ``qshift.hardware_efficient(q, L)`` (RY.RZ on every qubit per layer, CNOT ring), ``<Z0>``
+(single) or every qubit's ``<Z>`` (all), ``n = 2qL`` symbols. Every tool computes the value, the
+Jacobian and the full Hessian ``(m, n, n)`` with an inner ``tape.jacobian`` and an outer
+``tape.jacobian``:
 
 * qshift: ``qshift.tf.function(circuit)``, a fresh one per run (cold cache); vectorized jacobians
-  (``experimental_use_pfor=True``, TF's default) and, as a second row, ``experimental_use_pfor=False``.
-* PennyLane: ``qml.qnode(default.qubit, interface="tf", diff_method="parameter-shift", max_diff=2)``,
+  (``experimental_use_pfor=True``, TF's default) and ``experimental_use_pfor=False``. Circuits from
+  ``f.stats.circuits``, checked against the planner's minimum ``qshift.plan(c, order=2).circuits``.
+* PennyLane: ``qml.qnode(dev, interface="tf", diff_method="parameter-shift", max_diff=2)``,
   jacobians with ``experimental_use_pfor=False`` (its TF interface needs it); circuits counted by
-  ``qml.Tracker``.
+  ``qml.Tracker``. ``lightning.qubit`` unmodified fails (float32 results); the row "float64 results"
+  subclasses it to return float64, the workaround a user would need.
 * naive: a ``tf.custom_gradient`` whose gradient calls the same function at ``x +- pi/2 e_i`` (all 2n
   rows in one batched ``qshift.simulate`` call, so it is differentiable again), with vectorized
-  jacobians (1 + 2n + 4n^2 circuits) and with ``experimental_use_pfor=False`` (every Jacobian entry
-  re-runs its backward pass: the count grows like m^2 n^3).
+  jacobians (``1 + 2n + 4n^2`` circuits) and without (every Jacobian entry re-runs its backward pass:
+  the count grows like ``m^2 n^3``). It runs on qshift's simulator, so its time shows the cost of its
+  circuit count on the same engine.
 
-PennyLane and the unvectorized naive recursion are slow, so they run at smaller sizes (see
-``--peer-qubits``); the 10-qubit qshift row is always measured. Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/tf_hessian.py`` (``--quick``
-for 4 qubits only).
+Slow peers are skipped at sizes where they would take more than ``LIMIT`` seconds (estimated from
+their last size), or stopped after three times that, with the reason in the row.
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/tf_hessian.py`` (``--quick`` for tiny sizes).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -41,46 +44,68 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import tensorflow as tf  # noqa: E402
 
 import qshift  # noqa: E402
-from _common import header  # noqa: E402
+from _common import (Limit, M, angles, config_name, hessian_grid, max_abs_diff, measure, print_rows,  # noqa: E402
+                     progress, row)
 
-LAYERS = 2
+QSHIFT_PFOR, QSHIFT_LOOP, NAIVE_PFOR, NAIVE_LOOP = M.QSHIFT_TF, M.QSHIFT_TF_LOOP, M.NAIVE, M.NAIVE_LOOP
+PL_DEFAULT, PL_LIGHTNING, PL_LIGHTNING64 = M.PL_TF, M.PL_TF_LIGHTNING, M.PL_TF_LIGHTNING64
+LIMIT = 10.0  # seconds per run for every method but qshift.tf with pfor
+
+
+def nested(fn, x, order: int, pfor: bool) -> list:
+    """``[f(x), J, H, ...]`` up to ``order`` by ``order`` nested tapes, each taking a full ``tape.jacobian``."""
+    if order == 0:
+        return [fn(x)]
+    with tf.GradientTape(persistent=not pfor) as tape:
+        tape.watch(x)
+        inner = nested(fn, x, order - 1, pfor)
+    return inner + [tape.jacobian(inner[-1], x, experimental_use_pfor=pfor)]
 
 
 def nested_hessian(fn, x, pfor: bool):
     """Value, Jacobian and Hessian of ``fn`` at ``x`` by two nested tapes."""
-    with tf.GradientTape(persistent=not pfor) as outer:
-        outer.watch(x)
-        with tf.GradientTape(persistent=not pfor) as inner:
-            inner.watch(x)
-            y = fn(x)
-        jac = inner.jacobian(y, x, experimental_use_pfor=pfor)
-    return y, jac, outer.jacobian(jac, x, experimental_use_pfor=pfor)
+    return tuple(nested(fn, x, 2, pfor))
 
 
-# -- the three contenders: each returns (hessian, circuits) -------------------------------------------
-def run_qshift(circuit, x, pfor: bool):
+# -- the contenders: each returns (derivative tensor of the highest order, circuits) ------------------
+def run_qshift(circuit, x, pfor: bool, order: int = 2):
     f = qshift.tf.function(circuit)
-    _, _, hess = nested_hessian(f, tf.constant(x), pfor)
-    return hess.numpy(), f.stats.circuits
+    return nested(f, tf.constant(x), order, pfor)[-1].numpy(), f.stats.circuits
 
 
-def run_pennylane(circuit, x):
+def run_pennylane(circuit, x, device: str = "default.qubit", order: int = 2):
     import pennylane as qml
     from reference import pennylane_qnode
 
     func = pennylane_qnode(circuit).func
-    dev = qml.device("default.qubit", wires=circuit.n_qubits)
-    qnode = qml.qnode(dev, interface="tf", diff_method="parameter-shift", max_diff=2)(func)
+    dev = lightning_float64(circuit.n_qubits) if device == "lightning64" else qml.device(device, wires=circuit.n_qubits)
+    qnode = qml.qnode(dev, interface="tf", diff_method="parameter-shift", max_diff=order)(func)
     with qml.Tracker(dev) as tracker:
-        _, _, hess = nested_hessian(lambda v: tf.stack(qnode(v)), tf.Variable(x), pfor=False)
-    return hess.numpy(), tracker.totals["executions"]
+        result = nested(lambda v: tf.stack(qnode(v)), tf.Variable(x), order, pfor=False)[-1]
+    return result.numpy(), tracker.totals["executions"]
 
 
-def run_naive(circuit, x, pfor: bool):
+def lightning_float64(wires: int):
+    """``lightning.qubit`` returning float64 results: without it PennyLane's TF interface raises
+    "Tensor conversion requested dtype float64 for Tensor with dtype float32"."""
+    from pennylane_lightning.lightning_qubit import LightningQubit
+
+    def as_float64(result):
+        if isinstance(result, (tuple, list)):
+            return type(result)(as_float64(r) for r in result)
+        return np.asarray(result, dtype=np.float64)
+
+    class LightningFloat64(LightningQubit):
+        def execute(self, circuits, execution_config=None):
+            return as_float64(super().execute(circuits, execution_config))
+
+    return LightningFloat64(wires=wires)
+
+
+def run_naive(circuit, x, pfor: bool, order: int = 2):
     counter = {"circuits": 0}
     fn = naive_function(circuit, counter)
-    _, _, hess = nested_hessian(fn, tf.constant(x), pfor)
-    return hess.numpy(), counter["circuits"]
+    return nested(fn, tf.constant(x), order, pfor)[-1].numpy(), counter["circuits"]
 
 
 def naive_function(circuit, counter):
@@ -108,72 +133,55 @@ def naive_function(circuit, counter):
     return fn
 
 
-# -- the table ----------------------------------------------------------------------------------------
-def measure(name, runner, reference, repeats):
-    times, hess, circuits = [], None, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        hess, circuits = runner()
-        times.append(time.perf_counter() - start)
-    error = np.abs(hess - reference).max()
-    if error > 1e-8:
-        raise AssertionError(f"{name}: Hessian differs from qshift.derivatives by {error:.1e}")
-    return min(times), circuits, error
+def contenders(c, x, order: int = 2) -> list[tuple[str, object, float, bool]]:
+    """(method, runner, work for the skip estimate, is qshift) for one size."""
+    n, m, ops = c.n_symbols, c.n_outputs, len(c.operations)
+    size = 1 + 2 ** c.n_qubits / 4096
+    minimum = qshift.plan(c, order=order).circuits
+    return [
+        (QSHIFT_PFOR, lambda: run_qshift(c, x, True, order), minimum * ops * size, True),
+        (QSHIFT_LOOP, lambda: run_qshift(c, x, False, order), m * n ** (order - 1) * minimum * size, True),
+        (NAIVE_PFOR, lambda: run_naive(c, x, True, order), (2 * n) ** order * ops * size, False),
+        (NAIVE_LOOP, lambda: run_naive(c, x, False, order), m ** order * n ** (order + 1) * ops * size, False),
+        (PL_DEFAULT, lambda: run_pennylane(c, x, "default.qubit", order), m ** order * minimum * ops * size, False),
+        (PL_LIGHTNING, lambda: run_pennylane(c, x, "lightning.qubit", order), m ** order * minimum * ops * size, False),
+        (PL_LIGHTNING64, lambda: run_pennylane(c, x, "lightning64", order), m ** order * minimum * ops * size, False),
+    ]
 
 
-def rows_for(n_qubits, peers, repeats):
-    c = qshift.hardware_efficient(n_qubits, LAYERS)
-    x = np.random.default_rng(1234).uniform(-np.pi, np.pi, c.n_symbols)
-    reference = qshift.derivatives(c, x, order=2).hessian
-    contenders = [("qshift, pfor", lambda: run_qshift(c, x, True), repeats),
-                  ("qshift, no pfor", lambda: run_qshift(c, x, False), repeats),
-                  ("naive recursion, pfor", lambda: run_naive(c, x, True), repeats)]
-    if peers:
-        contenders += [("naive recursion, no pfor", lambda: run_naive(c, x, False), 1),
-                       ("PennyLane TF, no pfor", lambda: run_pennylane(c, x), 1)]
-    results = {name: measure(name, fn, reference, reps) for name, fn, reps in contenders}
-    return c, results
-
-
-def print_rows(c, n_qubits, results) -> None:
-    base_time, base_circuits = results["qshift, pfor"][:2]
-    for name, (seconds, circuits, error) in results.items():
-        print(f"| {n_qubits} | {c.n_symbols} | {c.n_outputs} | {name} | {circuits} | {circuits / base_circuits:.2f}x "
-              f"| {seconds:.3f} | {seconds / base_time:.1f}x | {error:.0e} |", flush=True)
-
-
-def main(qshift_qubits, peer_qubits, repeats) -> None:
+def collect(quick: bool = False) -> list[dict]:
     warnings.filterwarnings("ignore", message=".*TensorFlow interface is deprecated")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     tf.get_logger().setLevel("ERROR")  # pfor traces one tf.function per jacobian call, by design
-    print(header("Hessian by nested tf.GradientTape: qshift.tf.function vs PennyLane TF vs naive recursion",
-                 ["numpy", "tensorflow", "pennylane", "qshift"]))
-    print(f"- circuit: qshift.hardware_efficient(q, {LAYERS}), <Z> on every qubit; value + Jacobian + Hessian")
-    print(f"- PennyLane TF and the naive recursion without pfor run at {peer_qubits} qubits only: "
-          "they take minutes at 10 qubits (PennyLane ~30+ s per Hessian; naive ~25M circuits)")
-    print(f"- qshift and naive with pfor: best of {repeats} runs, each with a fresh function (cold cache); "
-          "the slow peers: one run")
+    limits: dict[str, Limit] = {}
+    rows = []
+    for q, layers, outputs in hessian_grid(quick):
+        c = qshift.hardware_efficient(q, layers, outputs=outputs)
+        x = angles(c.n_symbols)
+        reference = qshift.derivatives(c, x, order=2).hessian
+        base = dict(workload="hessian", config=config_name(q, layers, outputs), qubits=q, layers=layers,
+                    outputs=outputs, symbols=c.n_symbols)
+        minimum = qshift.plan(c, order=2).circuits
+        done = []
+        for method, runner, work, ours in contenders(c, x):
+            limit = None if method == QSHIFT_PFOR else limits.setdefault(method, Limit(LIMIT))
+            done.append(measure(row(method=method, peer=not ours, min_circuits=minimum if ours else None, **base),
+                                runner, repeats=3 if ours else 2, budget=10, limit=limit, work=work,
+                                check=lambda h: max_abs_diff(h, reference)))
+        progress(done)
+        rows += done
+    return rows
+
+
+def main(quick: bool) -> None:
+    from _common import header
+
+    print(header("Workload (a): Hessian by nested tf.GradientTape, qshift.tf.function vs PennyLane TF vs naive "
+                 "recursion", ["numpy", "tensorflow", "pennylane", "pennylane_lightning", "qshift"]))
     print()
-    print("| qubits | symbols | outputs | method | circuits | vs qshift | seconds | vs qshift | max abs diff |")
-    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
-    speedups = []
-    for q in sorted(set(qshift_qubits) | set(peer_qubits)):
-        c, results = rows_for(q, q in peer_qubits, repeats)
-        print_rows(c, q, results)
-        if "PennyLane TF, no pfor" in results:
-            speedups.append(f"{results['PennyLane TF, no pfor'][0] / results['qshift, pfor'][0]:.0f}x at {q} qubits")
-    n = 4 * max(qshift_qubits)
-    print()
-    print("qshift (pfor) vs PennyLane TF at the same size: " + ", ".join(speedups) + " (target: >= 20x).")
-    print(f"Planner minimum for n symbols with one two-term slot each: 2n^2 + n + 1 ({2 * n * n + n + 1} at n = {n}); "
-          "'vs qshift' divides by the qshift pfor row of the same size.")
+    print_rows(collect(quick), ["config", "symbols", "method", "status", "circuits", "min_circuits", "seconds",
+                                "max_diff", "note"])
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 qubits only (a smoke test)")
-    parser.add_argument("--peer-qubits", type=int, nargs="*", default=[4, 6])
-    args = parser.parse_args()
-    if args.quick:
-        main([4], [4], repeats=1)
-    else:
-        main([4, 6, 8, 10], args.peer_qubits, repeats=3)
+    main("--quick" in sys.argv)
