@@ -192,12 +192,13 @@ print("finished")
 """
 
 
-def _stored_results(path: Path) -> int:
+def _count(path: Path, sql: str) -> int:
+    """A count read from the store file while the client writes it (0 before it exists)."""
     if not path.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            return db.execute(sql).fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
 
@@ -213,10 +214,10 @@ def test_sigkill_halfway_then_rerun_pays_for_nothing_twice(tmp_path):
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and client.poll() is None:
-                tasks = fb.log.tasks
-                running = sum(t.status not in ("COMPLETED", "FAILED", "CANCELLED") for t in tasks)
-                if _stored_results(store) >= 4 and running and len(tasks) < 22:
+            while time.monotonic() < deadline and client.poll() is None:  # wait until it is mid-batch:
+                stored = _count(store, "SELECT COUNT(*) FROM results")  # results kept,
+                waiting = _count(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'")  # tasks out,
+                if stored >= 4 and waiting >= 2 and len(fb.log.tasks) < 22:  # and circuits never sent
                     break
                 time.sleep(0.02)
             assert client.poll() is None, client.communicate()[0].decode()

@@ -172,8 +172,8 @@ def test_a_stored_row_of_the_wrong_length_is_refused(tmp_path):
     with sqlite3.connect(path) as db:
         key, n_out = db.execute("SELECT key, n_outputs FROM results LIMIT 1").fetchone()
         short = np.zeros(1).tobytes()
-        db.execute("UPDATE results SET vals = ?, checksum = ? WHERE key = ?", (short, _checksum(key, n_out, short, None),
-                                                                               key))
+        db.execute("UPDATE results SET vals = ?, checksum = ? WHERE key = ?",
+                   (short, _checksum(key, n_out, short, None), key))
     with pytest.raises(qshift.StoreError) as info:
         _reads(path)
     _assert_clear(info, path, "1 values", "3 outputs")
