@@ -26,8 +26,12 @@ demo: $(VENV)/.installed-base
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q
 
+# Every benchmark, side by side with its peers, into bench/RESULTS.md, bench/results.json and
+# bench/*.png (about 15 minutes on 2 cores). TensorFlow Quantum needs TF 2.18 / Keras 2, so it gets
+# its own virtualenv (bench/.venv-tfq, created once; a failed install is reported, not fatal).
 bench: $(VENV)/.installed-test
-	$(PY) bench/simulator.py
+	PYTHON=$(PYTHON) bench/setup_tfq.sh
+	$(PY) bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

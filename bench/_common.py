@@ -174,6 +174,8 @@ def error_text(exc: BaseException) -> str:
     """The error as a user sees it: ``Type: first line of the message``."""
     message = str(exc).strip().splitlines()
     first = (message[0] if message else "").split(": <tf.Tensor")[0]  # not the tensor's varying value
+    if len(first) > 120 and ". " in first[60:]:  # a long explanation: its first sentence
+        first = first[:60 + first[60:].index(". ") + 1]
     return f"{type(exc).__name__}: {first}".strip()[:300]
 
 
@@ -192,9 +194,9 @@ class Limit:
 
     def reason_to_skip(self, work: float) -> str | None:
         if self.failed:
-            return f"stopped at a smaller size ({self.failed})"
+            return f"not run: failed at {self.failed}"
         if self.rate is not None and self.rate * work > self.seconds:
-            return f"est. {self.rate * work:.0f} s > {self.seconds:.0f} s per run"
+            return f"est. {self.rate * work:.0f} s > {self.seconds:.0f} s"
         return None
 
     def record(self, work: float, seconds: float) -> None:
@@ -249,7 +251,7 @@ def measure(base: dict, fn, *, repeats: int = 3, budget: float = 60.0, limit: Li
         return r
     except Exception as exc:  # a peer failing is a result, not a crash of the benchmark
         if limit is not None:
-            limit.failed = f"{base.get('config')}: {error_text(exc)[:80]}"
+            limit.failed = str(base.get("config"))
         r.update(status="failed", note=error_text(exc), traceback=traceback.format_exc(limit=-3))
         return r
     if limit is not None:

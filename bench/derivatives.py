@@ -38,7 +38,7 @@ from _common import (TARGET, Limit, M, angles, config_name, hessian_grid, max_ab
                      print_rows, progress, row)
 
 QSHIFT, PENNYLANE, AER = M.QSHIFT, M.PL_HESSIAN, M.AER
-LIMIT = {PENNYLANE: 25.0, AER: 20.0}
+LIMIT = {PENNYLANE: 25.0, AER: 12.0}
 
 
 def run_qshift(circuit, x, order: int = 2):
@@ -108,11 +108,11 @@ def collect(quick: bool = False) -> list[dict]:
         rows.append(ours)
         skip = None if quick else pennylane_not_run(layers, outputs)
         rows.append(row(method=PENNYLANE, status="skipped", note=skip, **base) if skip else measure(
-            row(method=PENNYLANE, **base), lambda: pennylane_hessian(c, x), repeats=2, budget=30,
+            row(method=PENNYLANE, **base), lambda: pennylane_hessian(c, x), repeats=2, budget=12,
             limit=limits[PENNYLANE], work=work, must=must,
             check=lambda h: max_abs_diff(h, reference.hessian)))
         rows.append(measure(
-            row(method=AER, **base), lambda: aer_hessian(c, x), repeats=3, budget=20, limit=limits[AER],
+            row(method=AER, **base), lambda: aer_hessian(c, x), repeats=2, budget=8, limit=limits[AER],
             work=work, must=must, check=lambda t: max(max_abs_diff(a, b) for a, b in zip(t, reference.tensors.values()))))
         progress(rows[-3:])
     return rows

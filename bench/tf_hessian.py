@@ -166,7 +166,7 @@ def collect(quick: bool = False) -> list[dict]:
         for method, runner, work, ours in contenders(c, x):
             limit = None if method == QSHIFT_PFOR else limits.setdefault(method, Limit(LIMIT))
             done.append(measure(row(method=method, peer=not ours, min_circuits=minimum if ours else None, **base),
-                                runner, repeats=3 if ours else 2, budget=10, limit=limit, work=work,
+                                runner, repeats=3 if ours else 2, budget=10 if ours else 6, limit=limit, work=work,
                                 check=lambda h: max_abs_diff(h, reference)))
         progress(done)
         rows += done

@@ -51,7 +51,7 @@ def collect(quick: bool = False) -> list[dict]:
         for method, runner, work, ours in tf_hessian.contenders(c, x, ORDER):
             limit = None if method == tf_hessian.QSHIFT_PFOR else limits.setdefault(method, Limit(tf_hessian.LIMIT))
             done.append(measure(row(method=method, peer=not ours, min_circuits=minimum if ours else None, **base),
-                                runner, repeats=3 if ours else 2, budget=10, limit=limit, work=work, check=check))
+                                runner, repeats=3 if ours else 2, budget=10 if ours else 6, limit=limit, work=work, check=check))
         progress(done)
         rows += done
     return rows
