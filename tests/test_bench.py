@@ -1,0 +1,40 @@
+"""The benchmarks in bench/ run (at their quick sizes), and every qshift path they measure runs
+exactly the planner's minimum of circuits: qshift.derivatives, nested tapes through qshift.tf
+(one and several outputs, orders 1 to 3, eager and traced), the Keras layer's training epoch,
+batches of rows, and qshift.estimate's planned counts. TensorFlow Quantum (its own virtualenv)
+and Dask (worker processes) are left to `make bench`."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_run_the_planner_minimum(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import run_all
+
+    run_all.main(["--quick", "--skip", "tfq", "dask_scaling", "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = results["rows"]
+
+    assert not [r for r in rows if r["status"] == "failed" and not r["peer"]]
+    counted = [r for r in rows if r["min_circuits"] is not None]
+    assert {r["workload"] for r in counted} >= {"hessian", "gradient", "third", "training", "scaling"}
+    assert {r["method"] for r in counted} >= {"qshift.derivatives", "qshift.tf nested tapes (pfor)",
+                                              "qshift.tf nested tapes (no pfor)", "qshift.tf tape.jacobian in tf.function",
+                                              "qshift.keras.QuantumLayer (Keras 3)"}
+    for r in counted:
+        assert r["status"] == "ok", r
+        assert r["circuits"] == r["min_circuits"], r
+    assert any(r["outputs"] == "all" and r["qubits"] > 1 for r in counted if r["method"].startswith("qshift.tf nested"))
+
+    circuits_target = results["targets"][0]
+    assert circuits_target["met"], circuits_target["measured"]
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "## Targets" in text and "## (d) Circuits and dollars" in text
+    for png in ("hessian_time.png", "scaling.png", "bandwidth.png"):
+        assert (tmp_path / png).stat().st_size > 0
