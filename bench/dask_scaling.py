@@ -22,7 +22,7 @@ Both clusters run for the whole benchmark and the paths are timed in interleaved
 measured two ways: 200 one-row chunks of the 1-qubit ``sin`` circuit (nothing to compute), wall
 time / 200; and, for the real batch on 1 worker, (dask wall - the same chunks in process) / chunks.
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/dask_scaling.py`` (``--quick``: 12 qubits only).
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/dask_scaling.py`` (``--quick``: 6 qubits, one round: a smoke test).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
-def measure(n_qubits: int, clients: dict) -> list[dict]:
+def measure(n_qubits: int, clients: dict, rounds: int = ROUNDS) -> list[dict]:
     c = qshift.hardware_efficient(n_qubits, 2)
     n = c.n_symbols
     x = np.random.default_rng(1234).uniform(-np.pi, np.pi, n)
@@ -104,7 +104,7 @@ def measure(n_qubits: int, clients: dict) -> list[dict]:
                 qshift.LocalSimulator(), runner=serial_chunks(m))))
         chunks[f"serial chunks, in process ({m})"] = m
     best = {name: float("inf") for name in paths}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for name, fn in paths.items():
             wall, results[name] = timed(fn)
             best[name] = min(best[name], wall)
@@ -119,7 +119,7 @@ def measure(n_qubits: int, clients: dict) -> list[dict]:
         d = results[name]
         out.append(row("dask", name, config=config, peer=False, qubits=n_qubits, symbols=n, outputs=c.n_outputs,
                        processes=int(name.split()[1].strip(",")) if name.startswith("dask") else 1,
-                       chunks=chunks[name], seconds=best[name], repeats=ROUNDS, circuits=d.stats.circuits,
+                       chunks=chunks[name], seconds=best[name], repeats=rounds, circuits=d.stats.circuits,
                        min_circuits=rows, max_diff=max(np.abs(d.tensors[k] - ref.tensors[k]).max() for k in d.tensors),
                        vs_plain=plain / best[name], vs_one_worker=one / best[name] if name.startswith("dask") else None))
     m1 = chunks["dask, 1 worker"]
@@ -138,9 +138,9 @@ def collect(quick: bool = False) -> list[dict]:
         clients = {label: client for label, (client, _) in started.items()}
         for label, (client, startup) in started.items():
             rows.append(row("dask", label, config="cluster start", peer=False, seconds=startup,
-                            empty_chunk_seconds=empty_chunk_overhead(client)))
-        for n_qubits in [12] if quick else [12, 14]:
-            rows += measure(n_qubits, clients)
+                            empty_chunk_seconds=empty_chunk_overhead(client, 20 if quick else 200)))
+        for n_qubits in [6] if quick else [12, 14]:
+            rows += measure(n_qubits, clients, 1 if quick else ROUNDS)
     return rows
 
 
@@ -162,7 +162,7 @@ def main(quick: bool) -> None:
               f"{paths[0]['outputs']} outputs")
         print()
         print("| path | processes computing | chunks | wall s (best of %d) | speed-up vs plain | speed-up vs dask 1 "
-              "worker | circuits | max abs diff vs plain |" % ROUNDS)
+              "worker | circuits | max abs diff vs plain |" % paths[0]["repeats"])
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in paths:
             vs_one = f"{r['vs_one_worker']:.2f}x" if r["vs_one_worker"] else ""

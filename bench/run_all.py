@@ -140,7 +140,8 @@ def main(argv=None) -> str:
             rows += run_module(name, args.quick)
     tfq_info = None
     if "tfq" not in args.skip:
-        tfq_rows, tfq_info = run_tfq(args.quick, out)
+        with tempfile.TemporaryDirectory() as workdir:
+            tfq_rows, tfq_info = run_tfq(args.quick, workdir)
         rows += tfq_rows
     wall = time.perf_counter() - start
     info["load average at the end"] = machine()["load average"]
