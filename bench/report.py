@@ -33,7 +33,8 @@ def ratio_target(rows, name, workload, peer, ours, config, threshold) -> dict:
     t_peer, t_ours = seconds(rows, workload, peer, config), seconds(rows, workload, ours, config)
     if t_peer is None or t_ours is None:
         missing = peer if t_peer is None else ours
-        status = next((f"{r['status']}: {r['note']}" for r in find(rows, workload, missing, config)), "not run")
+        status = next((f"{r['status']}: {r['note']}" for r in find(rows, workload, missing, config)),
+                      "this size is not in this run")
         return dict(target=name, measured=f"not measured ({missing}: {status})", value=None, threshold=threshold,
                     met=None)
     value = t_peer / t_ours
