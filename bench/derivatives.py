@@ -58,15 +58,12 @@ def pennylane_hessian(circuit, x):
     return np.array(hess, dtype=float).reshape(circuit.n_outputs, len(x), len(x)), tracker.totals["executions"]
 
 
-def aer_hessian(circuit, x, estimator=None):
+def aer_hessian(circuit, x):
     """Value, gradient and Hessian from one batched EstimatorV2 call on the distinct shifted rows."""
-    from qiskit_aer.primitives import EstimatorV2
-    from simulator import hessian_rows, to_qiskit
+    from simulator import aer_estimator, aer_pub, hessian_rows
 
-    estimator = estimator or EstimatorV2(options={"default_precision": 0})
-    qc, params, observables = to_qiskit(circuit)
     rows = hessian_rows(x)
-    ev = estimator.run([(qc, [observables], {tuple(params): rows[:, None, :]})]).result()[0].data.evs
+    ev = aer_estimator().run([aer_pub(circuit, rows)]).result()[0].data.evs
     return assemble(ev, len(x)), len(rows)
 
 

@@ -346,15 +346,14 @@ def bandwidth_section(rows) -> list[str]:
 
 
 def simulator_section(rows) -> list[str]:
-    part = [r for r in rows if r["workload"] == "simulator"]
+    if not any(r["workload"] == "simulator" for r in rows):
+        return []
     body = []
     for config in configs(rows, "simulator"):
         local, aer = by(rows, "simulator", config, "LocalSimulator.run"), by(rows, "simulator", config,
                                                                            "Aer EstimatorV2.run, one PUB")
         body.append([config, num(local["rows"]), num(local["seconds"]), num(aer["seconds"]),
                      f"{aer['seconds'] / local['seconds']:.1f}x", f"{local['max_diff']:.1e}"])
-    if not part:
-        return []
     return ["## Simulator only: `LocalSimulator.run` vs Aer `EstimatorV2` on the same Hessian rows", "",
             "No planning or contraction on either side: the shifted rows of value + gradient + Hessian "
             "(`bench/simulator.py`), one call each, alternating.", ""] + table(
@@ -381,7 +380,7 @@ def dask_section(rows) -> list[str]:
         ["size", "path", "processes", "chunks", "wall s", "vs plain", "circuits", "max abs diff"], body, "llrrrrrr")
 
 
-def failures_section(rows, notes) -> list[str]:
+def failures_section(rows) -> list[str]:
     broken = [r for r in rows if r["workload"] in ("tfq",) or (r["status"] == "failed" and r.get("module") == r["workload"])]
     if not broken:
         return []
@@ -392,7 +391,7 @@ def render(results: dict) -> str:
     rows = results["rows"]
     notes = Notes()
     lines = header_lines(results) + targets_section(results)
-    lines += failures_section(rows, notes)
+    lines += failures_section(rows)
     lines += hessian_section(rows, notes) + training_section(rows, notes) + third_section(rows, notes)
     lines += estimate_section(rows) + scaling_section(rows) + bandwidth_section(rows)
     lines += simulator_section(rows) + dask_section(rows)

@@ -69,7 +69,7 @@ def symbols_sweep(quick: bool) -> list[dict]:
 
 def qubits_sweep(quick: bool) -> list[dict]:
     from bandwidth import simulator_row
-    from simulator import to_qiskit
+    from simulator import aer_estimator, aer_pub
 
     aer_limit = Limit(AER_LIMIT)
     rows = []
@@ -88,11 +88,7 @@ def qubits_sweep(quick: bool) -> list[dict]:
         rows.append(ours)
 
         def aer():
-            from qiskit_aer.primitives import EstimatorV2
-
-            qc, params, observables = to_qiskit(c)
-            pub = (qc, [observables], {tuple(params): values[:, None, :]})
-            return EstimatorV2(options={"default_precision": 0}).run([pub]).result()[0].data.evs, batch
+            return aer_estimator().run([aer_pub(c, values)]).result()[0].data.evs, batch
 
         reference = sim.run(c, slot_angles).values
         theirs = measure(row("scaling", M.AER, config=ours["config"], sweep="qubits", x=q, qubits=q, rows=batch),

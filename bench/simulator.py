@@ -75,6 +75,19 @@ def to_qiskit(circuit: qshift.Circuit):
     return qc, [params[name] for name in circuit.symbols], observables
 
 
+def aer_estimator():
+    """Aer's exact estimator (no shot noise)."""
+    from qiskit_aer.primitives import EstimatorV2
+
+    return EstimatorV2(options={"default_precision": 0})
+
+
+def aer_pub(circuit: qshift.Circuit, values: np.ndarray) -> tuple:
+    """One EstimatorV2 PUB: every output at every row of symbol ``values`` ``(B, n)``."""
+    qc, params, observables = to_qiskit(circuit)
+    return qc, [observables], {tuple(params): values[:, None, :]}  # (1, n_out) x (B, 1) -> (B, n_out)
+
+
 def best_of(fns, repeats: int) -> tuple[list[float], list]:
     """Best wall time of each function over ``repeats`` rounds, and each one's first result; the
     functions alternate within a round, so that load from elsewhere hits both sides alike."""
@@ -89,15 +102,11 @@ def best_of(fns, repeats: int) -> tuple[list[float], list]:
 
 
 def run_case(n_qubits: int, outputs: str) -> dict:
-    from qiskit_aer.primitives import EstimatorV2
-
     circuit = qshift.hardware_efficient(n_qubits, 2, outputs=outputs)
     x = np.random.default_rng(SEED).uniform(-np.pi, np.pi, circuit.n_symbols)
     values = hessian_rows(x)
     angles = circuit.slot_angles(values)
-    qc, params, observables = to_qiskit(circuit)
-    estimator = EstimatorV2(options={"default_precision": 0})
-    pub = (qc, [observables], {tuple(params): values[:, None, :]})  # (1, n_out) x (B, 1) -> (B, n_out)
+    estimator, pub = aer_estimator(), aer_pub(circuit, values)
 
     sim = LocalSimulator()
     sim.run(circuit, angles[:1])  # compiles the circuit (cached); Aer has no such step to warm
