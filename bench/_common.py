@@ -161,6 +161,21 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+def traced_value_and_jacobian(fn):
+    """``x -> (fn(x), d fn / dx)`` in one ``tf.function`` (one tape, vectorized jacobian), for either
+    TensorFlow (the main virtualenv or TFQ's); traced on its first call."""
+    import tensorflow as tf
+
+    @tf.function
+    def run(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        return y, tape.jacobian(y, x)
+
+    return run
+
+
 # -- rows ---------------------------------------------------------------------------------------------
 def row(workload: str, method: str, *, config: str = "", peer: bool = True, **fields) -> dict:
     """One measurement. ``status`` is ``ok``, ``skipped`` (not run, ``note`` says why), ``failed``

@@ -23,7 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
-from _common import M, angles, config_name, gradient_grid, max_abs_diff, measure, print_rows, progress, row  # noqa: E402
+from _common import (M, angles, config_name, gradient_grid, max_abs_diff, measure, print_rows, progress,  # noqa: E402
+                     row, traced_value_and_jacobian)
 from derivatives import run_qshift  # noqa: E402
 from tf_hessian import run_qshift as run_qshift_tf  # noqa: E402
 
@@ -33,14 +34,7 @@ def traced_jacobian(circuit, x):
     import tensorflow as tf
 
     f = qshift.tf.function(circuit)
-
-    @tf.function
-    def run(v):
-        with tf.GradientTape() as tape:
-            tape.watch(v)
-            y = f(v)
-        return y, tape.jacobian(y, v)
-
+    run = traced_value_and_jacobian(f)
     run(tf.constant(x + 0.5))  # traces
     calls = iter(range(1, 1 << 30))
 

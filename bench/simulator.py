@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
+from _common import cpu_model  # noqa: E402
 from qshift import LocalSimulator  # noqa: E402
 
 SEED = 7
@@ -117,14 +118,6 @@ def run_case(n_qubits: int, outputs: str) -> dict:
     if not diff < TOLERANCE:
         raise SystemExit(f"{n_qubits} qubits, outputs={outputs}: values differ by {diff:.3g}")
     return dict(rows=len(values), qubits=n_qubits, outputs=outputs, local=t_local, aer=t_aer, diff=diff)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 def header() -> str:

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _common import SEED, M, error_text, machine, measure, row, timed  # noqa: E402
+from _common import SEED, M, error_text, machine, measure, row, timed, traced_value_and_jacobian  # noqa: E402
 
 METHOD = M.TFQ
 EPOCHS = 3
@@ -85,20 +85,6 @@ def nested(fn, x, order: int) -> list:
     return inner + [tape.jacobian(inner[-1], x, experimental_use_pfor=False)]
 
 
-def value_and_jacobian(fn):
-    """TFQ's fastest way here: value and Jacobian in one ``tf.function`` (traced once, before timing)."""
-    import tensorflow as tf
-
-    @tf.function
-    def run(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = fn(x)
-        return y, tape.jacobian(y, x)
-
-    return run
-
-
 def derivative_rows(workload: str, order: int, sizes: list[dict]) -> list[dict]:
     import tensorflow as tf
 
@@ -110,7 +96,7 @@ def derivative_rows(workload: str, order: int, sizes: list[dict]) -> list[dict]:
         base = row(workload, METHOD, config=size["config"], qubits=q, layers=layers, outputs=outputs,
                    symbols=len(size["x"]))
         if order == 1:
-            run = value_and_jacobian(fn)
+            run = traced_value_and_jacobian(fn)  # TFQ's fastest way here (eager pfor retraces on every call)
             run(x)  # traces
             r = measure(dict(base, note="TFQ reports no circuit counts"), lambda: (run(x), None), repeats=3)
             if r["status"] == "ok":
