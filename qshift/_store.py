@@ -165,6 +165,24 @@ def _shared(path: Path) -> "EvaluationStore":
         return store
 
 
+def _is_locked(exc: BaseException) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _while_locked(step, seconds: float = 30.0):
+    """Run ``step()``, again after a short sleep while SQLite answers "locked" at once (no busy wait)."""
+    deadline = time.monotonic() + seconds
+    pause = 0.002
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if not _is_locked(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def result_key(fingerprint: str, device: str, shots: int | None, seed, row: bytes) -> str:
     """The key of one point's result (hex SHA-256 of its parts)."""
     seed_text = "-" if shots is None or seed is None else str(int(seed))
@@ -220,9 +238,15 @@ class EvaluationStore:
         try:
             db.execute("PRAGMA busy_timeout = 30000")
             self._check(db)
-            db.execute("PRAGMA journal_mode = WAL")
+            _while_locked(lambda: self._wal(db))
             db.execute("PRAGMA synchronous = NORMAL")
             self._schema(db)
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if _is_locked(exc):
+                raise self._error("the evaluation store stayed locked by another process", exc,
+                                  fix="wait for the other run to finish, or pass store= another path") from exc
+            raise self._damaged(exc) from exc
         except sqlite3.DatabaseError as exc:
             db.close()
             raise self._damaged(exc) from exc
@@ -230,6 +254,12 @@ class EvaluationStore:
             db.close()
             raise
         return db
+
+    @staticmethod
+    def _wal(db: sqlite3.Connection) -> None:
+        """Switch to WAL once (the switch takes an exclusive lock and does not wait for a busy file)."""
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.execute("PRAGMA journal_mode = WAL")
 
     def _check(self, db: sqlite3.Connection) -> None:
         rows = db.execute("PRAGMA quick_check").fetchall()
@@ -289,7 +319,7 @@ class EvaluationStore:
                         db.execute("ROLLBACK")
                     raise
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+                if _is_locked(exc):
                     raise self._error("the evaluation store stayed locked by another process", exc,
                                       fix="wait for the other run to finish, or pass store= another path") from exc
                 raise self._damaged(exc) from exc

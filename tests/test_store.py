@@ -270,6 +270,44 @@ def test_two_processes_share_one_store(tmp_path):
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+OPENER = """
+import sys, time
+from pathlib import Path
+import qshift
+
+folder, go = Path(sys.argv[1]), Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+for k in range(int(sys.argv[3])):  # every process opens the same fresh file at about the same moment
+    store = qshift.EvaluationStore(folder / f"fresh-{k}.sqlite")
+    store.close()
+print("opened")
+"""
+
+
+def test_processes_opening_one_fresh_file_at_once_all_succeed(tmp_path):
+    # Switching a new file to WAL can meet another opener's lock, which SQLite reports at once
+    # ("database is locked") instead of waiting: that is contention, never a damaged file.
+    go, script = tmp_path / "go", tmp_path / "opener.py"
+    script.write_text(OPENER)
+    openers = [subprocess.Popen([sys.executable, str(script), str(tmp_path), str(go), "40"], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+    try:
+        time.sleep(0.5)
+        go.touch()
+        outputs = [w.communicate(timeout=60)[0].decode() for w in openers]
+    finally:
+        for w in openers:
+            if w.poll() is None:
+                w.kill()
+                w.wait(timeout=10)
+    assert [w.returncode for w in openers] == [0] * 4, outputs
+    for k in range(40):
+        with sqlite3.connect(tmp_path / f"fresh-{k}.sqlite") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert dict(db.execute("SELECT name, value FROM meta").fetchall())["format"] == "qshift-evaluations"
+
+
 # -- the command line ------------------------------------------------------------------------------
 
 def test_cli_says_what_came_from_the_store(tmp_path, capsys):
