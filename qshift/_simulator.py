@@ -92,8 +92,14 @@ class _OneQubit:
     def slots(self) -> list[int]:
         return [s for _, s, _ in self.ops if s is not None]
 
+    @property
+    def real(self) -> bool:
+        """Whether the fused matrix is real for every angle (RY, X, H ...): applied with half the arithmetic."""
+        return all(_real_gate(gate, slot is not None, const) for gate, slot, const in self.ops)
+
     def operators(self, angles: np.ndarray | None) -> np.ndarray:
-        """The fused 2x2 matrix of every group ``(G, 2, 2)``, or one ``(1, 2, 2)`` without slots."""
+        """The fused 2x2 matrix of every group ``(G, 2, 2)``, or one ``(1, 2, 2)`` without slots
+        (float when :attr:`real`)."""
         m, col = None, 0
         for gate, slot, const in self.ops:
             spec = GATES[gate]
@@ -105,7 +111,7 @@ class _OneQubit:
                 u = spec.closed_form(angles[:, col])
                 col += 1
             m = u if m is None else np.matmul(u, m)
-        return m
+        return np.ascontiguousarray(m.real) if self.real else m
 
     def apply(self, states: np.ndarray, ops: np.ndarray, n: int, out: np.ndarray) -> None:
         _apply_block(states, ops, self.qubit, 1, n, out)
@@ -118,13 +124,34 @@ class _OneQubit:
         return _OneQubit(self.qubit, ops)
 
 
+@lru_cache(maxsize=None)
+def _real_gate(gate: str, has_slot: bool, const: float) -> bool:
+    """Whether a one-qubit gate's matrix is real: for every angle (its generator is imaginary) or
+    at its one constant angle."""
+    spec = GATES[gate]
+    if not spec.parametrized:
+        return bool(np.all(spec.matrix.imag == 0))
+    if has_slot:
+        return bool(np.all(spec.generator.real == 0))
+    return bool(np.all(spec.unitary(const).imag == 0))
+
+
 def _apply_block(states: np.ndarray, m: np.ndarray, qubit: int, width: int, n: int, out: np.ndarray) -> None:
-    """``out[g]`` = ``m[g]`` (or one shared ``m[0]``) on qubits ``qubit .. qubit + width - 1`` of ``states[g]``."""
+    """``out[g]`` = ``m[g]`` (or one shared ``m[0]``) on qubits ``qubit .. qubit + width - 1`` of ``states[g]``.
+
+    A real ``m`` (float) acts on the (re, im) pairs of the amplitudes as one real product: half
+    the arithmetic of a complex one.
+    """
     g, d = states.shape[0], 2 ** width
     left, right = 2 ** qubit, 2 ** (n - qubit - width)
     if d * right > _KRON_SIZE:  # one small product per (group, left index)
-        np.matmul(m[:, None], states.reshape(g, left, d, right), out=out.reshape(g, left, d, right))
-    else:  # out[g, l, (a, r)] = sum_(b, s) st[g, l, (b, s)] * k[g, (b, s), (a, r)], k = m^T kron I
+        if m.dtype == complex:
+            np.matmul(m[:, None], states.reshape(g, left, d, right), out=out.reshape(g, left, d, right))
+        else:
+            np.matmul(m[:, None], states.view(float).reshape(g, left, d, 2 * right),
+                      out=out.view(float).reshape(g, left, d, 2 * right))
+    else:
+        m = m.astype(complex, copy=False)  # out[g, l, (a, r)] = sum_(b, s) st[g, l, (b, s)] * k[g, (b, s), (a, r)], k = m^T kron I
         k = np.swapaxes(m, 1, 2)[:, :, None, :, None] * np.eye(right)[:, None, :]
         k = k.reshape(len(m), d * right, d * right)
         np.matmul(states.reshape(g, left, d * right), k, out=out.reshape(g, left, d * right))

@@ -123,6 +123,33 @@ def test_fused_one_qubit_blocks_match_qiskit(seed):
     np.testing.assert_allclose(batch, single, atol=1e-12)
 
 
+@pytest.mark.parametrize("outputs", [{0: "Z"}, {1: "Y", 4: "X"}])
+def test_real_blocks_match_qiskit(rng, outputs):
+    """Runs of real gates (RY, H, X, Z, a constant RY) take the real product path, a run with a
+    complex gate (RZ) the complex one (unless the folded tail drops it); both agree with Qiskit."""
+    from qshift._simulator import _Block, _compile
+
+    b = qshift.CircuitBuilder(5)
+    for layer in range(3):
+        for q in range(5):
+            b.gate("ry", b.input(f"a{layer}{q}"), q)
+            b.gate(["x", "z", "h"][q % 3], q)
+            b.gate("ry", 0.4 + layer, q)
+        b.gate("ry" if layer == 1 else "rz", b.input(f"t{layer}"), 3)
+        for q in range(4):
+            b.gate("cx", q, q + 1)
+    c = b.expectation(outputs).build()
+    blocks = [k for k in _compile(c).kernels if isinstance(k, _Block)]
+    last = np.float64 if outputs == {0: "Z"} else np.complex128  # Z outputs: the final RZ cannot matter
+    assert [k.operators(np.zeros((1, len(k.slots)))).dtype for k in blocks] == [np.float64] * 3 + [last]
+    angles = _shifted_rows(rng, c.n_slots)
+    ours = LocalSimulator().run(c, angles).values
+    text = c.to_qasm()
+    assert c.slot_angles(angles[:1]).shape == angles[:1].shape  # one slot per symbol, angle = symbol
+    for row, expected in zip(angles, ours):
+        np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
+
+
 def _shifted_rows(rng, n_slots, base_rows=2):
     """Base rows, and rows shifted by multiples of pi/2 in one or two slots (shared prefixes)."""
     rows = []
