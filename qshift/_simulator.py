@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -229,24 +229,41 @@ class _Expand:
 
 @dataclass
 class _Monomial:
-    """Fixed gates that each map a basis state to one basis state: ``new[i] = phase[i] * old[perm[i]]``."""
+    """Fixed gates that each map a basis state to one basis state: ``new[i] = phase[i] * old[perm[i]]``.
 
-    perm: np.ndarray
-    phase: np.ndarray
+    The gates are collected while compiling; the composed index move and phases are computed
+    once, on first use, with bit operations on the indices (no gathers of full-size arrays).
+    """
+
+    n: int
+    gates: list[tuple[str, np.ndarray, tuple[int, ...]]] = field(default_factory=list)  # circuit order
     slots: list[int] = field(default_factory=list)
 
     def absorb(self, op: Operation, n: int) -> None:
-        perm, phase = _monomial_action(op.spec.matrix, op.qubits, n)
-        self.perm = self.perm[perm]
-        self.phase = phase * self.phase[perm]
+        self.gates.append((op.gate, op.spec.matrix, op.qubits))
+        self.__dict__.pop("action", None)
+
+    @cached_property
+    def action(self) -> tuple[np.ndarray, np.ndarray | None]:
+        return _monomial_action(self.gates, self.n)
+
+    @property
+    def perm(self) -> np.ndarray:
+        return self.action[0]
+
+    @property
+    def phase(self) -> np.ndarray:
+        phase = self.action[1]
+        return np.ones(2 ** self.n, dtype=complex) if phase is None else phase
 
     def operators(self, angles) -> None:
         return None
 
     def apply(self, states: np.ndarray, ops, n: int, out: np.ndarray) -> None:
-        np.take(states, self.perm, axis=1, out=out, mode="clip")  # "clip": unbuffered, indices are valid
-        if not np.all(self.phase == 1):
-            out *= self.phase
+        perm, phase = self.action
+        np.take(states, perm, axis=1, out=out, mode="clip")  # "clip": unbuffered, indices are valid
+        if phase is not None:
+            out *= phase
 
 
 @dataclass
@@ -313,12 +330,18 @@ class _General:
         out.reshape((g,) + (2,) * n)[...] = np.moveaxis(new, tail, axes)
 
 
-def _bits(n: int, qubits: tuple[int, ...]) -> np.ndarray:
-    """For every basis index, the sub-index formed by ``qubits`` (first qubit most significant)."""
-    idx = np.arange(2 ** n)
+def _index_dtype(n: int):
+    return np.int32 if n < 31 else np.int64
+
+
+def _bits(n: int, qubits: tuple[int, ...], index: np.ndarray | None = None) -> np.ndarray:
+    """For every basis index (or every entry of ``index``), the sub-index formed by ``qubits``
+    (first qubit most significant)."""
+    idx = np.arange(2 ** n, dtype=_index_dtype(n)) if index is None else index
     sub = np.zeros_like(idx)
     for q in qubits:
-        sub = (sub << 1) | ((idx >> (n - 1 - q)) & 1)
+        sub <<= 1
+        sub |= (idx >> (n - 1 - q)) & 1
     return sub
 
 
@@ -326,16 +349,35 @@ def _expand_diagonal(h: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarr
     return h[_bits(n, qubits)]
 
 
-def _monomial_action(matrix: np.ndarray, qubits: tuple[int, ...], n: int) -> tuple[np.ndarray, np.ndarray]:
-    idx = np.arange(2 ** n)
-    sub = _bits(n, qubits)
-    cols = np.argmax(np.abs(matrix) > 1e-12, axis=1)  # for row r, the one column that feeds it
-    src = idx.copy()
-    for k, q in enumerate(qubits):
-        shift = n - 1 - q
-        bit = (cols[sub] >> (len(qubits) - 1 - k)) & 1
-        src = (src & ~(1 << shift)) | (bit << shift)
-    return src, matrix[sub, cols[sub]]
+def _monomial_action(gates, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The index move and phases of monomial gates applied in order: ``new[i] = phase[i] * old[src[i]]``.
+
+    Walks back from the last gate: ``src`` starts as every index, each gate (last first) maps it
+    to the index it reads, and contributes its matrix entry there to the phase. The phase is
+    ``None`` when every entry is 1 (X, CX, SWAP, CCX ...).
+    """
+    src = np.arange(2 ** n, dtype=_index_dtype(n))
+    phase = None
+    for gate, matrix, qubits in reversed(gates):
+        shifts = [n - 1 - q for q in qubits]
+        if gate in ("x", "cx", "cnot", "ccx", "toffoli"):  # flip the target where every control is 1
+            flip = np.ones_like(src) if len(qubits) == 1 else (src >> shifts[0]) & 1
+            for shift in shifts[1:-1]:
+                flip &= (src >> shift) & 1
+            src ^= flip << shifts[-1]
+            continue
+        d = len(matrix)
+        cols = np.argmax(np.abs(matrix) > 1e-12, axis=1)  # for row r, the one column that feeds it
+        factors = matrix[np.arange(d), cols]
+        sub = _bits(n, qubits, src)
+        if not np.all(factors == 1):
+            phase = factors[sub] if phase is None else phase * factors[sub]
+        if np.any(cols != np.arange(d)):
+            new = cols.astype(src.dtype)[sub]
+            for k, shift in enumerate(shifts):
+                src &= ~(1 << shift)
+                src |= ((new >> (len(qubits) - 1 - k)) & 1) << shift
+    return src.astype(np.intp), phase
 
 
 # -- compilation --------------------------------------------------------------------------------
@@ -390,7 +432,7 @@ def _kernels(circuit: Circuit) -> list:
             last.const = last.const * spec.matrix.diagonal()[_bits(n, op.qubits)]
         elif spec.kind in (GateKind.MONOMIAL, GateKind.DIAGONAL) and not spec.parametrized:
             if not isinstance(last, _Monomial):
-                last = _Monomial(np.arange(2 ** n), np.ones(2 ** n, dtype=complex))
+                last = _Monomial(n)
                 kernels.append(last)
             last.absorb(op, n)
         else:
@@ -478,12 +520,14 @@ def _product_prologue(kernels: list, n: int) -> list:
 
 @dataclass(frozen=True)
 class _Observables:
-    """Outputs grouped by source index: ``<P> = Re sum_i conj(psi_i) c_i psi_{source[i]}``.
+    """Outputs grouped by source index: ``<P> = Re sum_i psi_i conj(w_i psi_{source[i]})``.
 
-    A group with ``source is None`` is diagonal: ``<P> = sum_i |psi_i|^2 c_i``.
+    A group with ``source is None`` is diagonal: ``<P> = sum_i |psi_i|^2 w_i``. The weights
+    ``w`` of a group are one row per output, ``(outputs, 2**n)`` (float for diagonal groups):
+    folding a permutation into them is one contiguous gather per row.
     """
 
-    groups: tuple[tuple[np.ndarray, np.ndarray | None, np.ndarray], ...]  # (output indices, source, coeffs)
+    groups: tuple[tuple[np.ndarray, np.ndarray | None, np.ndarray], ...]  # (output indices, source, weights)
     n_outputs: int
 
     @property
@@ -492,25 +536,29 @@ class _Observables:
 
     def fold(self, kernel: _Monomial) -> "_Observables":
         """The observables measured before ``kernel``: ``P^dag O P`` for ``new[i] = phase[i] old[perm[i]]``."""
-        inv = np.argsort(kernel.perm)
+        perm, phase = kernel.action
+        inv = np.empty_like(perm)
+        inv[perm] = np.arange(len(inv))
         groups = []
-        for outputs, source, coeffs in self.groups:
+        for outputs, source, weights in self.groups:
+            folded = np.take(weights, inv, axis=1)
             if source is None:
-                groups.append((outputs, None, np.ascontiguousarray(coeffs[inv])))
+                groups.append((outputs, None, folded))
                 continue
             src = source[inv]
-            c = coeffs[inv] * (kernel.phase[inv].conj() * kernel.phase[src])[:, None]
-            groups.append((outputs, kernel.perm[src], c))
+            if phase is not None:  # the weights are conjugated coefficients
+                folded *= phase[inv] * phase[src].conj()
+            groups.append((outputs, perm[src], folded))
         return _Observables(tuple(groups), self.n_outputs)
 
     def expectations(self, states: np.ndarray, scratch: np.ndarray) -> np.ndarray:
         """Every output for every state; ``scratch`` is a float buffer of at least ``2 * states.size``."""
         out = np.empty((states.shape[0], self.n_outputs))
-        for outputs, source, coeffs in self.groups:
+        for outputs, source, weights in self.groups:
             if source is None:
-                out[:, outputs] = _probabilities(states, scratch) @ coeffs
+                out[:, outputs] = _probabilities(states, scratch) @ weights.T
             else:
-                out[:, outputs] = np.real(_conjugate_terms(states, source, scratch) @ coeffs.conj())
+                out[:, outputs] = np.real(_conjugate_terms(states, source, scratch) @ weights.T)
         return out
 
 
@@ -536,29 +584,28 @@ def _conjugate_terms(states: np.ndarray, source: np.ndarray, scratch: np.ndarray
 
 
 def _observables(circuit: Circuit) -> _Observables:
+    """Outputs grouped by their X/Y mask; output ``P`` has coefficients ``c_i = (-i)**#Y *
+    (-1)**parity(i & ZY)`` and weights ``conj(c)``, real for a group of Z-only outputs."""
     n = circuit.n_qubits
-    idx = np.arange(2 ** n)
-    by_mask: dict[int, list[tuple[int, np.ndarray]]] = {}
+    idx = np.arange(2 ** n, dtype=_index_dtype(n))
+    by_mask: dict[int, list[tuple[int, list[int], int]]] = {}  # X/Y mask -> (output, Z/Y bits, number of Y)
     for k, pauli in enumerate(circuit.outputs):
-        mask, coeff = 0, np.ones(2 ** n, dtype=complex)
-        for q, p in pauli.factors:
-            bit = (idx >> (n - 1 - q)) & 1
-            sign = 1 - 2 * bit
-            if p in "XY":
-                mask |= 1 << (n - 1 - q)
-            if p == "Z":
-                coeff = coeff * sign
-            elif p == "Y":
-                coeff = coeff * (-1j * sign)
-        by_mask.setdefault(mask, []).append((k, coeff))
+        flips = sum(1 << (n - 1 - q) for q, p in pauli.factors if p in "XY")
+        signs = [n - 1 - q for q, p in pauli.factors if p in "YZ"]
+        by_mask.setdefault(flips, []).append((k, signs, sum(p == "Y" for _, p in pauli.factors)))
     groups = []
     for mask, items in by_mask.items():
-        outputs = np.array([k for k, _ in items])
-        coeffs = np.stack([c for _, c in items], axis=1)
-        if mask == 0:
-            groups.append((outputs, None, np.ascontiguousarray(coeffs.real)))
-        else:
-            groups.append((outputs, idx ^ mask, coeffs))
+        weights = np.empty((len(items), 2 ** n), dtype=float if mask == 0 else complex)
+        parity = np.empty_like(idx)
+        for row, (_, signs, n_y) in enumerate(items):
+            parity.fill(0)
+            for shift in signs:
+                parity ^= (idx >> shift) & 1
+            np.subtract(1, 2 * parity, out=weights[row], casting="unsafe")
+            if n_y % 4:
+                weights[row] *= (1j) ** n_y  # conj((-i)**#Y)
+        outputs = np.array([k for k, _, _ in items])
+        groups.append((outputs, None, weights) if mask == 0 else (outputs, (idx ^ mask).astype(np.intp), weights))
     return _Observables(tuple(groups), circuit.n_outputs)
 
 

@@ -63,6 +63,37 @@ def test_permutation_and_phase_tails_match_qiskit(seed, paulis):
         np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
 
 
+def _dense(gates, n):
+    """The unitary of ``(gate, qubits)`` applied in order, by tensor contractions (qubit 0 most significant)."""
+    from qshift._gates import GATES
+
+    u = np.eye(2 ** n, dtype=complex).reshape((2,) * n + (2 ** n,))
+    for gate, qubits in gates:
+        k = len(qubits)
+        m = GATES[gate].matrix.reshape((2,) * (2 * k))
+        u = np.moveaxis(np.tensordot(m, u, axes=(list(range(k, 2 * k)), list(qubits))), list(range(k)), list(qubits))
+    return u.reshape(2 ** n, 2 ** n)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_monomial_runs_compose_like_their_unitary(seed):
+    """The index move and phases of a run of fixed gates equal the product of their matrices."""
+    from qshift._gates import GATES
+    from qshift._simulator import _monomial_action
+
+    rng = np.random.default_rng(seed)
+    n, names = 5, ["x", "y", "z", "s", "sdg", "t", "cx", "cz", "swap", "ccx", "cy"]
+    gates = []
+    for name in rng.choice(names, size=12):
+        qubits = tuple(int(q) for q in rng.permutation(n)[:GATES[name].n_qubits])
+        gates.append((name, qubits))
+    perm, phase = _monomial_action([(g, GATES[g].matrix, q) for g, q in gates], n)
+    expected = _dense(gates, n)
+    ours = np.zeros((2 ** n, 2 ** n), dtype=complex)
+    ours[np.arange(2 ** n), perm] = 1 if phase is None else phase
+    np.testing.assert_allclose(ours, expected, atol=1e-12)
+
+
 def _qasm(body: str, outputs: str) -> str:
     head = 'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] a;\ninput float[64] b;\ninput float[64] c;\nqubit[3] q;\n'
     pragmas = "".join(f"#pragma braket result expectation {o}\n" for o in outputs.split(";"))
