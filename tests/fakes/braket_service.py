@@ -842,12 +842,16 @@ class FakeBraketService:
         return None, None
 
     # -- operations
-    def _device(self, arn: str) -> FakeDevice:
+    def _lookup(self, table: dict, arn: str, missing: str):
+        """``table[arn]``, or the service's ResourceNotFoundException with the message ``missing``."""
         with self._lock:
-            dev = self.devices.get(arn)
-        if dev is None:
-            raise ApiError("ResourceNotFoundException", f"Braket device '{arn}' not found")
-        return dev
+            found = table.get(arn)
+        if found is None:
+            raise ApiError("ResourceNotFoundException", missing)
+        return found
+
+    def _device(self, arn: str) -> FakeDevice:
+        return self._lookup(self.devices, arn, f"Braket device '{arn}' not found")
 
     def _op_GetDevice(self, arn, params, query):
         dev = self._device(arn)
@@ -974,11 +978,7 @@ class FakeBraketService:
         return 201, {"quantumTaskArn": task_arn}
 
     def _task(self, arn: str) -> Task:
-        with self._lock:
-            task = self._tasks.get(arn)
-        if task is None:
-            raise ApiError("ResourceNotFoundException", f"Quantum task {arn} not found")
-        return task
+        return self._lookup(self._tasks, arn, f"Quantum task {arn} not found")
 
     def _op_GetQuantumTask(self, arn, params, query):
         task = self._task(arn)
