@@ -13,6 +13,10 @@ Python loop over rows. These ideas make shifted batches cheap:
   ``d x d`` block is applied as one batched ``matmul`` on a ``(groups, left, d,
   right)`` view of the states, or, when few amplitudes lie right of it, as
   ``(groups, left, d * right) @ (M kron I)`` so that each group is one BLAS call.
+  A block of real gates (RY, H, X ...) is a real matrix for every angle: it acts on the
+  (re, im) pairs of the amplitudes as one real product, half the arithmetic.
+  Runs of fixed gates are composed with bit operations on the indices (compiling a
+  24-qubit ansatz with one output takes under a second).
 * **Shared prefixes.** Rows of a shifted batch differ in one or two slots. The
   simulator keeps one state per *distinct prefix*: before a kernel that reads
   slots, rows are regrouped by (their group so far, the kernel's angles), so
