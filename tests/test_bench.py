@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import qshift
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -31,6 +33,13 @@ def test_quick_benchmarks_run_the_planner_minimum(tmp_path, monkeypatch):
         assert r["status"] == "ok", r
         assert r["circuits"] == r["min_circuits"], r
     assert any(r["outputs"] == "all" and r["qubits"] > 1 for r in counted if r["method"].startswith("qshift.tf nested"))
+
+    batches = [r for r in rows if r["workload"] == "bandwidth" and r.get("kind") == "hessian batch"]
+    assert batches
+    for r in batches:  # a plain simulation: every row, every gate reads and writes the state, one read at the end
+        c = qshift.hardware_efficient(r["qubits"], r["layers"])
+        assert r["gate_by_gate_bytes"] == r["rows"] * (2 * len(c.operations) + 1) * 16 * 2 ** r["qubits"]
+        assert 0 < r["bytes"] < r["gate_by_gate_bytes"]  # fusion and shared prefixes touch less
 
     circuits_target = results["targets"][0]
     assert circuits_target["met"], circuits_target["measured"]
