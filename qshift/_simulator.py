@@ -81,6 +81,7 @@ _CACHE_MIN_ROWS = 16  # fewer rows per chunk would lose too much prefix sharing
 _KEEP_BYTES = 8 * 1024 ** 2  # work buffers up to this size are kept (per thread) for the next run
 _KRON_SIZE = 8  # apply a d x d block as M kron I when d * (amplitudes right of it) is at most this
 _BLOCK_QUBITS = 3  # adjacent one-qubit kernels are fused into blocks of up to this many qubits
+_DENSE_WEIGHTS = 128 * 1024 ** 2  # Z-only outputs keep one float per amplitude and output up to this size
 
 
 # -- kernels ------------------------------------------------------------------------------------
@@ -528,7 +529,8 @@ class _Observables:
 
     A group with ``source is None`` is diagonal: ``<P> = sum_i |psi_i|^2 w_i``. The weights
     ``w`` of a group are one row per output, ``(outputs, 2**n)`` (float for diagonal groups):
-    folding a permutation into them is one contiguous gather per row.
+    folding a permutation into them is one contiguous gather per row. A diagonal group too large
+    to store that way keeps :class:`_ParityWeights` and makes each row when it is needed.
     """
 
     groups: tuple[tuple[np.ndarray, np.ndarray | None, np.ndarray], ...]  # (output indices, source, weights)
@@ -545,6 +547,9 @@ class _Observables:
         inv[perm] = np.arange(len(inv))
         groups = []
         for outputs, source, weights in self.groups:
+            if isinstance(weights, _ParityWeights):  # |phase| = 1: only the index move matters
+                groups.append((outputs, None, weights.before(perm)))
+                continue
             folded = np.take(weights, inv, axis=1)
             if source is None:
                 groups.append((outputs, None, folded))
@@ -559,11 +564,43 @@ class _Observables:
         """Every output for every state; ``scratch`` is a float buffer of at least ``2 * states.size``."""
         out = np.empty((states.shape[0], self.n_outputs))
         for outputs, source, weights in self.groups:
-            if source is None:
+            if isinstance(weights, _ParityWeights):
+                out[:, outputs] = weights.expectations(_probabilities(states, scratch))
+            elif source is None:
                 out[:, outputs] = _probabilities(states, scratch) @ weights.T
             else:
                 out[:, outputs] = np.real(_conjugate_terms(states, source, scratch) @ weights.T)
         return out
+
+
+@dataclass(frozen=True)
+class _ParityWeights:
+    """Z-only outputs kept as their qubit masks, for when one float per amplitude and output would
+    be too much to store (24 outputs of 24 qubits: 3 GiB): ``<Z_m> = sum_i p[source[i]] *
+    (-1)**parity(i & m)`` with ``p`` the probabilities before the folded tail and ``source`` the
+    tail's index move (``None``: nothing folded)."""
+
+    masks: tuple[int, ...]  # the Z qubits of each output, as bits of the basis index
+    source: np.ndarray | None = None
+
+    def before(self, perm: np.ndarray) -> "_ParityWeights":
+        """The same outputs measured before a folded index move ``new[i] ~ old[perm[i]]``."""
+        return _ParityWeights(self.masks, perm if self.source is None else perm[self.source])
+
+    def expectations(self, probabilities: np.ndarray) -> np.ndarray:
+        """``(rows, outputs)`` from the probabilities ``(rows, 2**n)``."""
+        p = probabilities if self.source is None else np.take(probabilities, self.source, axis=1)
+        return np.stack([_signed_sum(p, mask) for mask in self.masks], axis=1)
+
+
+def _signed_sum(p: np.ndarray, mask: int) -> np.ndarray:
+    """``sum_i p[:, i] * (-1)**parity(i & mask)``: the difference of the two halves of each masked
+    bit, highest bit first (each step halves the data; lower bits keep their place), then a sum."""
+    g = p.shape[0]
+    for shift in sorted((b for b in range(mask.bit_length()) if mask >> b & 1), reverse=True):
+        halves = p.reshape(g, -1, 2, 2 ** shift)
+        p = halves[:, :, 0] - halves[:, :, 1]
+    return p.reshape(g, -1).sum(axis=1)
 
 
 def _probabilities(states: np.ndarray, scratch: np.ndarray) -> np.ndarray:
@@ -599,16 +636,19 @@ def _observables(circuit: Circuit) -> _Observables:
         by_mask.setdefault(flips, []).append((k, signs, sum(p == "Y" for _, p in pauli.factors)))
     groups = []
     for mask, items in by_mask.items():
+        outputs = np.array([k for k, _, _ in items])
+        if mask == 0 and len(items) * 2 ** n * 8 > _DENSE_WEIGHTS:
+            groups.append((outputs, None, _ParityWeights(tuple(sum(1 << b for b in bits) for _, bits, _ in items))))
+            continue
         weights = np.empty((len(items), 2 ** n), dtype=float if mask == 0 else complex)
         parity = np.empty_like(idx)
-        for row, (_, signs, n_y) in enumerate(items):
+        for k, (_, bits, n_y) in enumerate(items):
             parity.fill(0)
-            for shift in signs:
+            for shift in bits:
                 parity ^= (idx >> shift) & 1
-            np.subtract(1, 2 * parity, out=weights[row], casting="unsafe")
+            np.subtract(1, 2 * parity, out=weights[k], casting="unsafe")
             if n_y % 4:
-                weights[row] *= (1j) ** n_y  # conj((-i)**#Y)
-        outputs = np.array([k for k, _, _ in items])
+                weights[k] *= (1j) ** n_y  # conj((-i)**#Y)
         groups.append((outputs, None, weights) if mask == 0 else (outputs, (idx ^ mask).astype(np.intp), weights))
     return _Observables(tuple(groups), circuit.n_outputs)
 
