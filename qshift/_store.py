@@ -417,7 +417,8 @@ class Ledger:
     """The tasks of one request, as a backend submits and collects them (the ``TaskLedger`` it is given).
 
     A backend that sends quantum tasks calls, per task: :meth:`creating` (before the create
-    call, with the idempotency token it will send), :meth:`submitted` (with the provider's task
+    call, with the idempotency token it will send; it answers the token to send, another
+    process's when that one is already creating the same task), :meth:`submitted` (with the provider's task
     id), :meth:`ended` (the final status); and on a rerun, :meth:`find` first, to re-attach
     instead of submitting again. It adds the rows it re-attached to :attr:`reattached`.
 
@@ -459,15 +460,35 @@ class Ledger:
         return out
 
     def creating(self, token: str, angles: np.ndarray, parts: Sequence[tuple[int, int, tuple[int, int] | None]],
-                 attempt: int) -> None:
-        """About to create one task for ``parts`` (``(row, part, position)``) with idempotency ``token``."""
+                 attempt: int) -> str:
+        """About to create one task for ``parts`` (``(row, part, position)``) with idempotency ``token``.
+
+        Returns the token the create call must carry: ``token``, or, when another process
+        already claimed exactly these parts for one task that is being created, runs or has
+        finished (two identical requests started at once), that task's token: the provider then
+        answers with the same task instead of a second one. Checking and claiming are one
+        transaction, so of two processes one claims and the other joins.
+        """
         if self.store is None:
-            return
+            return token
         now = time.time()
-        records = [(self._key(angles, r), p, None, token, None if pos is None else json.dumps(list(pos)),
-                    self.device, "creating", attempt, None, now, now) for r, p, pos in parts]
-        self.store._transaction(lambda db: db.executemany(
-            "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records), write=True)
+        keys = [self._key(angles, r) for r, _, _ in parts]
+        records = [(key, p, None, token, None if pos is None else json.dumps(list(pos)),
+                    self.device, "creating", attempt, None, now, now) for key, (_, p, pos) in zip(keys, parts)]
+
+        def claim(db):
+            held = set()
+            for key, (_, p, _) in zip(keys, parts):
+                row = db.execute("SELECT token, status FROM tasks WHERE key = ? AND part = ?", (key, p)).fetchone()
+                held.add(row[0] if row and row[1] in ("creating", "submitted", "COMPLETED") else None)
+            if len(held) == 1 and None not in held and token not in held:
+                other = held.pop()
+                if db.execute("SELECT COUNT(*) FROM tasks WHERE token = ?", (other,)).fetchone()[0] == len(parts):
+                    return other
+            db.executemany("INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
+            return token
+
+        return self.store._transaction(claim, write=True)
 
     def submitted(self, token: str, task_id: str) -> None:
         """The create call with ``token`` answered: the task is ``task_id``."""

@@ -243,6 +243,64 @@ def test_sigkill_halfway_then_rerun_pays_for_nothing_twice(tmp_path):
         print(f"kill/resume: {s.from_store} from the store, {s.reattached} re-attached, {s.submitted} submitted")
 
 
+TWIN = """
+import sys, time
+from pathlib import Path
+import numpy as np
+import qshift
+from braket.aws import AwsDevice
+
+store, arn, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+circuit = qshift.Circuit.from_qasm(qshift.circuit_path({circuit!r}))
+backend = qshift.BraketBackend(device=AwsDevice(arn), name="sv1", max_parallel=4,
+                               run_options={{"poll_timeout_seconds": 60, "poll_interval_seconds": 0.02}},
+                               retry=qshift.RetryPolicy(base_delay=0.002, max_delay=0.02, deadline=20))
+while not go.exists():
+    time.sleep(0.002)
+d = qshift.derivatives(circuit, np.array({x}), order=2, device=backend, store=store)
+s = d.stats
+print("stats", s.from_store, s.reattached, s.submitted)
+print("hessian", d.hessian.ravel().tolist())
+"""
+
+
+def test_two_identical_requests_started_at_once_pay_once(tmp_path):
+    # Both plan before either has submitted anything; each task is claimed in the store by one
+    # of them, and the other sends the same idempotency token: the provider answers with the
+    # same task, so every circuit is created and run once.
+    store, go = tmp_path / "run.sqlite", tmp_path / "go"
+    script = tmp_path / "twin.py"
+    script.write_text(TWIN.format(circuit=CIRCUIT, x=X.tolist()))
+    with fake_braket() as fb:
+        fb.faults.slow_tasks(0.05)
+        env = os.environ | {"PYTHONPATH": str(REPO)}
+        twins = [subprocess.Popen([sys.executable, str(script), str(store), SV1_ARN, str(go)], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(2)]
+        try:
+            time.sleep(2.0)  # both are waiting at the start line
+            go.touch()
+            outputs = [t.communicate(timeout=120)[0].decode() for t in twins]
+        finally:
+            for t in twins:
+                if t.poll() is None:
+                    t.kill()
+                    t.wait(timeout=10)
+        assert [t.returncode for t in twins] == [0, 0], outputs
+        assert len(fb.log.tasks) == 22  # created once each, by one twin or the other
+        _assert_each_circuit_succeeded_once(fb, 22)
+        joined = sum(call.replay for call in fb.log.calls_to("CreateQuantumTask"))
+        assert fb.service.wait_idle(10) and not fb.service.errors
+    expected = _local().hessian.ravel()
+    counts = []
+    for out in outputs:
+        lines = dict(line.split(" ", 1) for line in out.strip().splitlines() if line.startswith(("stats", "hessian")))
+        np.testing.assert_allclose(eval(lines["hessian"]), expected, atol=1e-9)
+        from_store, reattached, submitted = map(int, lines["stats"].split())
+        assert from_store + reattached + submitted == 22
+        counts.append(submitted)
+    assert sum(counts) == 22 and joined >= 1  # every circuit submitted by exactly one twin, and they did overlap
+
+
 def test_a_create_whose_answer_was_lost_is_not_run_twice(braket_service, tmp_path):
     # The store records the idempotency token before each create call; a rerun after the
     # process died between the create and its record sends the same token: the same task.

@@ -220,8 +220,10 @@ class TaskRun:
 
         spec, inputs, shots = self._spec(task)
         folder = self._folder()
-        self.ledger.creating(task.token, self.angles,
-                             [(r, p, pos) for (r, p), pos in zip(task.parts, task.positions)], task.attempt)
+        token = self.ledger.creating(task.token, self.angles,
+                                     [(r, p, pos) for (r, p), pos in zip(task.parts, task.positions)], task.attempt)
+        joined = token != task.token  # another process is creating this very task: send its token, get its task
+        task.token = token
         session = _TokenSession(self.session, task.token)
         created = self.retry.call(
             lambda: AwsQuantumTask.create(session, self.device.arn, spec, folder, shots, inputs=inputs, quiet=True,
@@ -231,7 +233,8 @@ class TaskRun:
         self.unfinished.add(task.arn)
         self.ledger.submitted(task.token, task.arn)
         self.jobs += 1
-        self.fresh[[r for r, _ in task.parts]] = True
+        if not joined:  # a joined task counts as re-attached
+            self.fresh[[r for r, _ in task.parts]] = True
 
     def _spec(self, task: _Task):
         """The task specification, its inputs and its shots."""
