@@ -5,7 +5,8 @@ computes and prints value, gradient, Hessian and the counts (with an evaluation 
 many circuits came from it, were re-attached to running tasks, or were submitted);
 ``qshift plan FILE.qasm --order 2 --device NAME`` prints
 circuits, jobs, shots and price for the planned and the naive way without running anything;
-``qshift devices`` lists the device profiles. Errors are one line on stderr and exit status 2
+``qshift devices`` lists the device profiles; ``qshift store [--file F] [--prune-older-than DAYS]``
+says what an evaluation store holds and deletes old results and ended tasks. Errors are one line on stderr and exit status 2
 (``--debug`` shows the traceback).
 """
 
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--target-stderr", type=float, default=None,
                       help="compare the rule families for this standard error on every entry")
     sub.add_parser("devices", help="list the bundled device profiles")
+    store = sub.add_parser("store", help="what an evaluation store holds; prune what is old")
+    store.add_argument("--file", default=None, help="the store (default: the user cache file, or QSHIFT_STORE)")
+    store.add_argument("--prune-older-than", type=float, default=None, metavar="DAYS",
+                       help="delete results and ended tasks older than this many days (running tasks are kept)")
+    store.add_argument("--device", default=None, help="prune only this device's entries")
+    store.add_argument("--vacuum", action="store_true", help="after pruning, give the space back to the disk")
     return parser
 
 
@@ -142,6 +149,28 @@ def _devices(args) -> None:
         print(f"{p.name:20}{p.backend:11}{'no (cloud)' if p.cloud else 'yes':11}{p.shots or 'exact':>8}  {price}")
 
 
+def _store(args) -> None:
+    from pathlib import Path
+
+    from ._store import EvaluationStore, default_store_path
+
+    if args.prune_older_than is not None and not args.prune_older_than >= 0:
+        raise ValuesError("--prune-older-than must be a number of days, 0 or more", expected="e.g. 30",
+                          received=str(args.prune_older_than), fix="pass how many days old an entry may be")
+    path = Path(args.file).expanduser() if args.file else default_store_path()
+    if not path.exists():
+        print(f"store {path}: no such file (nothing stored yet)")
+        return
+    with EvaluationStore(path) as store:
+        if args.prune_older_than is not None:
+            removed = store.prune(args.prune_older_than * 86400, device=args.device, vacuum=args.vacuum)
+            print(f"store {path}: pruned {removed['results']} results and {removed['tasks']} ended tasks "
+                  f"older than {args.prune_older_than:g} days")
+        counts = store.counts()
+        size = path.stat().st_size
+        print(f"store {path}: {size / 2 ** 20:.1f} MiB, " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
 def _price_text(price) -> str:
     parts = [f"{getattr(price, k)} {price.currency} {label}" for k, label in
              (("per_task", "/task"), ("per_shot", "/shot"), ("per_minute", "/min"), ("per_second", "/s"))
@@ -152,7 +181,7 @@ def _price_text(price) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"run": _run, "plan": _plan, "devices": _devices}[args.command](args)
+        {"run": _run, "plan": _plan, "devices": _devices, "store": _store}[args.command](args)
     except QShiftError as exc:
         if args.debug:
             raise

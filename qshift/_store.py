@@ -399,6 +399,44 @@ class EvaluationStore:
 
         return self._transaction(count, write=False)
 
+    def prune(self, older_than: float, *, device: str | None = None, vacuum: bool = False) -> dict[str, int]:
+        """Delete what is older than ``older_than`` seconds: results, and tasks that have ended.
+
+        Tasks still being created or running are always kept (a rerun re-attaches to them), as is
+        everything newer. ``device``: only this device's entries (its ``cache_key``, as in
+        :meth:`counts`'s file). ``vacuum``: give the freed pages back to the file system (rewrites
+        the file; it waits for other processes using it).
+
+        Returns how many results and tasks were deleted.
+
+        Example:
+            >>> import qshift, tempfile, os
+            >>> store = qshift.EvaluationStore(os.path.join(tempfile.mkdtemp(), "s.sqlite"))
+            >>> store.prune(older_than=30 * 86400)
+            {'results': 0, 'tasks': 0}
+        """
+        if not older_than >= 0:
+            raise RequestError("older_than must be a number of seconds, 0 or more", expected="e.g. 30 * 86400",
+                               received=repr(older_than), fix="pass the age in seconds of what may go")
+        cutoff = time.time() - float(older_than)
+        where, extra = ("", ()) if device is None else (" AND device = ?", (device,))
+
+        def delete(db):
+            results = db.execute(f"DELETE FROM results WHERE created_at < ?{where}", (cutoff, *extra)).rowcount
+            tasks = db.execute("DELETE FROM tasks WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') "
+                               f"AND updated_at < ?{where}", (cutoff, *extra)).rowcount
+            return {"results": results, "tasks": tasks}
+
+        removed = self._transaction(delete, write=True)
+        if vacuum:
+            with self._lock:
+                try:
+                    _while_locked(lambda: self._db.execute("VACUUM"))
+                except sqlite3.OperationalError as exc:
+                    raise self._error("the evaluation store could not be compacted", exc,
+                                      fix="run again when no other qshift run uses the file") from exc
+        return removed
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

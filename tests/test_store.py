@@ -215,6 +215,59 @@ def test_moving_a_damaged_file_aside_lets_the_same_process_go_on(tmp_path):
     assert d.stats.from_store == 0 and d.stats.submitted == d.stats.circuits  # a new file, not the moved one
 
 
+# -- pruning ---------------------------------------------------------------------------------------
+
+def _aged_store(path):
+    """A store with results and tasks of every status, half of them made ten days old."""
+    c = _circuit()
+    store = qshift.EvaluationStore(path)
+    rows = np.arange(8)[:, None] * 0.1 * np.ones((1, c.n_slots))
+    store.save(c, "dev", None, None, rows, np.sin(rows[:, :c.n_outputs]), None, 1)
+    ledger = store.ledger(c, "dev", None, None)
+    for i, status in enumerate(["creating", "submitted", "COMPLETED", "FAILED"] * 2):
+        ledger.creating(f"token-{i}", rows[i:i + 1], [(0, -1, None)], 1)
+        if status != "creating":
+            ledger.submitted(f"token-{i}", f"arn:task/{i}")
+        if status in ("COMPLETED", "FAILED"):
+            ledger.ended(f"arn:task/{i}", status)
+    old = time.time() - 10 * 86400
+    with sqlite3.connect(path) as db:  # the first four rows and tasks are ten days old
+        keys = [ledger._key(rows, i) for i in range(4)]
+        db.executemany("UPDATE results SET created_at = ? WHERE key = ?", [(old, k) for k in keys])
+        db.executemany("UPDATE tasks SET updated_at = ? WHERE key = ?", [(old, k) for k in keys])
+    return c, store, rows
+
+
+def test_prune_deletes_old_results_and_ended_tasks_and_keeps_running_ones(tmp_path):
+    c, store, rows = _aged_store(tmp_path / "s.sqlite")
+    assert store.prune(older_than=20 * 86400) == {"results": 0, "tasks": 0}
+    assert store.prune(older_than=86400, device="another device") == {"results": 0, "tasks": 0}
+    assert store.prune(older_than=86400) == {"results": 4, "tasks": 2}  # rows 2, 3: COMPLETED, FAILED
+    assert sorted(store.load(c, "dev", None, None, rows, range(8))) == [4, 5, 6, 7]
+    left = store.ledger(c, "dev", None, None).find(rows, [(r, -1) for r in range(8)])
+    assert {r: e.status for (r, _), e in left.items()} == {0: "creating", 1: "submitted", 4: "creating",
+                                                           5: "submitted", 6: "COMPLETED", 7: "FAILED"}
+    assert store.prune(older_than=0, vacuum=True) == {"results": 4, "tasks": 2}
+    assert store.counts() == {"results": 0, "tasks creating": 2, "tasks submitted": 2}
+    with pytest.raises(qshift.QShiftError, match="older_than must be"):
+        store.prune(older_than=-1)
+
+
+def test_cli_store_reports_and_prunes(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    _aged_store(path)[1].close()
+    assert main(["store", "--file", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"store {path}:" in out and "8 results" in out and "2 tasks COMPLETED" in out
+    assert main(["store", "--file", str(path), "--prune-older-than", "7", "--vacuum"]) == 0
+    out = capsys.readouterr().out
+    assert "pruned 4 results and 2 ended tasks older than 7 days" in out and "4 results" in out
+    assert main(["store", "--file", str(path), "--prune-older-than", "-2"]) == 2
+    assert "--prune-older-than must be a number of days" in capsys.readouterr().err
+    assert main(["store", "--file", str(tmp_path / "none.sqlite")]) == 0
+    assert "no such file" in capsys.readouterr().out
+
+
 # -- two processes ---------------------------------------------------------------------------------
 
 WRITER = """
