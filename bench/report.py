@@ -509,8 +509,10 @@ def plots(results: dict, out: str) -> list[str]:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         labels = [f"{r['method']}: {r['config']}" for r in bw]
         y = np.arange(len(bw))
-        ax.barh(y - 0.2, [r["effective_bandwidth"] / 1e9 for r in bw], height=0.4,
-                color=["C0" if r["method"] == "np.copyto" else "C1" for r in bw], label="physical (copy: read + write)")
+        copy = np.array([r["method"] == "np.copyto" for r in bw])
+        physical = np.array([r["effective_bandwidth"] / 1e9 for r in bw])
+        ax.barh(y[copy] - 0.2, physical[copy], height=0.4, color="C0", label="np.copyto (read + write)")
+        ax.barh(y[~copy] - 0.2, physical[~copy], height=0.4, color="C1", label="simulator, physical traffic")
         ax.barh(y + 0.2, [r.get("gate_by_gate_bandwidth", 0) / 1e9 for r in bw], height=0.4, color="C2",
                 label="effective: gate-by-gate bytes of the batch")
         ax.set_yticks(y, labels)
