@@ -55,7 +55,12 @@ outer tape then gets zeros without an error.) What cannot work is calling ``f``
 inside ``tf.vectorized_map`` or ``pfor`` on values that depend on the loop
 index: pfor then rewrites the op itself and drops its gradient. ``f`` detects
 that and raises :class:`~qshift.QShiftError`; ``f`` takes leading batch
-dimensions, so call it on the whole batch instead.
+dimensions, so call it on the whole batch instead. Inside one ``tf.function``,
+a vectorized ``tape.jacobian`` around an unvectorized one (``pfor`` on the outer
+tape, ``False`` on the innermost) is beyond TensorFlow itself: its pfor cannot
+convert the gradient of a ``while_loop``, and it raises its own ``ValueError``
+("Vectorization can be disabled ...") for plain TF ops just as for ``f``. Use
+the same ``experimental_use_pfor`` on every tape there, or run eagerly.
 
 ``numpy_function`` cannot be compiled by XLA: keep ``jit_compile`` off (the
 Keras layer tells Keras so).

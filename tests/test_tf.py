@@ -21,8 +21,10 @@ def tape_derivatives(fn, x, order, pfor=True, first="jacobian"):
     """``[value, d1, ..., d_order]`` of ``fn`` at ``x`` by ``order`` nested tapes.
 
     The innermost tape takes ``tape.gradient`` when ``first == "gradient"`` (a scalar-valued
-    derivative), every other level ``tape.jacobian(..., experimental_use_pfor=pfor)``.
+    derivative), every other level ``tape.jacobian(..., experimental_use_pfor=pfor)``; ``pfor``
+    may also be one flag per level, innermost first.
     """
+    pfors = (pfor,) * order if isinstance(pfor, bool) else tuple(pfor)
 
     def level(k):
         if k == 0:
@@ -33,7 +35,7 @@ def tape_derivatives(fn, x, order, pfor=True, first="jacobian"):
         if k == 1 and first == "gradient":
             results.append(tape.gradient(results[-1], x))
         else:
-            results.append(tape.jacobian(results[-1], x, experimental_use_pfor=pfor))
+            results.append(tape.jacobian(results[-1], x, experimental_use_pfor=pfors[k - 1]))
         return results
 
     return level(order)
@@ -190,6 +192,24 @@ def test_third_order_costs_the_plan(pfor, rng):
     assert (circuits, jobs) == (qshift.plan(c, order=3).circuits, 4)
     np.testing.assert_allclose(results[3].numpy(), qshift.derivatives(c, x.numpy(), order=3).derivative(3),
                                atol=1e-10)
+
+
+@pytest.mark.parametrize("pfors", [(True, False, True), (False, False, False), (False, False, True)])
+def test_third_order_with_mixed_pfor_in_a_graph_works_wherever_tensorflow_does(pfors, rng):
+    # An unvectorized inner jacobian under a vectorized outer one, in one tf.function, is beyond
+    # TensorFlow's pfor for plain TF ops too: qshift raises the same error there, never a wrong number.
+    c = qshift.hardware_efficient(2, 1)
+    x = tf.constant(rng.uniform(-2, 2, c.n_symbols))
+    plain = lambda v: tf.stack([tf.reduce_sum(tf.sin(v) * tf.cos(2 * v)), tf.reduce_sum(v ** 3)])  # noqa: E731
+    f = qshift.tf.function(c)
+    if pfors == (False, False, True):
+        for fn in (plain, f):
+            with pytest.raises(ValueError, match="Vectorization can be disabled"):
+                tf.function(lambda v, fn=fn: tape_derivatives(fn, v, 3, pfor=pfors)[-1])(x)
+        return
+    third = tf.function(lambda v: tape_derivatives(f, v, 3, pfor=pfors)[-1])(x)
+    np.testing.assert_allclose(third.numpy(), qshift.derivatives(c, x.numpy(), order=3).derivative(3), atol=1e-10)
+    assert f.stats.circuits == qshift.plan(c, order=3).circuits
 
 
 def test_repeated_calls_hit_the_cache(rng):
