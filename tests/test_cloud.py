@@ -301,6 +301,35 @@ def test_two_identical_requests_started_at_once_pay_once(tmp_path):
     assert sum(counts) == 22 and joined >= 1  # every circuit submitted by exactly one twin, and they did overlap
 
 
+def test_two_identical_sampled_requests_in_threads_pay_once(tmp_path):
+    # Program sets: both threads pack the same executables into the same sets, claim them in
+    # the store, and whoever comes second sends the first one's token.
+    import threading
+
+    sv1 = FakeDevice(SV1_ARN, "SV1", "Amazon Braket", "SIMULATOR", shots_range=(0, 4000))
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))  # 13 points x 2 groups: 8 sets of <= 4
+    results, start = {}, threading.Barrier(2)
+    with fake_braket(devices=[sv1]) as fb:
+        fb.faults.slow_tasks(0.05)
+
+        def twin(i):
+            backend = _backend(fb, max_parallel=3)
+            start.wait()
+            results[i] = qshift.derivatives(c, [0.3, -0.2], order=1, device=backend, shots=1000, seed=5,
+                                            store=tmp_path / "run.sqlite")
+
+        threads = [threading.Thread(target=twin, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(results) == 2
+        assert len(fb.log.tasks) == 8 and fb.log.duplicates() == {}
+        assert sum(call.replay for call in fb.log.calls_to("CreateQuantumTask")) >= 1
+    np.testing.assert_array_equal(results[0].jacobian, results[1].jacobian)  # the same shots, read twice
+    assert all(r.stats.from_store + r.stats.reattached + r.stats.submitted >= 13 for r in results.values())
+
+
 def test_a_create_whose_answer_was_lost_is_not_run_twice(braket_service, tmp_path):
     # The store records the idempotency token before each create call; a rerun after the
     # process died between the create and its record sends the same token: the same task.
