@@ -81,7 +81,7 @@ _CACHE_MIN_ROWS = 16  # fewer rows per chunk would lose too much prefix sharing
 _KEEP_BYTES = 8 * 1024 ** 2  # work buffers up to this size are kept (per thread) for the next run
 _KRON_SIZE = 8  # apply a d x d block as M kron I when d * (amplitudes right of it) is at most this
 _BLOCK_QUBITS = 3  # adjacent one-qubit kernels are fused into blocks of up to this many qubits
-_DENSE_WEIGHTS = 128 * 1024 ** 2  # Z-only outputs keep one float per amplitude and output up to this size
+_DENSE_WEIGHTS = 128 * 1024 ** 2  # outputs keep dense weights (one number per amplitude and output) up to this size
 
 
 # -- kernels ------------------------------------------------------------------------------------
@@ -459,7 +459,7 @@ def _fold_tail(kernels: list, observables: "_Observables", n: int) -> tuple[list
     blocked: set[int] = set()  # qubits some kept, non-diagonal kernel acts on later
     at_tail = True
     for kernel in reversed(kernels):
-        if at_tail and isinstance(kernel, _Monomial):
+        if at_tail and isinstance(kernel, _Monomial) and observables.can_fold:
             observables = observables.fold(kernel)
             continue
         if diagonal and at_tail and isinstance(kernel, _Diagonal):
@@ -529,8 +529,9 @@ class _Observables:
 
     A group with ``source is None`` is diagonal: ``<P> = sum_i |psi_i|^2 w_i``. The weights
     ``w`` of a group are one row per output, ``(outputs, 2**n)`` (float for diagonal groups):
-    folding a permutation into them is one contiguous gather per row. A diagonal group too large
-    to store that way keeps :class:`_ParityWeights` and makes each row when it is needed.
+    folding a permutation into them is one contiguous gather per row. A group too large to
+    store that way keeps only masks: :class:`_ParityWeights` (diagonal) or
+    :class:`_FlipWeights` (its ``source`` is then the X/Y mask).
     """
 
     groups: tuple[tuple[np.ndarray, np.ndarray | None, np.ndarray], ...]  # (output indices, source, weights)
@@ -539,6 +540,10 @@ class _Observables:
     @property
     def diagonal(self) -> bool:
         return all(source is None for _, source, _ in self.groups)
+
+    @property
+    def can_fold(self) -> bool:
+        return not any(isinstance(weights, _FlipWeights) for _, _, weights in self.groups)
 
     def fold(self, kernel: _Monomial) -> "_Observables":
         """The observables measured before ``kernel``: ``P^dag O P`` for ``new[i] = phase[i] old[perm[i]]``."""
@@ -566,6 +571,8 @@ class _Observables:
         for outputs, source, weights in self.groups:
             if isinstance(weights, _ParityWeights):
                 out[:, outputs] = weights.expectations(_probabilities(states, scratch))
+            elif isinstance(weights, _FlipWeights):
+                out[:, outputs] = weights.expectations(states)
             elif source is None:
                 out[:, outputs] = _probabilities(states, scratch) @ weights.T
             else:
@@ -591,6 +598,29 @@ class _ParityWeights:
         """``(rows, outputs)`` from the probabilities ``(rows, 2**n)``."""
         p = probabilities if self.source is None else np.take(probabilities, self.source, axis=1)
         return np.stack([_signed_sum(p, mask) for mask in self.masks], axis=1)
+
+
+@dataclass(frozen=True)
+class _FlipWeights:
+    """Outputs with X/Y factors on the qubits of ``flips``, kept as masks for when their weights and
+    source indices would be too much to store: ``<P> = Re (-i)**#Y sum_i (-1)**parity(i & m)
+    conj(psi_i) psi_{i ^ flips}``. The flipped state is a view (reversed axes), so nothing of
+    size ``2**n`` is kept; a permutation at the circuit's end is applied, not folded."""
+
+    flips: int
+    masks: tuple[int, ...]  # the Y and Z qubits of each output, as bits of the basis index
+    phases: tuple[complex, ...]  # (-i)**#Y of each output
+    n: int
+
+    def expectations(self, states: np.ndarray) -> np.ndarray:
+        g, n = states.shape[0], self.n
+        view = states.reshape((g,) + (2,) * n)
+        flipped = view[(slice(None),) + tuple(slice(None, None, -1) if self.flips >> (n - 1 - q) & 1 else slice(None)
+                                              for q in range(n))]
+        z = np.conjugate(view)
+        z *= flipped
+        z = z.reshape(g, -1)
+        return np.stack([(phase * _signed_sum(z, mask)).real for mask, phase in zip(self.masks, self.phases)], axis=1)
 
 
 def _signed_sum(p: np.ndarray, mask: int) -> np.ndarray:
@@ -634,11 +664,17 @@ def _observables(circuit: Circuit) -> _Observables:
         flips = sum(1 << (n - 1 - q) for q, p in pauli.factors if p in "XY")
         signs = [n - 1 - q for q, p in pauli.factors if p in "YZ"]
         by_mask.setdefault(flips, []).append((k, signs, sum(p == "Y" for _, p in pauli.factors)))
+    dense = sum(len(items) * 2 ** n * (16 if mask else 8) + (2 ** n * 8 if mask else 0)
+                for mask, items in by_mask.items()) <= _DENSE_WEIGHTS  # weights and source indices
     groups = []
     for mask, items in by_mask.items():
         outputs = np.array([k for k, _, _ in items])
-        if mask == 0 and len(items) * 2 ** n * 8 > _DENSE_WEIGHTS:
+        if mask == 0 and not dense:
             groups.append((outputs, None, _ParityWeights(tuple(sum(1 << b for b in bits) for _, bits, _ in items))))
+            continue
+        if mask and not dense:
+            groups.append((outputs, mask, _FlipWeights(mask, tuple(sum(1 << b for b in bits) for _, bits, _ in items),
+                                                       tuple((-1j) ** n_y for _, _, n_y in items), n)))
             continue
         weights = np.empty((len(items), 2 ** n), dtype=float if mask == 0 else complex)
         parity = np.empty_like(idx)

@@ -64,18 +64,21 @@ def test_permutation_and_phase_tails_match_qiskit(seed, paulis):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_parity_weights_for_many_z_outputs_match_qiskit(seed, monkeypatch):
-    """Z-only outputs too many to store as dense weights are made one at a time (here: always)."""
+@pytest.mark.parametrize("paulis", ["Z", "XYZ"])
+def test_outputs_kept_as_masks_match_qiskit(seed, paulis, monkeypatch):
+    """Outputs whose dense weights would be too large keep only their qubit masks (here: always)."""
     from qshift import _simulator
 
     rng = np.random.default_rng(500 + seed)
     tail = [_TAIL[i] for i in rng.integers(len(_TAIL), size=8)]
-    c = _random_circuit(rng, n_qubits=5, n_ops=12, paulis="Z", tail=tail)
+    c = _random_circuit(rng, n_qubits=5, n_ops=12, paulis=paulis, tail=tail)
     monkeypatch.setattr(_simulator, "_DENSE_WEIGHTS", 0)
     _simulator._compile.cache_clear()
     try:
         groups = _simulator._compile(c).observables.groups
-        assert all(isinstance(weights, _simulator._ParityWeights) for _, _, weights in groups)
+        lazy = (_simulator._ParityWeights, _simulator._FlipWeights)
+        assert all(isinstance(weights, lazy) for _, _, weights in groups)
+        assert any(isinstance(weights, _simulator._FlipWeights) for _, _, weights in groups) == (paulis == "XYZ")
         values = rng.uniform(-np.pi, np.pi, (3, 3))
         ours = qshift.simulate(c, values)
     finally:
