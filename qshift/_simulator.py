@@ -45,7 +45,8 @@ Python loop over rows. These ideas make shifted batches cheap:
   same thread (touching fresh memory costs more than a small run's arithmetic).
 * **Bounded memory.** Chunks are never larger than ``max_memory`` allows; a
   single state too large for it raises :class:`~qshift.SimulationMemoryError`
-  instead of crashing.
+  instead of crashing. Outputs keep dense weights (one number per amplitude and
+  output) up to 128 MiB in all; beyond that, only their qubit masks.
 
 Qubit ``q`` is axis ``q`` of the state tensor (qubit 0 is the most significant bit).
 Amplitudes are complex128.
