@@ -157,7 +157,8 @@ def _apply_block(states: np.ndarray, m: np.ndarray, qubit: int, width: int, n: i
             np.matmul(m[:, None], states.view(float).reshape(g, left, d, 2 * right),
                       out=out.view(float).reshape(g, left, d, 2 * right))
     else:
-        m = m.astype(complex, copy=False)  # out[g, l, (a, r)] = sum_(b, s) st[g, l, (b, s)] * k[g, (b, s), (a, r)], k = m^T kron I
+        # out[g, l, (a, r)] = sum_(b, s) st[g, l, (b, s)] * k[g, (b, s), (a, r)], k = m^T kron I
+        m = m.astype(complex, copy=False)
         k = np.swapaxes(m, 1, 2)[:, :, None, :, None] * np.eye(right)[:, None, :]
         k = k.reshape(len(m), d * right, d * right)
         np.matmul(states.reshape(g, left, d * right), k, out=out.reshape(g, left, d * right))
@@ -252,15 +253,6 @@ class _Monomial:
     @cached_property
     def action(self) -> tuple[np.ndarray, np.ndarray | None]:
         return _monomial_action(self.gates, self.n)
-
-    @property
-    def perm(self) -> np.ndarray:
-        return self.action[0]
-
-    @property
-    def phase(self) -> np.ndarray:
-        phase = self.action[1]
-        return np.ones(2 ** self.n, dtype=complex) if phase is None else phase
 
     def operators(self, angles) -> None:
         return None
