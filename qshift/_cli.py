@@ -6,7 +6,8 @@ many circuits came from it, were re-attached to running tasks, or were submitted
 ``qshift plan FILE.qasm --order 2 --device NAME`` prints
 circuits, jobs, shots and price for the planned and the naive way without running anything;
 ``qshift devices`` lists the device profiles; ``qshift store [--file F] [--prune-older-than DAYS]``
-says what an evaluation store holds and deletes old results and ended tasks. Errors are one line on stderr and exit status 2
+says what an evaluation store holds and deletes old results and ended tasks. Errors are one
+line on stderr and exit status 2
 (``--debug`` shows the traceback).
 """
 

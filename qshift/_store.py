@@ -403,8 +403,8 @@ class EvaluationStore:
         """Delete what is older than ``older_than`` seconds: results, and tasks that have ended.
 
         Tasks still being created or running are always kept (a rerun re-attaches to them), as is
-        everything newer. ``device``: only this device's entries (its ``cache_key``, as in
-        :meth:`counts`'s file). ``vacuum``: give the freed pages back to the file system (rewrites
+        everything newer. ``device``: only the entries of this device (the ``cache_key`` the
+        store records for it). ``vacuum``: give the freed pages back to the file system (rewrites
         the file; it waits for other processes using it).
 
         Returns how many results and tasks were deleted.
