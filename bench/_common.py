@@ -79,6 +79,19 @@ def config_name(qubits: int, layers: int, outputs: str) -> str:
     return f"{qubits}q {layers}l {outputs}"
 
 
+def ansatz_case(workload: str, qubits: int, layers: int, outputs: str, order: int):
+    """One size of a derivative workload: ``hardware_efficient(qubits, layers)``, its angles, qshift's
+    derivatives up to ``order`` (what every method is checked against), the planner's minimum of
+    circuits, and the row fields every method shares."""
+    import qshift
+
+    c = qshift.hardware_efficient(qubits, layers, outputs=outputs)
+    x = angles(c.n_symbols)
+    base = dict(workload=workload, config=config_name(qubits, layers, outputs), qubits=qubits, layers=layers,
+                outputs=outputs, symbols=c.n_symbols)
+    return c, x, qshift.derivatives(c, x, order=order), qshift.plan(c, order=order).circuits, base
+
+
 def angles(n_symbols: int, rows: int | None = None, seed: int = SEED) -> np.ndarray:
     """Symbol values uniform in [-pi, pi): one row ``(n,)``, or ``(rows, n)``."""
     shape = (n_symbols,) if rows is None else (rows, n_symbols)

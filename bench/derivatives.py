@@ -34,8 +34,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import qshift  # noqa: E402
-from _common import (TARGET, Limit, M, angles, config_name, hessian_grid, max_abs_diff, measure,  # noqa: E402
-                     print_rows, progress, row)
+from _common import (M, TARGET, Limit, ansatz_case, hessian_grid, max_abs_diff, measure, print_rows,  # noqa: E402
+                     progress, row)
 
 QSHIFT, PENNYLANE, AER = M.QSHIFT, M.PL_HESSIAN, M.AER
 LIMIT = {PENNYLANE: 25.0, AER: 12.0}
@@ -91,13 +91,8 @@ def collect(quick: bool = False) -> list[dict]:
     limits = {name: Limit(seconds) for name, seconds in LIMIT.items()}
     rows = []
     for q, layers, outputs in hessian_grid(quick):
-        c = qshift.hardware_efficient(q, layers, outputs=outputs)
-        x = angles(c.n_symbols)
-        minimum = qshift.plan(c, order=2).circuits
-        reference = qshift.derivatives(c, x, order=2)
+        c, x, reference, minimum, base = ansatz_case("hessian", q, layers, outputs, 2)
         must = (q, layers, outputs) == TARGET
-        base = dict(workload="hessian", config=config_name(q, layers, outputs), qubits=q, layers=layers,
-                    outputs=outputs, symbols=c.n_symbols)
         work = minimum * len(c.operations) * (1 + 2 ** q / 4096)
         ours = measure(row(method=QSHIFT, peer=False, min_circuits=minimum, **base),
                        lambda: run_qshift(c, x), repeats=5,

@@ -23,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
-from _common import (M, angles, config_name, gradient_grid, max_abs_diff, measure, print_rows, progress,  # noqa: E402
-                     row, traced_value_and_jacobian)
+from _common import (M, ansatz_case, gradient_grid, max_abs_diff, measure, print_rows, progress, row,  # noqa: E402
+                     traced_value_and_jacobian)
 from derivatives import run_qshift  # noqa: E402
 from tf_hessian import run_qshift as run_qshift_tf  # noqa: E402
 
@@ -50,11 +50,8 @@ def traced_jacobian(circuit, x):
 def collect(quick: bool = False) -> list[dict]:
     rows = []
     for q, layers, outputs in gradient_grid(quick):
-        c = qshift.hardware_efficient(q, layers, outputs=outputs)
-        x = angles(c.n_symbols)
-        reference = qshift.derivatives(c, x, order=1).jacobian
-        base = dict(workload="gradient", config=config_name(q, layers, outputs), qubits=q, layers=layers,
-                    outputs=outputs, symbols=c.n_symbols, peer=False, min_circuits=qshift.plan(c, order=1).circuits)
+        c, x, exact, minimum, base = ansatz_case("gradient", q, layers, outputs, 1)
+        reference, base = exact.jacobian, base | dict(peer=False, min_circuits=minimum)
         done = [measure(row(method=M.QSHIFT, **base), lambda: run_qshift(c, x, order=1), repeats=5,
                         check=lambda d: max_abs_diff(d.jacobian, reference)),
                 measure(row(method=M.QSHIFT_TF_GRAD, **base), lambda: run_qshift_tf(c, x, True, 1),

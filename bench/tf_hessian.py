@@ -44,8 +44,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import tensorflow as tf  # noqa: E402
 
 import qshift  # noqa: E402
-from _common import (Limit, M, angles, config_name, hessian_grid, max_abs_diff, measure, print_rows,  # noqa: E402
-                     progress, row)
+from _common import (M, Limit, ansatz_case, hessian_grid, max_abs_diff, measure, print_rows, progress,  # noqa: E402
+                     row)
 
 QSHIFT_PFOR, QSHIFT_LOOP, NAIVE_PFOR, NAIVE_LOOP = M.QSHIFT_TF, M.QSHIFT_TF_LOOP, M.NAIVE, M.NAIVE_LOOP
 PL_DEFAULT, PL_LIGHTNING, PL_LIGHTNING64 = M.PL_TF, M.PL_TF_LIGHTNING, M.PL_TF_LIGHTNING64
@@ -156,12 +156,8 @@ def collect(quick: bool = False) -> list[dict]:
     limits: dict[str, Limit] = {}
     rows = []
     for q, layers, outputs in hessian_grid(quick):
-        c = qshift.hardware_efficient(q, layers, outputs=outputs)
-        x = angles(c.n_symbols)
-        reference = qshift.derivatives(c, x, order=2).hessian
-        base = dict(workload="hessian", config=config_name(q, layers, outputs), qubits=q, layers=layers,
-                    outputs=outputs, symbols=c.n_symbols)
-        minimum = qshift.plan(c, order=2).circuits
+        c, x, exact, minimum, base = ansatz_case("hessian", q, layers, outputs, 2)
+        reference = exact.hessian
         done = []
         for method, runner, work, ours in contenders(c, x):
             limit = None if method == QSHIFT_PFOR else limits.setdefault(method, Limit(LIMIT))

@@ -22,9 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
-import qshift  # noqa: E402
 import tf_hessian  # noqa: E402
-from _common import (Limit, M, angles, config_name, max_abs_diff, measure, print_rows, progress, row,  # noqa: E402
+from _common import (M, Limit, ansatz_case, max_abs_diff, measure, print_rows, progress, row,  # noqa: E402
                      third_order_grid)
 from derivatives import run_qshift  # noqa: E402
 
@@ -38,12 +37,8 @@ def collect(quick: bool = False) -> list[dict]:
     limits: dict[str, Limit] = {}
     rows = []
     for q, layers, outputs in third_order_grid(quick):
-        c = qshift.hardware_efficient(q, layers, outputs=outputs)
-        x = angles(c.n_symbols)
-        reference = qshift.derivatives(c, x, order=ORDER).derivative(ORDER)
-        minimum = qshift.plan(c, order=ORDER).circuits
-        base = dict(workload="third", config=config_name(q, layers, outputs), qubits=q, layers=layers,
-                    outputs=outputs, symbols=c.n_symbols)
+        c, x, exact, minimum, base = ansatz_case("third", q, layers, outputs, ORDER)
+        reference = exact.derivative(ORDER)
         check = lambda t: max_abs_diff(t, reference)
         done = [measure(row(method=QSHIFT, peer=False, min_circuits=minimum, **base),
                         lambda: (lambda d: (d[0].derivative(ORDER), d[1]))(run_qshift(c, x, ORDER)), repeats=5,

@@ -6,7 +6,6 @@ budget for the whole run (``BUDGET_S``): a cell gets what is left of it as its t
 """
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
