@@ -773,6 +773,14 @@ class FakeBraketService:
         replay = False
         injected = False
         rule = None
+
+        def answer(status: int, body: dict, *, error: str | None = None, injected: bool = False,
+                   replay: bool = False) -> tuple[int, dict[str, Any]]:
+            """Log the call (under its operation, or its method and path when none matched) and answer it."""
+            self.log._add_call(operation=op or f"{method} {path}", task_arn=task_arn, device_arn=device_arn,
+                               http_status=status, error=error, injected=injected, replay=replay)
+            return status, body
+
         try:
             if op is None:
                 raise ApiError("UnknownOperationException", f"No operation at {method} {path}")
@@ -790,38 +798,13 @@ class FakeBraketService:
                 injected = True
                 raise ApiError(rule.params["code"], rule.params["message"], rule.params["status"])
         except ApiError as e:
-            self.log._add_call(
-                operation=op or f"{method} {path}",
-                task_arn=task_arn,
-                device_arn=device_arn,
-                http_status=e.status,
-                error=e.code,
-                injected=injected,
-                replay=replay,
-            )
-            return e.status, {"__error__": e.code, "message": e.message}
+            return answer(e.status, {"__error__": e.code, "message": e.message}, error=e.code, injected=injected,
+                          replay=replay)
         except Exception as e:  # a bug in the fake: answer 500 and remember it
             self.errors.append(traceback.format_exc())
-            self.log._add_call(
-                operation=op or f"{method} {path}",
-                task_arn=task_arn,
-                device_arn=device_arn,
-                http_status=500,
-                error="InternalServiceException",
-                injected=False,
-                replay=False,
-            )
-            return 500, {"__error__": "InternalServiceException", "message": f"fake service error: {e!r}"}
-        self.log._add_call(
-            operation=op,
-            task_arn=task_arn,
-            device_arn=device_arn,
-            http_status=status,
-            error=None,
-            injected=False,
-            replay=replay,
-        )
-        return status, out
+            return answer(500, {"__error__": "InternalServiceException", "message": f"fake service error: {e!r}"},
+                          error="InternalServiceException")
+        return answer(status, out, replay=replay)
 
     @staticmethod
     def _route(method: str, path: str) -> tuple[str | None, str | None]:
