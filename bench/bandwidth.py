@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
 from _common import angles, best_of, print_rows, row  # noqa: E402
-from qshift import _simulator  # noqa: E402
+from qshift.backends.local import simulator as _simulator  # noqa: E402
 
 COPY_MIB = 512
 KERNELS = ("_OneQubit", "_Block", "_Fresh", "_Expand", "_Monomial", "_Diagonal", "_General")

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
 from _common import header, row  # noqa: E402
-from qshift._dask import DaskExecutor  # noqa: E402
+from qshift.execution.cluster import DaskExecutor  # noqa: E402
 
 ROUNDS = 5
 TUNED_MALLOC = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 2 ** 26,  # 64 MiB

@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
 from _common import Limit, M, angles, best_of, measure, print_rows, row, timed  # noqa: E402
-from qshift import _simulator  # noqa: E402
+from qshift.backends.local import simulator as _simulator  # noqa: E402
 
 AER_LIMIT = 5.0
 FIT_FROM = {"symbols": 24, "qubits": 14, "qubits memory": 20, "rows": 4}

@@ -9,24 +9,24 @@ Example:
     0.479426
 """
 
-from ._circuit import Angle, Circuit, CircuitBuilder, Operation, PauliString
-from ._errors import (CircuitError, DeviceError, GateArityError, MissingExtraError, NonAffineAngleError,
-                      QasmError, QShiftError, QubitIndexError, RequestError, SimulationMemoryError, SymbolError,
-                      UnknownGateError, ValuesError)
-from ._gates import GATES, GateSpec
-from ._derivatives import Derivatives, derivatives, plan
-from ._devices import available_devices
-from ._dask import DaskExecutor
-from ._executor import EvaluationCache, Executor, Stats
-from ._library import circuit_path, hardware_efficient, library
-from ._simulator import LocalSimulator, simulate
-from ._planner import Plan
-from ._types import Backend, RunResult
-from ._profiles import DeviceProfile, ProfileError, load_profile
-from ._estimate import CostLimitError, Estimate, estimate
-from ._retry import RetryPolicy
-from ._store import EvaluationStore, StoreError
-from .backends import AerBackend, BraketBackend, IBMBackend, PennyLaneBackend
+from qshift.ir.circuit import Angle, Circuit, CircuitBuilder, Operation, PauliString
+from qshift._errors import (CircuitError, CostLimitError, DeviceError, GateArityError, MissingExtraError,
+                            NonAffineAngleError, ProfileError, QShiftError, QasmError, QubitIndexError, RequestError,
+                            SimulationMemoryError, StoreError, SymbolError, UnknownGateError, ValuesError)
+from qshift.ir.gates import GATES, GateSpec
+from qshift.api.derivatives import Derivatives, derivatives, plan
+from qshift.backends.registry import available_devices
+from qshift.execution.cluster import DaskExecutor
+from qshift.execution.executor import EvaluationCache, Executor, Stats
+from qshift.ir.library import circuit_path, hardware_efficient, library
+from qshift.backends.local.simulator import LocalSimulator, simulate
+from qshift.planning.planner import Plan
+from qshift.backends.base import Backend, RunResult
+from qshift.backends.profiles import DeviceProfile, load_profile
+from qshift.cost.estimate import Estimate, estimate
+from qshift.backends.retry import RetryPolicy
+from qshift.execution.store import EvaluationStore
+from qshift.backends import AerBackend, BraketBackend, IBMBackend, PennyLaneBackend
 
 __version__ = "0.1.0"
 

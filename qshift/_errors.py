@@ -15,26 +15,34 @@ how to fix it::
      ├── ValuesError             an angle array of the wrong shape or with NaN/inf
      ├── RequestError            a derivative request that makes no sense
      ├── DeviceError             an unknown device or a backend that failed
+     │    ├── ProfileError       a device profile that cannot be read
+     │    └── ProviderError      a provider call that failed for good (carries ``code``, ``attempts``)
      ├── SimulationMemoryError   a state that would not fit in memory
+     ├── CostLimitError          a request priced over its ``max_cost``; nothing was sent
+     ├── StoreError              an evaluation store that is damaged, foreign or locked
      └── MissingExtraError       an optional dependency is not installed
 
 The concrete classes also derive from the matching built-in (``ValueError``,
-``MemoryError``, ``ImportError``) so generic handlers keep working.
+``MemoryError``, ``ImportError``, ``RuntimeError``) so generic handlers keep working.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "CircuitError",
+    "CostLimitError",
     "DeviceError",
     "GateArityError",
     "MissingExtraError",
     "NonAffineAngleError",
+    "ProfileError",
+    "ProviderError",
     "QShiftError",
     "QasmError",
     "QubitIndexError",
     "RequestError",
     "SimulationMemoryError",
+    "StoreError",
     "SymbolError",
     "UnknownGateError",
     "ValuesError",
@@ -136,8 +144,34 @@ class DeviceError(QShiftError, RuntimeError):
     """An unknown device, or a backend that failed to run."""
 
 
+class ProfileError(DeviceError, ValueError):
+    """A device profile that cannot be read: unknown key, missing field, wrong type or value."""
+
+
+class ProviderError(DeviceError):
+    """A provider call that failed for good: a permanent error, or transient ones past the retry policy.
+
+    Attributes:
+        code: the provider's error code (``"ValidationException"``, ...), if it sent one.
+        attempts: how many times the call was made.
+    """
+
+    def __init__(self, problem: str, *, code: str | None = None, attempts: int = 1, **kwargs):
+        super().__init__(problem, **kwargs)
+        self.code = code
+        self.attempts = attempts
+
+
 class SimulationMemoryError(QShiftError, MemoryError):
     """A simulation whose state would not fit in the memory qshift may use."""
+
+
+class CostLimitError(QShiftError, RuntimeError):
+    """A request whose estimated price exceeds its ``max_cost``; nothing was sent."""
+
+
+class StoreError(QShiftError, RuntimeError):
+    """The evaluation store cannot be used: damaged, truncated, not a qshift store, or locked for too long."""
 
 
 class MissingExtraError(QShiftError, ImportError):

@@ -30,16 +30,16 @@ from __future__ import annotations
 
 import math
 
-from ._errors import QShiftError, require
+from qshift._errors import QShiftError, require
 
 require("tensorflow", "tf")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from . import tf as qtf  # noqa: E402
-from ._circuit import Circuit  # noqa: E402
-from ._executor import Stats  # noqa: E402
+from qshift import tf as qtf  # noqa: E402
+from qshift.ir.circuit import Circuit  # noqa: E402
+from qshift.execution.executor import Stats  # noqa: E402
 
 __all__ = ["QuantumLayer"]
 

@@ -92,14 +92,14 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ._errors import QShiftError, RequestError, ValuesError, require
+from qshift._errors import QShiftError, RequestError, ValuesError, require
 
 tf = require("tensorflow", "tf")
 
-from ._circuit import Circuit  # noqa: E402
-from ._derivatives import derivatives  # noqa: E402
-from ._dask import as_executor  # noqa: E402
-from ._executor import EvaluationCache, Stats  # noqa: E402
+from qshift.ir.circuit import Circuit  # noqa: E402
+from qshift.api.derivatives import derivatives  # noqa: E402
+from qshift.execution.cluster import as_executor  # noqa: E402
+from qshift.execution.executor import EvaluationCache, Stats  # noqa: E402
 
 __all__ = ["QuantumFunction", "function"]
 

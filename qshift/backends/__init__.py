@@ -21,11 +21,11 @@ Shared pieces: :mod:`._grouping` (qubit-wise-commuting measurement groups),
 slot), :mod:`._common` (checks, results, noise).
 """
 
-from .aer import AerBackend
-from .braket import BraketBackend
-from .ibm import IBMBackend
-from .pennylane import PennyLaneBackend
-from ._grouping import MeasurementGroup, measurement_groups
+from qshift.backends.aer import AerBackend
+from qshift.backends.braket.backend import BraketBackend
+from qshift.backends.ibm import IBMBackend
+from qshift.backends.pennylane import PennyLaneBackend
+from qshift.ir.grouping import MeasurementGroup, measurement_groups
 
 __all__ = ["AerBackend", "BraketBackend", "IBMBackend", "MeasurementGroup", "PennyLaneBackend",
            "measurement_groups"]

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._circuit import Circuit
-from .._errors import DeviceError
-from .._gates import GATES
-from .._simulator import _check_angles
-from .._types import RunResult
-from ._grouping import n_groups
+from qshift.ir.circuit import Circuit
+from qshift._errors import DeviceError
+from qshift.ir.gates import GATES
+from qshift.backends.local.simulator import _check_angles
+from qshift.backends.base import RunResult
+from qshift.ir.grouping import n_groups
 
 __all__ = ["Depolarizing", "Step", "check_angles", "describe", "exact_result", "sampled_result", "steps"]
 

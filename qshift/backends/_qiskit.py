@@ -15,9 +15,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._circuit import Circuit
-from .._errors import require
-from ._common import Step, steps
+from qshift.ir.circuit import Circuit
+from qshift._errors import require
+from qshift.backends._common import Step, steps
 
 __all__ = ["bind_columns", "to_qiskit", "to_qiskit_observables"]
 

@@ -35,16 +35,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._circuit import Circuit
-from .._errors import DeviceError, require
-from .._types import RunResult
-from ._common import check_angles, describe, exact_result, sampled_result
-from ._qiskit import bind_columns, to_qiskit, to_qiskit_observables
+from qshift.ir.circuit import Circuit
+from qshift._errors import DeviceError, require
+from qshift.backends.base import Backend, RunResult
+from qshift.backends._common import check_angles, describe, exact_result, sampled_result
+from qshift.backends._qiskit import bind_columns, to_qiskit, to_qiskit_observables
 
 __all__ = ["IBMBackend"]
 
 
-class IBMBackend:
+class IBMBackend(Backend):
     """An IBM backend (here: a fake one) behind the one-method backend contract.
 
     Args:

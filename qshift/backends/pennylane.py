@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._circuit import Circuit
-from .._errors import DeviceError, require
-from .._types import RunResult
-from ._common import Step, check_angles, describe, exact_result, sampled_result, steps
-from ._grouping import measurement_groups
+from qshift.ir.circuit import Circuit
+from qshift._errors import DeviceError, require
+from qshift.backends.base import Backend, RunResult
+from qshift.backends._common import Step, check_angles, describe, exact_result, sampled_result, steps
+from qshift.ir.grouping import measurement_groups
 
 __all__ = ["PennyLaneBackend"]
 
@@ -41,7 +41,7 @@ _GATES = {
 }
 
 
-class PennyLaneBackend:
+class PennyLaneBackend(Backend):
     """A PennyLane device behind the one-method backend contract.
 
     Args:

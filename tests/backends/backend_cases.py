@@ -43,7 +43,7 @@ def _boom(*args, **kwargs):
 
 
 def _break_local(mp):
-    mp.setattr(qshift._simulator, "_run_chunk", _boom)
+    mp.setattr(qshift.backends.local.simulator, "_run_chunk", _boom)
 
 
 def _break_aer(mp):
@@ -72,11 +72,11 @@ def _break_ibm(mp):
 
 
 CASES = [
-    Case("local", lambda: qshift._devices.resolve_device("local"), True, _break_local),
-    Case("aer", lambda: qshift._devices.resolve_device("aer"), True, _break_aer),
-    Case("default.qubit", lambda: qshift._devices.resolve_device("default.qubit"), True, _break_pennylane),
-    Case("lightning.qubit", lambda: qshift._devices.resolve_device("lightning.qubit"), True, _break_pennylane),
-    Case("braket", lambda: qshift._devices.resolve_device("braket-local"), True, _break_braket),
+    Case("local", lambda: qshift.backends.registry.resolve_device("local"), True, _break_local),
+    Case("aer", lambda: qshift.backends.registry.resolve_device("aer"), True, _break_aer),
+    Case("default.qubit", lambda: qshift.backends.registry.resolve_device("default.qubit"), True, _break_pennylane),
+    Case("lightning.qubit", lambda: qshift.backends.registry.resolve_device("lightning.qubit"), True, _break_pennylane),
+    Case("braket", lambda: qshift.backends.registry.resolve_device("braket-local"), True, _break_braket),
     Case("ibm", lambda: qshift.IBMBackend("fake_brisbane", name="ibm-fake-ideal", noise=False,
                                           default_shots=SHOTS), False, _break_ibm),
 ]

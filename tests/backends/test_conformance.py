@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import qshift
-from qshift.backends._grouping import n_groups
+from qshift.ir.grouping import n_groups
 
 from backend_cases import CASES, SHOTS, Case, conformance_circuit, within
 

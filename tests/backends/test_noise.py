@@ -19,8 +19,8 @@ def circuit():
 
 def test_aer_noisy_and_braket_dm_agree(circuit):
     rows = np.random.default_rng(2).uniform(-2, 2, (4, circuit.n_slots))
-    aer = qshift._devices.resolve_device("aer-noisy").run(circuit, rows).values
-    braket = qshift._devices.resolve_device("braket-dm").run(circuit, rows).values
+    aer = qshift.backends.registry.resolve_device("aer-noisy").run(circuit, rows).values
+    braket = qshift.backends.registry.resolve_device("braket-dm").run(circuit, rows).values
     exact = qshift.LocalSimulator().run(circuit, rows).values
     np.testing.assert_allclose(aer, braket, atol=1e-9)
     assert np.abs(aer - exact).max() > 1e-3  # the noise is really there
@@ -35,7 +35,7 @@ def test_noisy_derivatives_agree(circuit):
 
 def test_noise_is_part_of_the_cache_key():
     assert qshift.AerBackend().cache_key != qshift.AerBackend(noise={"depolarizing_2q": 0.01}).cache_key
-    assert qshift._devices.resolve_device("aer").cache_key != qshift._devices.resolve_device("aer-noisy").cache_key
+    assert qshift.backends.registry.resolve_device("aer").cache_key != qshift.backends.registry.resolve_device("aer-noisy").cache_key
 
 
 def test_bad_noise_is_refused():

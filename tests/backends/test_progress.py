@@ -6,7 +6,7 @@ import types
 import numpy as np
 
 import qshift
-from qshift import _executor
+from qshift.execution import executor as _executor
 
 
 class _Small:

@@ -68,7 +68,7 @@ def test_qiskit_circuit_has_one_parameter_per_slot(circuit):
 
 
 def test_braket_circuit_has_one_free_parameter_per_slot(circuit):
-    from qshift.backends._braket import to_braket
+    from qshift.backends.braket.translate import to_braket
 
     bc = to_braket(circuit)
     assert sorted(p.name for p in bc.parameters) == sorted(f"s_{s}" for s in range(circuit.n_slots))

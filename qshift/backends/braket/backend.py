@@ -1,0 +1,365 @@
+"""Devices ``braket-local``, ``braket-dm``: Amazon Braket through the SDK's own batching.
+
+One Braket program per circuit structure, with a ``FreeParameter`` per slot;
+rows are its inputs. The device is any Braket ``Device``: a ``LocalSimulator``
+(``"default"``, ``"braket_sv"``, ``"braket_dm"``), or an ``AwsDevice`` passed in
+as ``BraketBackend(device=AwsDevice(arn))`` — the same code path runs both.
+
+* Exact (``shots=None``, simulators only): one ``run_batch`` call with one input
+  set per row, each task returning an ``Expectation`` per output.
+* Shots: every measurement group becomes one program (basis rotations
+  appended, all qubits measured); where the device supports program sets, the
+  rows of every group go into one ``ProgramSet`` of ``CircuitBinding`` s — one
+  quantum task, split only where the device's ``maximumExecutables`` /
+  ``maximumTotalShots`` require it. Other devices get one ``run_batch`` call.
+  Estimates and per-shot variances come from the measured parities.
+* Seeds: a local simulator's sampler is seeded through a seeded copy of the
+  simulator; hardware cannot be seeded.
+
+On an ``AwsDevice`` the backend creates the quantum tasks itself
+(:mod:`._braket_tasks`) instead of calling ``run_batch``: one task per circuit
+(or per program set), at most ``max_parallel`` in flight, each create call
+with an idempotency token, every AWS call under a :class:`~qshift.RetryPolicy`
+(transient errors retried with backoff and jitter, permanent ones raised at
+once), and only the failed tasks of a batch sent again. :meth:`BraketBackend.iter_run`
+yields rows as their tasks finish and records every task in the ledger it is
+given (the executor's, backed by the :class:`~qshift.EvaluationStore`), so a
+rerun after a crash re-attaches to tasks still running instead of paying twice.
+
+``RunResult.jobs`` counts provider calls: one per ``run_batch`` request or program set on a
+local simulator; one per quantum task created on an AWS device.
+
+Example:
+    >>> import numpy as np, qshift
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> r = BraketBackend("braket_sv").run(c, np.array([[0.0], [np.pi / 2]]))   # doctest: +SKIP
+    >>> np.round(r.values, 12).tolist(), r.jobs                                  # doctest: +SKIP
+    ([[0.0], [1.0]], 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from qshift.ir.circuit import Circuit
+from qshift._errors import DeviceError, require
+from qshift.backends.retry import RetryPolicy
+from qshift.backends.base import Backend, RunResult
+from qshift.backends.braket.translate import braket_observable, parameter_name, to_braket
+from qshift.backends._common import Depolarizing, check_angles, describe, exact_result, sampled_result
+from qshift.ir.grouping import estimate_from_bits, measurement_groups
+
+__all__ = ["BraketBackend"]
+
+_LOCAL = ("default", "braket_sv", "braket_dm")
+_PROGRAM_SET = "braket.ir.openqasm.program_set"
+
+
+class BraketBackend(Backend):
+    """An Amazon Braket device behind the one-method backend contract.
+
+    Args:
+        device: a local simulator name (``"default"``, ``"braket_sv"``, ``"braket_dm"``), a
+            device ARN (an ``AwsDevice``, created on first use: needs AWS credentials), or any
+            Braket ``Device`` object.
+        name: the device name used in messages and cache keys.
+        noise: depolarizing noise after every one- and two-qubit operation (``braket_dm`` only).
+        default_shots: shots used when a request passes none (``None``: exact).
+        max_batch: most rows per provider call (``None``: no limit).
+        max_parallel: parallel local tasks in ``run_batch`` (``None``: the SDK's default).
+        program_sets: use program sets when the device supports them (default ``True``).
+        run_options: extra keyword arguments for every ``run`` / ``run_batch`` call (e.g.
+            ``s3_destination_folder``, ``poll_interval_seconds``, ``poll_timeout_seconds`` for an
+            ``AwsDevice``).
+        retry: how calls to AWS are retried (default ``RetryPolicy()``: 6 attempts, backoff
+            from 0.5 s to 30 s with full jitter, at most 10 minutes per call); it also bounds how
+            often a task that ended FAILED (retryably) or CANCELLED is sent again.
+    """
+
+    def __init__(self, device="braket_sv", *, name: str | None = None, noise=None, default_shots: int | None = None,
+                 max_batch: int | None = None, max_parallel: int | None = None, program_sets: bool = True,
+                 run_options: dict | None = None, retry: RetryPolicy | None = None):
+        require("braket.devices", "braket")
+        self._spec = device
+        self._device = None if isinstance(device, str) else device
+        label = device if isinstance(device, str) else getattr(device, "name", type(device).__name__)
+        self.name = name or str(label)
+        self.noise = Depolarizing.parse(noise)
+        self.exact = _can_be_exact(device)
+        self.default_shots = default_shots if (default_shots is not None or self.exact) else 1000
+        self.max_batch = max_batch
+        self.max_parallel = max_parallel
+        self.program_sets = program_sets
+        self.run_options = dict(run_options or {})
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.cloud = _is_cloud(device)
+        key = getattr(device, "arn", None) if self.cloud and not isinstance(device, str) else None
+        self.cache_key = describe("braket", device=key or label, noise=self.noise and self.noise.as_dict())
+        if self.noise is not None and device not in ("braket_dm",) and isinstance(device, str):
+            raise DeviceError("noise needs a density-matrix simulator", expected="device='braket_dm'",
+                              received=repr(device), fix="use BraketBackend('braket_dm', noise=...)")
+
+    @property
+    def device(self):
+        """The Braket ``Device`` (a ``LocalSimulator``, or an ``AwsDevice`` created on first use)."""
+        if self._device is None:
+            self._device = _make_device(self._spec)
+        return self._device
+
+    def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+            seed: int | None = None) -> RunResult:
+        """Expectation values at every row of slot ``angles``."""
+        angles = check_angles(circuit, angles)
+        if len(angles) == 0:
+            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
+        self._check_shots(shots)
+        if shots is not None and circuit.n_slots == 0 and len(angles) > 1:  # identical rows: sample one, share it
+            one = self.run(circuit, angles[:1], shots=shots, seed=seed)
+            return RunResult(np.repeat(one.values, len(angles), axis=0), np.repeat(one.variances, len(angles), axis=0),
+                             one.executions, one.jobs)
+        if _on_aws(self.device):
+            return _assemble(circuit, len(angles), shots, self.iter_run(circuit, angles, shots=shots, seed=seed))
+        if shots is None:
+            return self._run_exact(circuit, angles)
+        device = self._seeded(seed)
+        if self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets():
+            return self._run_program_sets(device, circuit, angles, shots)
+        return self._run_batch_sampled(device, circuit, angles, shots)
+
+    def iter_run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None, seed: int | None = None,
+                 ledger=None) -> Iterator[tuple[np.ndarray, RunResult]]:
+        """As :meth:`run`, in pieces ``(rows, result)`` as they finish.
+
+        On an AWS device every quantum task is recorded in ``ledger`` (a
+        :class:`~qshift.execution.store.Ledger`) as it is created, and tasks an earlier run recorded there
+        are re-attached instead of sent again; see :mod:`._braket_tasks`. On a local simulator
+        the whole run is one piece.
+        """
+        angles = check_angles(circuit, angles)
+        one_sample = shots is not None and circuit.n_slots == 0 and len(angles) > 1
+        if len(angles) == 0 or one_sample or not _on_aws(self.device):
+            yield np.arange(len(angles)), self.run(circuit, angles, shots=shots, seed=seed)
+            return
+        self._check_shots(shots)
+        from qshift.backends.braket.tasks import TaskRun
+
+        yield from TaskRun(self, self.device, circuit, angles, shots, ledger).stream()
+
+    def _check_shots(self, shots: int | None) -> None:
+        if shots is None and not self.exact:
+            raise DeviceError(f"device {self.name!r} only samples", expected="shots=N",
+                              received="shots=None", fix="pass shots=1000, say")
+
+    def _rows_per_program_set(self, device, shots: int) -> int | None:
+        """Executables per program set where this device takes them (else ``None``).
+
+        A program set's task carries all its shots, so the device's ``shotsRange`` bounds it too.
+        """
+        if not (self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets()):
+            return None
+        most = _rows_per_set(device.properties.action[_PROGRAM_SET], shots)
+        shots_range = getattr(getattr(device.properties, "service", None), "shotsRange", None)
+        if shots_range and shots_range[1]:
+            most = min(most, max(1, int(shots_range[1]) // shots))
+        return most
+
+    # -- exact ----------------------------------------------------------------------------------
+    def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
+        from braket.circuits import ResultType
+
+        program = to_braket(circuit, None, self.noise, True)
+        batch = self.device.run_batch(program, shots=0, inputs=_inputs(angles), **self._parallel())
+        results = batch.results()
+        _check_results(results, len(angles), self.name)
+        types = [ResultType.Expectation(*braket_observable(p)) for p in circuit.outputs]
+        values = np.array([[r.get_value_by_result_type(t) for t in types] for r in results], dtype=float)
+        return exact_result(values)
+
+    # -- sampling -------------------------------------------------------------------------------
+    def _run_program_sets(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
+        from braket.program_sets import CircuitBinding, ProgramSet
+
+        limits = device.properties.action[_PROGRAM_SET]
+        per_set = _rows_per_set(limits, shots)
+        groups = measurement_groups(circuit)
+        chunks = [(g, lo, min(lo + per_set, len(angles))) for g in groups for lo in range(0, len(angles), per_set)]
+        values = np.empty((len(angles), circuit.n_outputs))
+        variances = np.empty_like(values)
+        jobs = 0
+        for pack in _pack(chunks, per_set):
+            bindings = [_binding(CircuitBinding, to_braket(circuit, g, self.noise), angles[lo:hi]) for g, lo, hi in pack]
+            program_set = ProgramSet(bindings, shots_per_executable=shots)
+            result = device.run(program_set, shots=program_set.total_shots, **self.run_options).result()
+            jobs += 1
+            for (g, lo, hi), entry in zip(pack, result):
+                _check_results(entry, hi - lo, self.name)
+                _fill(values, variances, circuit, g, range(lo, hi), entry)
+        return sampled_result(circuit, values, variances, jobs)
+
+    def _run_batch_sampled(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
+        groups = measurement_groups(circuit)
+        programs = [to_braket(circuit, g, self.noise) for g in groups for _ in range(len(angles))]
+        inputs = _inputs(angles) * len(groups)
+        results = device.run_batch(programs, shots=shots, inputs=inputs, **self._parallel()).results()
+        _check_results(results, len(programs), self.name)
+        values = np.empty((len(angles), circuit.n_outputs))
+        variances = np.empty_like(values)
+        for k, g in enumerate(groups):
+            _fill(values, variances, circuit, g, range(len(angles)), results[k * len(angles):(k + 1) * len(angles)])
+        return sampled_result(circuit, values, variances)
+
+    def _parallel(self) -> dict:
+        options = dict(self.run_options)
+        if self.max_parallel is not None:
+            options["max_parallel"] = self.max_parallel
+        return options
+
+    def _seeded(self, seed: int | None):
+        if seed is None or not (isinstance(self._spec, str) and self._spec in _LOCAL):
+            return self.device
+        return _seeded_local(self._spec, seed)
+
+    def __repr__(self) -> str:
+        return f"BraketBackend(name={self.name!r}, {self.cache_key})"
+
+
+def _sdk_has_program_sets() -> bool:
+    """Program sets arrived in later SDK releases; older ones fall back to ``run_batch``."""
+    import importlib.util
+
+    return importlib.util.find_spec("braket.program_sets") is not None
+
+
+def _on_aws(device) -> bool:
+    from qshift.backends.braket.tasks import on_aws
+
+    return on_aws(device)
+
+
+def _is_cloud(device) -> bool:
+    """A device reached through AWS (an ARN, or an ``AwsDevice``): runs cost money and time."""
+    if isinstance(device, str):
+        return device.startswith("arn:")
+    return isinstance(getattr(device, "arn", None), str)
+
+
+def _assemble(circuit: Circuit, n: int, shots: int | None, pieces) -> RunResult:
+    """One result from the ``(rows, result)`` pieces of :meth:`BraketBackend.iter_run`."""
+    values = np.empty((n, circuit.n_outputs))
+    variances = None if shots is None else np.empty_like(values)
+    executions = jobs = 0
+    for rows, result in pieces:
+        values[rows] = result.values
+        if variances is not None:
+            variances[rows] = result.variances
+        executions += result.executions
+        jobs += result.jobs
+    return RunResult(values, variances, executions, jobs)
+
+
+def _can_be_exact(device) -> bool:
+    """Simulators compute exact expectations (shots=0); QPUs only sample."""
+    if isinstance(device, str):
+        return not device.startswith("arn:") or "quantum-simulator" in device
+    kind = getattr(getattr(device, "type", None), "value", getattr(device, "type", None))
+    return str(kind).upper() != "QPU"
+
+
+def _make_device(spec: str):
+    if spec.startswith("arn:"):
+        from braket.aws import AwsDevice
+
+        return AwsDevice(spec)
+    from braket.devices import LocalSimulator
+
+    try:
+        return LocalSimulator(spec)
+    except ValueError as exc:
+        raise DeviceError(f"unknown Braket local simulator {spec!r}", expected="one of " + ", ".join(_LOCAL),
+                          received=repr(spec), fix="use 'braket_sv' or 'braket_dm', or pass a device ARN") from exc
+
+
+def _seeded_local(spec: str, seed: int):
+    """A ``LocalSimulator`` whose sampler draws from ``numpy.random.default_rng(seed)``.
+
+    The Braket simulators create an unseeded generator per simulation; a subclass hands each
+    simulation one shared seeded generator instead (tasks then run in one process, in order).
+    """
+    from braket.default_simulator import DensityMatrixSimulator, StateVectorSimulator
+    from braket.devices import LocalSimulator
+
+    base = DensityMatrixSimulator if spec == "braket_dm" else StateVectorSimulator
+    rng = np.random.default_rng(seed)
+
+    class Seeded(base):
+        def initialize_simulation(self, **kwargs):
+            simulation = super().initialize_simulation(**kwargs)
+            simulation._rng_generator = rng
+            return simulation
+
+    return LocalSimulator(backend=Seeded())
+
+
+def _inputs(angles: np.ndarray) -> list[dict[str, float]]:
+    return [{parameter_name(s): float(v) for s, v in enumerate(row)} for row in angles]
+
+
+def _binding(CircuitBinding, program, rows: np.ndarray):
+    if rows.shape[1] == 0:  # no slots (and one row, see run): the circuit itself is one executable
+        return program
+    input_sets = {parameter_name(s): [float(v) for v in rows[:, s]] for s in range(rows.shape[1])}
+    return CircuitBinding(program, input_sets=input_sets)
+
+
+def _rows_per_set(limits, shots: int) -> int:
+    """Most executables one program set may hold at ``shots`` per executable."""
+    most = getattr(limits, "maximumExecutables", None) or 100
+    total = getattr(limits, "maximumTotalShots", None)
+    if total:
+        if shots > total:
+            raise DeviceError("shots exceed the device's limit per program set", expected=f"shots <= {total}",
+                              received=str(shots), fix=f"pass shots={total} or fewer")
+        most = min(most, total // shots)
+    return max(1, int(most))
+
+
+def _pack(chunks, per_set: int):
+    """Chunks ``(group, lo, hi)`` packed into program sets of at most ``per_set`` executables."""
+    pack, size = [], 0
+    for chunk in chunks:
+        n = chunk[2] - chunk[1]
+        if pack and size + n > per_set:
+            yield pack
+            pack, size = [], 0
+        pack.append(chunk)
+        size += n
+    if pack:
+        yield pack
+
+
+def _fill(values, variances, circuit: Circuit, group, rows, results) -> None:
+    """Estimates of ``group``'s outputs at ``rows`` from the measurements of ``results`` (one per row)."""
+    for row, result in zip(rows, results):
+        bits = _bits(result.measurements, result.measured_qubits, circuit.n_qubits)
+        values[row, list(group.outputs)], variances[row, list(group.outputs)] = estimate_from_bits(circuit, group, bits)
+
+
+def _bits(measurements, measured_qubits, n_qubits: int) -> np.ndarray:
+    """Measured bits as ``(shots, n_qubits)`` with column ``q`` for qubit ``q``."""
+    m = np.asarray(measurements, dtype=np.int64)
+    out = np.zeros((len(m), n_qubits), dtype=np.int64)
+    out[:, list(measured_qubits)] = m
+    return out
+
+
+def _check_results(results, expected: int, name: str) -> None:
+    """Every task came back with a result (a failed task in a batch comes back as ``None``)."""
+    results = list(results)
+    failed = [i for i, r in enumerate(results) if r is None]
+    if len(results) != expected or failed:
+        raise DeviceError(f"device {name!r} returned {len(results) - len(failed)} result(s) for {expected} task(s)",
+                          expected=f"{expected} results",
+                          received=f"{len(results)} results" + (f", tasks {failed[:10]} failed" if failed else ""),
+                          fix="check the tasks' status on the device; rerun the request (finished batches are cached)")

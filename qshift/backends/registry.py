@@ -1,0 +1,128 @@
+"""Device names -> backends. ``device=`` accepts a profile name, a profile path, or a backend object.
+
+Every name is a device profile (``devices/*.toml``, see :mod:`qshift.backends.profiles`):
+the profile says which backend kind runs it, and a factory here builds that
+backend from the profile. Backend modules import their provider SDK only when
+a backend is built, so ``import qshift`` stays light, and a missing SDK is a
+:class:`~qshift.MissingExtraError` naming the extra to install.
+
+A profile marked ``cloud = true`` (``ionq-forte``, ``ibm-brisbane``, ...) needs
+credentials and network to run: :func:`resolve_device` refuses it with a
+:class:`~qshift.DeviceError`, while :func:`qshift.estimate` prices it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from qshift._errors import DeviceError, ProfileError
+from qshift.backends.profiles import DeviceProfile, bundled_profiles, load_profile
+from qshift.backends.local.simulator import LocalSimulator
+from qshift.backends.base import Backend, as_backend
+
+__all__ = ["available_devices", "backend_from_profile", "resolve_device", "resolve_profile"]
+
+
+def _local(profile: DeviceProfile, options: dict) -> Backend:
+    return LocalSimulator(**options)
+
+
+def _aer(profile: DeviceProfile, options: dict) -> Backend:
+    from qshift.backends.aer import AerBackend
+
+    return AerBackend(**options)
+
+
+def _pennylane(profile: DeviceProfile, options: dict) -> Backend:
+    from qshift.backends.pennylane import PennyLaneBackend
+
+    return PennyLaneBackend(profile.target or "default.qubit", **options)
+
+
+def _braket(profile: DeviceProfile, options: dict) -> Backend:
+    from qshift.backends.braket.backend import BraketBackend
+
+    return BraketBackend(profile.target or "braket_sv", **options)
+
+
+def _ibm(profile: DeviceProfile, options: dict) -> Backend:
+    from qshift.backends.ibm import IBMBackend
+
+    return IBMBackend(profile.target or "fake_brisbane", **options)
+
+
+_FACTORIES: dict[str, Callable[[DeviceProfile, dict], Backend]] = {
+    "local": _local, "aer": _aer, "pennylane": _pennylane, "braket": _braket, "ibm": _ibm,
+}
+
+
+def available_devices() -> list[str]:
+    """Names accepted by ``device=`` (the bundled profiles), runnable here or not.
+
+    Example:
+        >>> "local" in available_devices() and "ionq-forte" in available_devices()
+        True
+    """
+    return sorted(bundled_profiles())
+
+
+def resolve_profile(device) -> DeviceProfile | None:
+    """The profile behind ``device``: a name, a path, a profile, or a backend built from one (else ``None``)."""
+    if isinstance(device, DeviceProfile):
+        return device
+    if isinstance(device, (str, Path)):
+        return load_profile(device)
+    return getattr(device, "profile", None)
+
+
+def backend_from_profile(profile: DeviceProfile) -> Backend:
+    """Build the backend a profile describes (its ``profile`` attribute set to it).
+
+    Raises:
+        DeviceError: the profile is a cloud target (credentials and network needed).
+        ProfileError: its ``[options]`` do not fit the backend.
+        MissingExtraError: the backend's SDK is not installed.
+    """
+    if profile.cloud:
+        raise DeviceError(f"device {profile.name!r} is a cloud target and cannot run here",
+                          expected="a local device, or credentials and network access to the provider",
+                          received=f"{profile.name} ({profile.target})",
+                          fix=f"price it with qshift.estimate(circuit, device={profile.name!r}); to run it, configure "
+                              "the provider's credentials and pass a backend object, e.g. "
+                              "device=qshift.BraketBackend(device=AwsDevice(arn)) or qshift.IBMBackend(backend=...)")
+    options = _options(profile)
+    try:
+        backend = _FACTORIES[profile.backend](profile, options)
+    except TypeError as exc:
+        raise ProfileError(f"device profile {profile.name!r}: [options] do not fit the {profile.backend} backend",
+                           expected="keyword arguments of the backend class", received=str(exc),
+                           fix="remove or rename the option named") from exc
+    backend.profile = profile
+    return backend
+
+
+def _options(profile: DeviceProfile) -> dict:
+    options = dict(profile.options)
+    if profile.backend != "local":
+        options.setdefault("name", profile.name)
+        options.setdefault("max_batch", profile.max_batch)
+        if profile.shots is not None:
+            options.setdefault("default_shots", profile.shots)
+    return options
+
+
+def resolve_device(device) -> Backend:
+    """A backend for ``device``: a profile name or ``.toml`` path, a profile, or any backend object.
+
+    Example:
+        >>> resolve_device("local").name
+        'local'
+    """
+    if isinstance(device, (str, Path, DeviceProfile)):
+        return backend_from_profile(resolve_profile(device))
+    if all(hasattr(device, attr) for attr in ("run", "name", "exact")):
+        return as_backend(device)
+    raise DeviceError("device must be a name, a profile path or a backend",
+                      expected="e.g. 'local', 'aer', 'path/to/device.toml', or an object with run/name/exact",
+                      received=type(device).__name__, fix="pass device='local'")

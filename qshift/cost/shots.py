@@ -1,0 +1,236 @@
+"""Shots where they matter: allocation, targets by accuracy, and the rule that is cheapest.
+
+An entry of a derivative tensor is a linear rule ``sum_j c_j f_j`` over the
+plan's points. With ``N_j`` shots on point ``j`` (per-shot variance
+``sigma_j^2``; for a Pauli product ``sigma^2 = 1 - f^2 <= 1``) its variance is
+``sum_j c_j^2 sigma_j^2 / N_j``. For one entry, ``N_j ~ |c_j| sigma_j``
+minimises it (``Var = (sum |c_j| sigma_j)^2 / N``). For a whole tensor each
+point gets the weight of everything it feeds,
+``w_j = sqrt(sum_entries,outputs c_ej^2 sigma_j^2)``, and ``N_j ~ w_j``
+minimises the summed variance of all entries. A target standard error ``eps``
+on every entry then fixes the total: ``N = max_e sum_j c_ej^2 sigma_j^2 /
+(pi_j eps^2)`` with ``pi_j = w_j / sum w``.
+
+Shared points correlate entries: the unshifted ``f(x)`` enters every diagonal
+Hessian entry, so their errors move together; :meth:`Derivatives.covariance`
+reports it.
+
+The rule families compared by :func:`choices` (and chosen by
+``rule="min-shots"`` / ``"min-cost"``):
+
+* ``standard``: tensor-product stencils, the same shots on every point;
+* ``min-shots``: the same points, shots allocated by weight (fewest shots);
+* ``min-circuits``: the circuit-minimal Hessian, shots allocated by weight
+  (fewest circuits, so fewest per-task fees, but larger coefficients);
+* ``min-cost``: whichever of these the device profile's prices make cheapest.
+
+Example:
+    >>> import qshift
+    >>> c = qshift.hardware_efficient(3, 1)
+    >>> table = choices(c, order=2, target_stderr=0.05, device="ionq-forte")
+    >>> [ch.rule for ch in table]
+    ['standard', 'min-shots', 'min-circuits']
+    >>> table[1].shots < table[0].shots and table[2].circuits < table[0].circuits
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from qshift._errors import RequestError
+from qshift.planning.planner import Plan
+
+__all__ = ["Choice", "allocate", "choices", "entry_variances", "required_shots", "weights"]
+
+RULE_FAMILIES = ("standard", "min-shots", "min-circuits", "min-cost")
+_LADDER = 2 ** 0.25  # shot levels: fewer distinct levels means fewer provider calls
+
+
+def _terms(plan: Plan):
+    """All (entry, point, coefficient) terms of every order, entries numbered across orders."""
+    offset, e, p, c = 0, [], [], []
+    for m in plan.maps:
+        e.append(m.entry_index + offset)
+        p.append(m.point_index)
+        c.append(m.coefficients)
+        offset += len(m.entries)
+    return np.concatenate(e), np.concatenate(p), np.concatenate(c), offset
+
+
+def weights(plan: Plan, sigma2: np.ndarray | None = None) -> np.ndarray:
+    """``w_j = sqrt(sum c_ej^2 sigma_jo^2)`` for one row's points; ``sigma2`` is ``(points, n_out)`` (default 1)."""
+    entries, points, coeff, _ = _terms(plan)
+    s2 = np.ones((plan.points_per_row, 1)) if sigma2 is None else np.asarray(sigma2)
+    per_term = coeff ** 2 * s2[points].sum(axis=1)
+    return np.sqrt(np.bincount(points, per_term, minlength=plan.points_per_row))
+
+
+def entry_variances(plan: Plan, shots: np.ndarray, sigma2: np.ndarray | None = None) -> np.ndarray:
+    """Variance of every entry (all orders, ``(n_entries, n_out)``) for one row with ``shots`` per point."""
+    entries, points, coeff, n = _terms(plan)
+    s2 = np.ones((plan.points_per_row, 1)) if sigma2 is None else np.asarray(sigma2)
+    per_term = (coeff ** 2)[:, None] * s2[points] / np.asarray(shots, dtype=float)[points, None]
+    out = np.zeros((n, per_term.shape[1]))
+    np.add.at(out, entries, per_term)
+    return out
+
+
+def required_shots(plan: Plan, target_stderr: float, sigma2: np.ndarray | None = None, *,
+                   optimal: bool = True) -> np.ndarray:
+    """Shots per point (one row, real-valued) so that every entry's standard error is <= target."""
+    w = weights(plan, sigma2) if optimal else np.ones(plan.points_per_row)
+    share = np.maximum(w, 1e-12 * max(w.max(), 1e-300)) / w.sum()
+    worst = entry_variances(plan, share, sigma2).max()  # variance with one shot in all, split by share
+    return share * worst / target_stderr ** 2
+
+
+def allocate(plan: Plan, total_shots: float, sigma2: np.ndarray | None = None) -> np.ndarray:
+    """Split ``total_shots`` (for one row) over the points by weight, at least one each."""
+    w = weights(plan, sigma2)
+    return np.maximum(1, np.floor(total_shots * w / w.sum())).astype(np.int64)
+
+
+def quantize(shots: np.ndarray) -> np.ndarray:
+    """Round shots up to a ladder of levels ``ceil(2^(k/4))`` (so a run needs few provider calls)."""
+    shots = np.maximum(np.asarray(shots, dtype=float), 1.0)
+    levels = np.ceil(_LADDER ** np.ceil(np.log(shots) / np.log(_LADDER) - 1e-9))
+    return levels.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One way to meet a target standard error: the rule, its circuits and shots, and the price."""
+
+    rule: str
+    circuits: int
+    shots: int
+    tasks: int
+    price: float
+
+    def row(self, currency: str) -> str:
+        return f"{self.rule:14}{self.circuits:>10,}{self.shots:>14,}{self.tasks:>8,}{self.price:>16,.2f} {currency}"
+
+
+def choices(circuit, order: int = 2, *, target_stderr: float, device="local", rows: int = 1, wrt=None,
+            shift=None, orders=None) -> list[Choice]:
+    """Circuits, shots and price of each rule family for ``target_stderr`` on every entry.
+
+    Shot variances are taken at their worst case (``sigma^2 = 1`` for Pauli outputs), so real
+    runs, which measure ``sigma`` in a pilot, need at most this many shots.
+    """
+    from qshift.api.derivatives import plan as make
+    from qshift.backends.registry import resolve_profile
+    from qshift.cost.estimate import cost_of
+    from qshift.ir.grouping import n_groups
+
+    _check_target(target_stderr)
+    profile = resolve_profile(device)
+    groups = n_groups(circuit)
+    out = []
+    for family, rule, optimal in (("standard", "standard", False), ("min-shots", "standard", True),
+                                  ("min-circuits", "min-circuits", True)):
+        p = make(circuit, order, rows=rows, wrt=wrt, shift=shift, orders=orders, rule=rule)
+        per_point = quantize(required_shots(p, target_stderr, optimal=optimal))
+        total = int(per_point.sum()) * rows * groups
+        mean = math.ceil(total / (p.circuits * groups))
+        cost = cost_of(p.circuits, profile, shots=mean, groups=groups)
+        out.append(Choice(family, p.circuits, total, cost.tasks, cost.price - _shot_price(profile, mean * p.circuits
+                                                                                            * groups - total)))
+    return out
+
+
+def _shot_price(profile, extra_shots: int) -> float:
+    """The price of the shots the mean-shots rounding added (subtracted to price the exact total)."""
+    return 0.0 if profile is None or profile.price is None else extra_shots * profile.price.per_shot
+
+
+def cheapest(table: list[Choice]) -> Choice:
+    return min(table, key=lambda c: (c.price, c.shots, c.circuits))
+
+
+def _check_target(target_stderr) -> float:
+    if not isinstance(target_stderr, (int, float)) or isinstance(target_stderr, bool) or not 0 < target_stderr < 10:
+        raise RequestError("target_stderr must be a positive number", expected="e.g. target_stderr=0.01",
+                           received=repr(target_stderr), fix="pass the standard error each entry should reach")
+    return float(target_stderr)
+
+
+def resolve_family(rule: str, target_stderr, allocation, circuit, order_args: dict, device) -> tuple[str, bool]:
+    """(planner rule, optimal allocation?) for a request; ``min-cost`` asks :func:`choices`."""
+    if rule in ("min-shots", "min-cost") and target_stderr is None:
+        raise RequestError(f"rule={rule!r} needs a target", expected="target_stderr=... with this rule",
+                           received="target_stderr=None",
+                           fix="pass target_stderr (e.g. 0.01), or use rule='standard' / 'min-circuits' with shots=")
+    if target_stderr is not None:
+        _check_target(target_stderr)
+    if rule == "min-cost":
+        rule = cheapest(choices(circuit, target_stderr=target_stderr, device=device, **order_args)).rule
+    optimal = rule in ("min-shots", "min-circuits") if allocation is None else allocation == "optimal"
+    if allocation not in (None, "uniform", "optimal"):
+        raise RequestError(f"unknown allocation {allocation!r}", expected="'uniform' or 'optimal'",
+                           received=repr(allocation), fix="pass allocation='optimal' or 'uniform'")
+    return ("min-circuits" if rule == "min-circuits" else "standard"), optimal
+
+
+def _seeds(seed, n: int) -> list:
+    if seed is None:
+        return [None] * n
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def run_levels(executor, circuit, points: np.ndarray, shots: np.ndarray, seed) -> tuple:
+    """Evaluate ``points`` with per-point ``shots``: one call per distinct level.
+
+    Returns values, per-shot variances and the summed stats.
+    """
+    from qshift.execution.executor import Stats
+
+    values = np.empty((len(points), circuit.n_outputs))
+    variances = np.empty_like(values)
+    stats = Stats()
+    levels = np.unique(shots)
+    for level, level_seed in zip(levels, _seeds(seed, len(levels))):
+        idx = np.flatnonzero(shots == level)
+        v, var, st = executor.evaluate(circuit, points[idx], shots=int(level), seed=level_seed)
+        values[idx], variances[idx] = v, var
+        stats.add(st)
+    return values, variances, stats
+
+
+def run_to_target(executor, circuit, the_plan: Plan, points: np.ndarray, *, target_stderr: float, optimal: bool,
+                  pilot_shots: int, seed) -> tuple:
+    """Pilot every point, measure sigma, then top each point up to its share of the target.
+
+    Returns point values, the variance of each point's estimate, per-point shots and stats.
+    """
+    pilot_seed, rest_seed = _seeds(seed, 2)
+    f1, v1, stats = executor.evaluate(circuit, points, shots=pilot_shots, seed=pilot_seed)
+    sigma2 = np.maximum(v1, 1.0 / pilot_shots)
+    per_row = the_plan.points_per_row
+    need = np.concatenate([required_shots(the_plan, target_stderr, sigma2[r:r + per_row], optimal=optimal)
+                           for r in range(0, len(points), per_row)])
+    extra = np.where(need > pilot_shots, quantize(np.maximum(need - pilot_shots, 1)), 0)
+    total = pilot_shots + extra
+    values, per_shot = f1.copy(), v1.copy()
+    top = np.flatnonzero(extra)
+    if len(top):
+        f2, v2, more = run_levels(executor, circuit, points[top], extra[top], rest_seed)
+        more.circuits = 0  # topping up runs circuits the pilot already counted
+        stats.add(more)
+        w1, w2 = pilot_shots / total[top], extra[top] / total[top]
+        values[top] = w1[:, None] * f1[top] + w2[:, None] * f2
+        per_shot[top] = w1[:, None] * v1[top] + w2[:, None] * v2
+    return values, per_shot / total[:, None], total, stats
+
+
+def run_allocated(executor, circuit, the_plan: Plan, points: np.ndarray, *, shots: int, seed) -> tuple:
+    """The same total shots as ``shots`` on every point, split by weight (sigma at its worst case)."""
+    per_row = the_plan.points_per_row
+    split = quantize(allocate(the_plan, shots * per_row))
+    per_point = np.tile(split, len(points) // per_row)
+    values, per_shot, stats = run_levels(executor, circuit, points, per_point, seed)
+    return values, per_shot / per_point[:, None], per_point, stats

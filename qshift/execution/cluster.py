@@ -1,0 +1,352 @@
+"""Scaling out: run the rows of a plan on a Dask cluster (``pip install 'qshift[dask]'``).
+
+``qshift.derivatives(circuit, values, order=2, executor=client)`` with a
+``dask.distributed.Client`` (or a scheduler address such as
+``"tcp://10.0.0.5:8786"``) plans on this machine and evaluates on the cluster.
+A :class:`DaskExecutor` is an :class:`~qshift.Executor` whose runner (the
+step that sends the rows missing from the cache to the backend, see
+:class:`~qshift.execution.executor.Runner`) is a cluster: the cache, the counters and
+the reuse rules are the executor's own, so results and circuit counts are the
+single-machine path's.
+
+How one request runs:
+
+1. The executor looks every row up in its evaluation cache; only distinct misses go on.
+2. The circuit is scattered to every worker once (``client.scatter(..., broadcast=True)``)
+   and kept there for later requests with the same circuit; tasks carry a reference to
+   it, not a copy. A backend *object* passed as ``device`` travels with it; a device
+   *name* is resolved on each worker (so ``"aer"`` needs qiskit-aer on the workers).
+3. The misses are split into contiguous chunks: about ``chunks_per_worker`` per worker
+   thread (for balance when workers differ or die), never more rows than the backend
+   holds in memory at once (``rows_per_chunk(n_qubits)``, the local simulator's hint)
+   or accepts in one call (``max_batch``).
+4. Each chunk is one task, submitted with ``retries=``: a chunk that raises is retried by
+   Dask, and the chunks of a worker that dies are rerun elsewhere by the scheduler.
+5. Chunks are gathered as they finish (with a progress bar when stderr is a terminal) and
+   each is put in the cache at once; values come back in request order. When a chunk
+   fails for good, the chunks already finished are cached, the rest are cancelled, and
+   the error names the chunk: a rerun sends only what is missing.
+
+Counting: ``circuits`` is the distinct rows run, ``jobs`` one per chunk (one backend call
+each; a chunk rerun after a worker loss still counts once), ``executions`` and ``shots``
+what the backends report.
+
+Sampling: chunk ``i`` gets the ``i``-th child of ``SeedSequence(seed)``, so a seeded
+request is reproducible on the same cluster size; different chunking draws different
+samples (exact results do not depend on chunking beyond floating-point rounding).
+
+Example:
+    >>> import qshift
+    >>> executor = as_executor(None, "local")      # no cluster: the single-machine executor
+    >>> type(executor).__name__
+    'Executor'
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from qshift.ir.circuit import Circuit
+from qshift.backends.registry import resolve_device
+from qshift._errors import DeviceError, QShiftError, RequestError, require
+from qshift.execution.executor import EvaluationCache, Executor, Stats
+from qshift.backends.base import Backend, RunResult
+
+__all__ = ["DaskExecutor", "as_executor", "chunk_rows"]
+
+_CLIENTS: dict[str, object] = {}  # scheduler address -> the Client this process opened for it
+_CLIENTS_LOCK = threading.Lock()
+
+
+def as_executor(executor=None, device="local", *, cache: EvaluationCache | None = None,
+                progress: bool | None = None):
+    """The executor a request (or a TF op, for all its orders) runs through.
+
+    Args:
+        executor: ``None`` (a fresh single-machine :class:`~qshift.Executor` for ``device``),
+            an executor (anything with ``evaluate``; returned as is), a
+            ``dask.distributed.Client`` (a :class:`DaskExecutor` on it), or a scheduler
+            address string (connected once per process, then as a Client).
+        device: the device name or backend object, used when a new executor is made.
+        cache: the evaluation cache of a new executor (default: a new bounded one).
+        progress: progress bars for a new executor (default: when stderr is a terminal).
+
+    Dask is imported only when a Client or an address is passed; without it an address
+    raises :class:`~qshift.MissingExtraError` naming ``qshift[dask]``.
+    """
+    if executor is None:
+        return Executor(resolve_device(device), cache=cache, progress=progress)
+    if callable(getattr(executor, "evaluate", None)):
+        return executor
+    if _is_client(executor) or isinstance(executor, str):
+        return DaskExecutor(executor, device, cache=cache, progress=progress)
+    raise RequestError("executor must be an executor, a dask Client or a scheduler address",
+                       expected="None, qshift.Executor(...), a dask.distributed.Client, or e.g. 'tcp://host:8786'",
+                       received=type(executor).__name__,
+                       fix="pass executor=client (a dask.distributed.Client) or leave it out")
+
+
+def chunk_rows(rows: int, threads: int, *, memory_rows: int | None = None, max_batch: int | None = None,
+               chunks_per_worker: int = 4) -> int:
+    """Rows per chunk: about ``chunks_per_worker`` chunks per worker thread, capped by memory and batch limits.
+
+    Example:
+        >>> chunk_rows(3241, threads=2)                  # 8 chunks of at most 406 rows
+        406
+        >>> chunk_rows(3241, threads=2, memory_rows=64)  # only 64 states fit in the memory limit
+        64
+    """
+    size = math.ceil(rows / (max(threads, 1) * max(chunks_per_worker, 1)))
+    caps = [c for c in (memory_rows, max_batch) if c]
+    return max(1, min([size, *caps]))
+
+
+class DaskExecutor:
+    """An :class:`~qshift.Executor` that runs the rows missing from its cache on a Dask cluster.
+
+    Args:
+        client: a ``dask.distributed.Client``, or a scheduler address to connect to.
+        device: a device name (resolved on each worker; ``"local"``, ``"aer"`` ...) or a
+            picklable backend object (shipped to each worker once).
+        cache: the evaluation cache (a new bounded one by default).
+        reuse_sampled: reuse shot-noise results across requests (off by default).
+        progress: a progress bar over chunks (``None``: when stderr is a terminal).
+        chunk_rows: rows per chunk (default: from the worker count and the backend's limits,
+            see :func:`chunk_rows`).
+        chunks_per_worker: chunks per worker thread when sizing automatically.
+        retries: times Dask retries a chunk that raised, before the request fails.
+        worker_timeout: seconds to wait for a first worker when the cluster has none.
+
+    Attributes:
+        stats: cumulative counters (as :attr:`Executor.stats`; ``jobs`` counts chunks).
+    """
+
+    def __init__(self, client, device="local", *, cache: EvaluationCache | None = None,
+                 reuse_sampled: bool = False, progress: bool | None = None, chunk_rows: int | None = None,
+                 chunks_per_worker: int = 4, retries: int = 2, worker_timeout: float = 60.0):
+        self.client = _connect(client)
+        self.device = device
+        self._runner = _ClusterRunner(self.client, device, resolve_device(device), progress=progress,
+                                      chunk_rows=chunk_rows, chunks_per_worker=chunks_per_worker,
+                                      retries=retries, worker_timeout=worker_timeout)
+        self._executor = Executor(self._runner.backend, cache=cache, reuse_sampled=reuse_sampled,
+                                  progress=progress, runner=self._runner)
+
+    @property
+    def backend(self) -> Backend:
+        return self._executor.backend
+
+    @property
+    def cache(self) -> EvaluationCache:
+        return self._executor.cache
+
+    @property
+    def stats(self) -> Stats:
+        return self._executor.stats
+
+    def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+                 seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
+        """As :meth:`Executor.evaluate`: values (and variances when sampling) of every row, and the request's stats."""
+        return self._executor.evaluate(circuit, angles, shots=shots, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"DaskExecutor({self.client!r}, device={self.backend.name!r})"
+
+
+class _ClusterRunner:
+    """The :class:`~qshift.execution.executor.Runner` of a :class:`DaskExecutor`: chunks as Dask tasks."""
+
+    _KEPT_CIRCUITS = 16  # scattered circuits kept on the workers (least recently used dropped)
+
+    def __init__(self, client, device, backend: Backend, *, progress, chunk_rows, chunks_per_worker, retries,
+                 worker_timeout):
+        self.client = client
+        self.backend = backend
+        self.device = device if isinstance(device, str) else backend
+        self.progress = progress
+        self.chunk_rows = chunk_rows
+        self.chunks_per_worker = chunks_per_worker
+        self.retries = retries
+        self.worker_timeout = worker_timeout
+        self._scattered: OrderedDict[str, object] = OrderedDict()  # fingerprint -> Future of a _Payload
+        self._lock = threading.Lock()  # a TF op may evaluate from several threads
+
+    def __call__(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
+                 seed: int | None) -> Iterator[tuple[np.ndarray, RunResult]]:
+        chunks = self._chunks(circuit, len(angles))
+        payload = self._payload(circuit)
+        seeds = np.random.SeedSequence(seed).spawn(len(chunks)) if seed is not None else [None] * len(chunks)
+        prefix = f"qshift-chunk-{uuid.uuid4().hex}"
+        futures = [self.client.submit(_run_chunk, payload, angles[rows], shots,
+                                      None if s is None else int(s.generate_state(1)[0]),
+                                      key=(prefix, i), retries=self.retries, pure=False)
+                   for i, (rows, s) in enumerate(zip(chunks, seeds))]
+        return self._gather(circuit, futures, chunks)
+
+    def _chunks(self, circuit: Circuit, rows: int) -> list[np.ndarray]:
+        size = self.chunk_rows or chunk_rows(rows, self._threads(), memory_rows=self._memory_rows(circuit),
+                                             max_batch=self.backend.max_batch,
+                                             chunks_per_worker=self.chunks_per_worker)
+        if self.chunk_rows and self.backend.max_batch:
+            size = min(size, self.backend.max_batch)
+        return np.array_split(np.arange(rows), math.ceil(rows / size))
+
+    def _memory_rows(self, circuit: Circuit) -> int | None:
+        hint = getattr(self.backend, "rows_per_chunk", None)
+        return hint(circuit.n_qubits) if callable(hint) else None
+
+    def _threads(self) -> int:
+        threads = sum(self.client.nthreads().values())
+        if threads:
+            return threads
+        try:
+            self.client.wait_for_workers(1, timeout=self.worker_timeout)
+        except Exception as exc:  # distributed raises TimeoutError (asyncio's or the builtin)
+            raise DeviceError("the Dask cluster has no workers", expected="at least one worker",
+                              received=f"none after {self.worker_timeout:g} s",
+                              fix="start workers (dask worker <scheduler address>) or scale the cluster") from exc
+        return sum(self.client.nthreads().values())
+
+    def _payload(self, circuit: Circuit):
+        """The circuit (and backend object) on every worker, scattered once per circuit."""
+        with self._lock:
+            return self._scatter(circuit)
+
+    def _scatter(self, circuit: Circuit):
+        future = self._scattered.get(circuit.fingerprint)
+        if future is not None and future.status == "finished":
+            self._scattered.move_to_end(circuit.fingerprint)
+            return future
+        try:
+            future = self.client.scatter(_Payload(circuit, self.device), broadcast=True, hash=False)
+        except Exception as exc:
+            raise DeviceError("could not send the circuit and device to the Dask workers",
+                              expected="a picklable circuit and device", received=f"{type(exc).__name__}: {exc}",
+                              fix="pass the device by name (device='local') so each worker builds its own") from exc
+        self._scattered[circuit.fingerprint] = future
+        while len(self._scattered) > self._KEPT_CIRCUITS:
+            self._scattered.popitem(last=False)[1].release()
+        return future
+
+    def _gather(self, circuit: Circuit, futures: list,
+                chunks: list[np.ndarray]) -> Iterator[tuple[np.ndarray, RunResult]]:
+        """Yield chunks as they finish; on a failure, yield the finished ones, cancel the rest, raise."""
+        from distributed import as_completed
+
+        index = {future.key: i for i, future in enumerate(futures)}
+        pending = set(index)
+        bar = self._bar(circuit, len(futures))
+        try:
+            for future in as_completed(futures, loop=self.client.loop):
+                i = index[future.key]
+                pending.discard(future.key)
+                try:
+                    result = future.result()
+                except Exception as exc:
+                    yield from self._finished(futures, chunks, pending)
+                    raise _chunk_error(exc, i, chunks, self.backend.name, self.retries) from exc
+                yield chunks[i], result
+                bar.update(1)
+        finally:
+            self.client.cancel([f for f in futures if f.key in pending])
+            bar.close()
+
+    @staticmethod
+    def _finished(futures, chunks, pending) -> Iterator[tuple[np.ndarray, RunResult]]:
+        for i, future in enumerate(futures):
+            if future.key in pending and future.status == "finished":
+                try:
+                    result = future.result(timeout=10)
+                except Exception:  # noqa: BLE001 - a second failure changes nothing: report the first
+                    continue
+                pending.discard(future.key)
+                yield chunks[i], result
+
+    def _bar(self, circuit: Circuit, total: int):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=f"{circuit.name} on {self.backend.name} (dask)", unit="chunk", leave=False,
+                    disable=True if self.progress is False or total < 2 else (None if self.progress is None else False))
+
+
+def _chunk_error(exc: BaseException, i: int, chunks: list[np.ndarray], device: str, retries: int) -> QShiftError:
+    rows = chunks[i]
+    where = (f"chunk {i + 1} of {len(chunks)} (rows {rows[0]}-{rows[-1]} of the {sum(map(len, chunks))} "
+             f"uncached rows) failed on the Dask cluster")
+    rerun = "finished chunks are cached, so a rerun through the same executor sends only the rest"
+    if isinstance(exc, QShiftError):  # keep the type (SimulationMemoryError stays a MemoryError)
+        return _rebuild(exc, f"{where}: {exc.problem}", fix=f"{exc.fix}; {rerun}" if exc.fix else rerun)
+    if type(exc).__name__ == "KilledWorker":
+        return DeviceError(f"{where}: it killed every worker that ran it", expected="a chunk that a worker survives",
+                           received=f"{type(exc).__name__}: {exc}",
+                           fix=f"lower chunk_rows or give the workers more memory; {rerun}")
+    return DeviceError(f"{where} on device {device!r}, also after {retries} retries", expected="a successful run",
+                       received=f"{type(exc).__name__}: {exc}", fix=f"check the device on the workers; {rerun}")
+
+
+def _rebuild(exc: QShiftError, problem: str, *, fix: str | None) -> QShiftError:
+    return type(exc)(problem, expected=exc.expected, received=exc.received, fix=fix, line=exc.line)
+
+
+# -- on the workers -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Payload:
+    """What every worker keeps for one circuit: the circuit, and a device name or backend object."""
+
+    circuit: Circuit
+    device: object
+
+
+def _run_chunk(payload: _Payload, angles: np.ndarray, shots: int | None, seed: int | None) -> RunResult:
+    """One chunk, on a worker: the backend named (or shipped) in ``payload`` runs ``angles``."""
+    device = payload.device
+    backend = _backend_named(device) if isinstance(device, str) else device
+    result = backend.run(payload.circuit, angles, shots=shots, seed=seed)
+    variances = None if result.variances is None else np.asarray(result.variances, dtype=float)
+    return RunResult(np.asarray(result.values, dtype=float), variances, result.executions, result.jobs)
+
+
+@lru_cache(maxsize=8)
+def _backend_named(name: str) -> Backend:
+    """One backend per device name per worker process, built there."""
+    return resolve_device(name)
+
+
+# -- connecting ---------------------------------------------------------------------------------
+
+def _is_client(obj) -> bool:
+    distributed = sys.modules.get("distributed")  # a Client exists only if distributed is imported
+    return distributed is not None and isinstance(obj, distributed.Client)
+
+
+def _connect(client):
+    """A Client: as given, or this process's connection to the scheduler address ``client``."""
+    if _is_client(client):
+        return client
+    distributed = require("distributed", "dask")
+    if not isinstance(client, str):
+        raise RequestError("a Dask executor needs a client or a scheduler address",
+                           expected="a dask.distributed.Client or e.g. 'tcp://127.0.0.1:8786'",
+                           received=type(client).__name__, fix="pass Client(...) or its scheduler address")
+    with _CLIENTS_LOCK:
+        known = _CLIENTS.get(client)
+        if known is not None and known.status == "running":
+            return known
+        try:
+            known = distributed.Client(client, set_as_default=False)
+        except OSError as exc:
+            raise DeviceError(f"could not connect to the Dask scheduler at {client!r}",
+                              expected="a running scheduler at that address", received=f"{type(exc).__name__}: {exc}",
+                              fix="start one (dask scheduler) or check the address and port") from exc
+        _CLIENTS[client] = known
+        return known

@@ -1,0 +1,325 @@
+"""The executor: runs points through an evaluation cache, then the backend, in bounded batches.
+
+Behaviour shared by every backend lives here, wrapped around the backend by
+composition: counting (:class:`Stats`), caching (:class:`EvaluationCache`),
+batching to the backend's ``max_batch``, and progress on long runs. The
+backend itself only implements ``run``.
+
+With a persistent :class:`~qshift.EvaluationStore` (``store=``), rows missing from the
+cache are looked up there next (``Stats.from_store``); every finished piece is recorded
+there too, and a backend that sends provider tasks (one with ``iter_run``, such as
+:class:`~qshift.BraketBackend` on an ``AwsDevice``) records each task as it submits it, so
+a rerun after a crash re-attaches to tasks still running (``Stats.reattached``) and
+submits only what never ran (``Stats.submitted``). See :mod:`qshift.execution.store`.
+
+One step is replaceable: *how* the rows missing from the cache reach the
+backend. An :class:`Executor` hands them to its runner (a :class:`Runner`),
+which yields ``(rows, RunResult)`` pieces as they finish; the executor checks
+each piece, fills the values and the cache, and counts. The default runner
+sends ``max_batch``-sized batches one after the other; the Dask executor
+(:mod:`qshift.execution.cluster`) supplies one that runs chunks on a cluster. Because
+every finished piece is cached before the next is awaited, a run that fails
+part-way keeps what it computed.
+
+Reuse rules. A point already evaluated for the same circuit (fingerprint),
+device, shots and angles (exact bytes) is not run again. Exact devices reuse
+results freely, for as long as they stay in the bounded LRU cache. Results
+with shot noise are reused only within one request (a fresh cache per call),
+unless the executor is created with ``reuse_sampled=True`` — reusing a noisy
+estimate correlates the errors of every derivative that shares it, which is
+fine within one request (the planner relies on it) but is a choice across
+requests.
+
+Example:
+    >>> import numpy as np, qshift
+    >>> ex = Executor(qshift.LocalSimulator())
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> _ = ex.evaluate(c, np.array([[0.1], [0.2], [0.1]]))
+    >>> ex.stats.circuits, ex.stats.jobs
+    (2, 1)
+    >>> _ = ex.evaluate(c, np.array([[0.2]]))
+    >>> ex.stats.circuits, ex.stats.cache_hits
+    (2, 1)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from functools import partial
+from typing import Protocol
+
+import numpy as np
+
+from qshift.ir.circuit import Circuit
+from qshift._errors import DeviceError, QShiftError
+from qshift.execution.store import EvaluationStore, Ledger
+from qshift.backends.base import Backend, RunResult
+
+__all__ = ["EvaluationCache", "Executor", "Runner", "Stats"]
+
+
+@dataclass
+class Stats:
+    """Counters of what was executed.
+
+    Attributes:
+        circuits: distinct circuits (angle rows) sent to the backend.
+        jobs: backend calls (provider jobs).
+        executions: circuit runs the provider performed (incl. one per measurement group on
+            sampling hardware).
+        shots: shots spent.
+        cache_hits: points answered from the evaluation cache.
+        from_store: points answered from the persistent evaluation store.
+        reattached: points whose provider tasks were submitted by an earlier run and collected by
+            this one (a rerun after a crash).
+        submitted: points sent to the device by this run (``circuits - reattached``).
+    """
+
+    circuits: int = 0
+    jobs: int = 0
+    executions: int = 0
+    shots: int = 0
+    cache_hits: int = 0
+    from_store: int = 0
+    reattached: int = 0
+    submitted: int = 0
+
+    def add(self, other: "Stats") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def copy(self) -> "Stats":
+        return Stats(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+    def __sub__(self, other: "Stats") -> "Stats":
+        return Stats(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
+
+
+class EvaluationCache:
+    """A bounded LRU map from (circuit, device, shots, angles) to one point's values.
+
+    Args:
+        max_entries: points kept; the least recently used are dropped beyond this, so a long
+            training run does not grow memory without bound.
+    """
+
+    def __init__(self, max_entries: int = 200_000):
+        self.max_entries = int(max_entries)
+        self._data: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key):
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+            return hit
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class Runner(Protocol):
+    """Runs distinct rows of slot angles; the step of :class:`Executor` that can be replaced.
+
+    Called with the rows missing from the cache, a runner yields ``(rows, result)`` pieces in
+    any order: ``rows`` indexes into ``angles`` and ``result`` is the backend's
+    :class:`~qshift.RunResult` for ``angles[rows]``. Every row must appear in exactly one
+    piece. A runner that fails should first yield the pieces it has finished, then raise.
+    """
+
+    def __call__(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
+                 seed: int | None) -> Iterable[tuple[np.ndarray, RunResult]]: ...
+
+
+class Executor:
+    """Evaluates points of circuits on a backend, with caching, batching, counting and progress.
+
+    Args:
+        backend: the device (anything with the :class:`~qshift.Backend` ``run`` method).
+        cache: the evaluation cache (a new bounded one by default).
+        reuse_sampled: reuse shot-noise results across requests (off by default).
+        progress: show a progress bar (tqdm.auto: a widget in notebooks). ``None``: only when
+            the run has several batches and stderr is a terminal or a Jupyter kernel;
+            ``False``: never; ``True``: whenever there are several batches.
+        runner: how rows missing from the cache are run (default: batches of the backend's
+            ``max_batch``, one after the other, in this process); see :class:`Runner`.
+        store: a persistent :class:`~qshift.EvaluationStore` for results and submitted tasks
+            (``None``: none); see :mod:`qshift.execution.store`.
+    """
+
+    def __init__(self, backend: Backend, *, cache: EvaluationCache | None = None, reuse_sampled: bool = False,
+                 progress: bool | None = None, runner: Runner | None = None,
+                 store: EvaluationStore | None = None):
+        self.backend = backend
+        self.cache = cache if cache is not None else EvaluationCache()
+        self.reuse_sampled = reuse_sampled
+        self.progress = progress
+        self.runner = runner  # None: self._run_batches
+        self.store = store
+        self.stats = Stats()
+        self._lock = threading.RLock()  # concurrent callers (TF runs ops in parallel) share one cache
+
+    def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
+                 seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
+        """Values (and variances when sampling) of every row of slot ``angles``; returns the request's stats.
+
+        ``shots=None`` takes the backend's ``default_shots`` when it has one (a sampling device's
+        profile); exact otherwise. Calls are serialized, so two concurrent requests for the same
+        points run them once.
+        """
+        with self._lock:
+            return self._evaluate(circuit, angles, shots=shots, seed=seed)
+
+    def _evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
+                  seed: int | None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
+        if shots is None:
+            shots = getattr(self.backend, "default_shots", None)
+        angles = np.ascontiguousarray(angles, dtype=float)
+        sampled = shots is not None or not self.backend.exact
+        cache = self.cache if not sampled or self.reuse_sampled else EvaluationCache(len(angles) + 1)
+        device = getattr(self.backend, "cache_key", self.backend.name)
+        keys = [(circuit.fingerprint, device, shots, row.tobytes()) for row in angles]
+        request = Stats()
+        values = np.empty((len(angles), circuit.n_outputs))
+        variances = np.zeros_like(values) if sampled else None
+        missing: dict[bytes, list[int]] = {}
+        for i, key in enumerate(keys):
+            hit = cache.get(key)
+            if hit is None:
+                missing.setdefault(key, []).append(i)
+                continue
+            request.cache_hits += 1
+            values[i] = hit[0]
+            if variances is not None:
+                variances[i] = hit[1] if hit[1] is not None else 0.0
+        try:
+            if missing and self.store is not None:
+                self._load_stored(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
+            if missing:
+                self._run_missing(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
+        finally:  # what finished before a failure was executed (and cached): count it
+            self.stats.add(request)
+        return values, variances, request
+
+    def _load_stored(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
+        found = self.store.load(circuit, self._device_key(), shots, seed, angles,
+                                [rows[0] for rows in missing.values()])
+        for i, (vals, var) in found.items():
+            cache.put(keys[i], (vals, var))
+            for k in missing.pop(keys[i]):
+                values[k] = vals
+                if variances is not None:
+                    variances[k] = 0.0 if var is None else var
+        request.from_store += len(found)
+
+    def _run_missing(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
+        order = np.array([rows[0] for rows in missing.values()])
+        device = self._device_key()
+        ledger = Ledger(self.store, circuit.fingerprint, device, shots, seed)
+        runner = self.runner or partial(self._run_batches, ledger=ledger)
+        try:
+            for part, result in runner(circuit, angles[order], shots=shots, seed=seed):
+                self._check_result(circuit, result, len(part))
+                if self.store is not None:
+                    self.store.save(circuit, device, shots, seed, angles[order[part]], np.asarray(result.values),
+                                    result.variances, result.executions)
+                for j, i in enumerate(order[part]):
+                    var = None if result.variances is None else result.variances[j]
+                    cache.put(keys[i], (result.values[j], var))
+                    for k in missing[keys[i]]:
+                        values[k] = result.values[j]
+                        if variances is not None:
+                            variances[k] = 0.0 if var is None else var
+                request.circuits += len(part)
+                request.jobs += result.jobs
+                request.executions += result.executions
+                request.shots += (shots or 0) * result.executions
+        finally:
+            request.reattached += ledger.reattached
+            request.submitted += request.circuits - ledger.reattached
+
+    def _device_key(self) -> str:
+        return getattr(self.backend, "cache_key", self.backend.name)
+
+    def _run_batches(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
+                     seed: int | None, ledger: Ledger | None = None) -> Iterable[tuple[np.ndarray, RunResult]]:
+        """The default :class:`Runner`: batches of ``max_batch`` rows, in order, in this process.
+
+        A backend with ``iter_run`` (one that sends provider tasks) streams each batch: rows come
+        back as their tasks finish, and its tasks are recorded in ``ledger``.
+        """
+        limit = self.backend.max_batch or len(angles)
+        batches = [np.arange(i, min(i + limit, len(angles))) for i in range(0, len(angles), limit)]
+        seeds = np.random.SeedSequence(seed).spawn(len(batches)) if seed is not None else [None] * len(batches)
+        stream = getattr(self.backend, "iter_run", None)
+        for batch, batch_seed in zip(self._progress(batches, circuit), seeds):
+            if stream is None or ledger is None:
+                yield batch, self._run_batch(circuit, angles[batch], shots, batch_seed)
+            else:
+                yield from self._stream_batch(stream, circuit, angles[batch], batch, shots, batch_seed, ledger)
+
+    def _stream_batch(self, stream, circuit, angles, batch, shots, seed, ledger):
+        int_seed = None if seed is None else int(seed.generate_state(1)[0])
+        try:
+            for part, result in stream(circuit, angles, shots=shots, seed=int_seed, ledger=ledger):
+                yield batch[part], result
+        except QShiftError:
+            raise
+        except Exception as exc:
+            raise self._batch_error(exc, len(angles)) from exc
+
+    def _check_result(self, circuit, result: RunResult, rows: int) -> None:
+        values = np.asarray(result.values, dtype=float)
+        if values.shape != (rows, circuit.n_outputs):
+            raise DeviceError(f"device {self.backend.name!r} returned values of the wrong shape",
+                              expected=f"{(rows, circuit.n_outputs)}", received=f"{values.shape}",
+                              fix="fix the backend's run method")
+
+    def _run_batch(self, circuit, angles, shots, seed) -> RunResult:
+        int_seed = None if seed is None else int(seed.generate_state(1)[0])
+        try:
+            result = self.backend.run(circuit, angles, shots=shots, seed=int_seed)
+        except QShiftError:
+            raise
+        except Exception as exc:
+            raise self._batch_error(exc, len(angles)) from exc
+        return result
+
+    def _batch_error(self, exc: Exception, rows: int) -> DeviceError:
+        return DeviceError(f"device {self.backend.name!r} failed on a batch of {rows} circuit(s)",
+                           expected="a successful run", received=f"{type(exc).__name__}: {exc}",
+                           fix="check the device; results finished before the failure are cached, so a rerun "
+                               "only sends the rest")
+
+    def _progress(self, batches, circuit):
+        if len(batches) < 2 or self.progress is False:
+            return batches
+        from tqdm.auto import tqdm
+
+        return tqdm(batches, desc=f"{circuit.name} on {self.backend.name}", unit="batch",
+                    disable=not (self.progress or _interactive()), leave=False)
+
+
+def _interactive() -> bool:
+    """A terminal on stderr, or a Jupyter kernel (whose stderr is no terminal but shows widgets)."""
+    import sys
+
+    if getattr(sys.stderr, "isatty", lambda: False)():
+        return True
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})

@@ -1,0 +1,545 @@
+"""The circuit IR: a frozen description of a parametrized circuit and its outputs.
+
+A :class:`Circuit` holds qubits, one-angle operations, named symbols and
+output observables (Pauli products). Every angle is an :class:`Angle`
+``a * symbol + b`` in at most one symbol; an operation whose angle has a
+symbol is a *slot*, and the slots are what the shift rules shift. One symbol
+may feed several slots (QAOA's gamma feeds every ZZ).
+
+Example:
+    >>> import qshift
+    >>> b = qshift.CircuitBuilder(2)
+    >>> theta = b.input("theta")
+    >>> b.ry(theta, 0).cx(0, 1).rz(2 * theta + 0.5, 1)
+    CircuitBuilder(qubits=2, operations=3)
+    >>> b.expectation("Z0 Z1")
+    CircuitBuilder(qubits=2, operations=3)
+    >>> c = b.build()
+    >>> c.symbols, c.n_slots, c.n_outputs
+    (('theta',), 2, 1)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from qshift._errors import CircuitError, GateArityError, NonAffineAngleError, QubitIndexError, SymbolError, ValuesError
+from qshift.ir.gates import GATES, GateSpec, expand, lookup
+
+__all__ = ["Angle", "Circuit", "CircuitBuilder", "Operation", "PauliString"]
+
+
+@dataclass(frozen=True)
+class Angle:
+    """An affine angle ``a * symbol + b``; ``symbol is None`` for a constant ``b``.
+
+    Angles support ``+``, ``-``, ``*`` and ``/`` with numbers, so builder code reads
+    like the math: ``2 * theta + 0.5``.
+    """
+
+    symbol: str | None
+    a: float = 1.0
+    b: float = 0.0
+
+    def __post_init__(self):  # "+ 0.0" turns -0.0 into 0.0, so equal angles have equal fingerprints
+        object.__setattr__(self, "a", float(self.a) + 0.0 if self.symbol is not None else 0.0)
+        object.__setattr__(self, "b", float(self.b) + 0.0)
+
+    @classmethod
+    def constant(cls, value: float) -> "Angle":
+        return cls(None, 0.0, float(value))
+
+    @property
+    def is_constant(self) -> bool:
+        return self.symbol is None
+
+    def __add__(self, other):
+        if isinstance(other, numbers.Real):
+            return Angle(self.symbol, self.a, self.b + float(other))
+        if isinstance(other, Angle) and (other.symbol is None or self.symbol is None or other.symbol == self.symbol):
+            return Angle(self.symbol or other.symbol, self.a + other.a, self.b + other.b)
+        if isinstance(other, Angle):
+            raise _non_affine(f"({self}) + ({other})")
+        return NotImplemented
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Angle(self.symbol, -self.a, -self.b)
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, other):
+        if isinstance(other, numbers.Real):
+            return Angle(self.symbol, self.a * float(other), self.b * float(other))
+        if isinstance(other, Angle) and other.is_constant:
+            return self * other.b
+        if isinstance(other, Angle) and self.is_constant:
+            return other * self.b
+        if isinstance(other, Angle):
+            raise _non_affine(f"({self}) * ({other})")
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        if isinstance(other, numbers.Real):
+            return self * (1.0 / float(other))
+        if isinstance(other, Angle) and other.is_constant:
+            return self * (1.0 / other.b)
+        if isinstance(other, Angle):
+            raise _non_affine(f"({self}) / ({other})")
+        return NotImplemented
+
+    def __rtruediv__(self, other):
+        if isinstance(other, numbers.Real) and self.is_constant:
+            return Angle.constant(float(other) / self.b)
+        if isinstance(other, numbers.Real):
+            raise _non_affine(f"{other} / ({self})")
+        return NotImplemented
+
+    def __pow__(self, other):
+        if isinstance(other, numbers.Real) and self.is_constant:
+            return Angle.constant(self.b ** float(other))
+        if isinstance(other, (numbers.Real, Angle)):
+            raise _non_affine(f"({self}) ** ({other})")
+        return NotImplemented
+
+    def __rpow__(self, other):
+        if isinstance(other, numbers.Real) and self.is_constant:
+            return Angle.constant(float(other) ** self.b)
+        if isinstance(other, numbers.Real):
+            raise _non_affine(f"{other} ** ({self})")
+        return NotImplemented
+
+    def __str__(self) -> str:
+        if self.symbol is None:
+            return _format_number(self.b)
+        head = self.symbol if self.a == 1 else f"-{self.symbol}" if self.a == -1 else f"{_format_number(self.a)}*{self.symbol}"
+        if self.b == 0:
+            return head
+        return f"{head} {'+' if self.b > 0 else '-'} {_format_number(abs(self.b))}"
+
+
+def _non_affine(text: str) -> NonAffineAngleError:
+    return NonAffineAngleError(
+        "an angle must be affine in at most one symbol",
+        expected="a * symbol + b, or a constant", received=text,
+        fix="split the gate into one gate per symbol (angles add for rotations about the same axis)",
+    )
+
+
+def _format_number(x: float) -> str:
+    for num, den in ((1, 1), (1, 2), (1, 4), (3, 4), (2, 1), (1, 3), (2, 3), (1, 8), (3, 2)):
+        for sign in (1, -1):
+            if x == sign * num * math.pi / den:
+                text = ("pi" if num == 1 else f"{num}*pi") + ("" if den == 1 else f"/{den}")
+                return ("-" if sign < 0 else "") + text
+    return repr(float(x))
+
+
+_PAULI_RE = re.compile(r"\s*([IXYZixyz])\s*_?\s*(\d+)\s*")
+
+
+@dataclass(frozen=True)
+class PauliString:
+    """A product of Pauli operators on distinct qubits, e.g. ``X0 Z1``; identity factors dropped.
+
+    Example:
+        >>> PauliString.parse("X0 Z1")
+        PauliString(X0 Z1)
+        >>> PauliString.parse({2: "Y"}).factors
+        ((2, 'Y'),)
+    """
+
+    factors: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def parse(cls, spec: "str | Mapping[int, str] | PauliString") -> "PauliString":
+        if isinstance(spec, PauliString):
+            return spec
+        if isinstance(spec, Mapping):
+            items = [(int(q), str(p).upper()) for q, p in spec.items()]
+        elif isinstance(spec, str):
+            text = spec.replace("@", " ").replace("*", " ")
+            pos, items = 0, []
+            while pos < len(text):
+                if text[pos].isspace():
+                    pos += 1
+                    continue
+                m = _PAULI_RE.match(text, pos)
+                if not m:
+                    raise CircuitError(
+                        f"cannot read Pauli product {spec!r}",
+                        expected="factors like 'X0 Z1' (Pauli letter then qubit index)",
+                        received=repr(spec), fix="write e.g. 'Z0', 'X0 Z1' or {0: 'X', 1: 'Z'}",
+                    )
+                items.append((int(m.group(2)), m.group(1).upper()))
+                pos = m.end()
+        else:
+            raise CircuitError("cannot read Pauli product", expected="a string like 'X0 Z1' or a dict {qubit: 'X'}",
+                               received=type(spec).__name__, fix="pass 'Z0' or {0: 'Z'}")
+        qubits = [q for q, _ in items]
+        if len(set(qubits)) != len(qubits):
+            raise CircuitError(f"Pauli product {spec!r} names a qubit twice", expected="each qubit at most once",
+                               received=str(qubits), fix="multiply the factors on one qubit yourself")
+        for _, p in items:
+            if p not in "IXYZ":
+                raise CircuitError(f"unknown Pauli {p!r}", expected="I, X, Y or Z", received=repr(p), fix="use I, X, Y or Z")
+        return cls(tuple(sorted((q, p) for q, p in items if p != "I")))
+
+    @property
+    def qubits(self) -> tuple[int, ...]:
+        return tuple(q for q, _ in self.factors)
+
+    def __str__(self) -> str:
+        return " ".join(f"{p}{q}" for q, p in self.factors) or "I"
+
+    def __repr__(self) -> str:
+        return f"PauliString({self})"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One gate on some qubits; ``angle`` is an :class:`Angle` for a parametrized gate, else ``None``."""
+
+    gate: str
+    qubits: tuple[int, ...]
+    angle: Angle | None = None
+
+    @property
+    def spec(self) -> GateSpec:
+        return GATES[self.gate]
+
+    @property
+    def is_slot(self) -> bool:
+        """True when the angle depends on a symbol (the planner shifts it)."""
+        return self.angle is not None and not self.angle.is_constant
+
+
+@dataclass(frozen=True, eq=False)
+class Circuit:
+    """A frozen parametrized circuit: qubits, operations, symbols and output observables.
+
+    Build one with :class:`CircuitBuilder`, :meth:`from_qasm`, :meth:`from_qiskit` or
+    :meth:`from_pennylane`. Two circuits are equal when their structure is
+    (:attr:`fingerprint`).
+
+    Attributes:
+        n_qubits: number of qubits.
+        operations: one-angle gates in time order.
+        outputs: one Pauli product per output, in order.
+        symbols: names of the inputs, in declaration order.
+    """
+
+    n_qubits: int
+    operations: tuple[Operation, ...]
+    outputs: tuple[PauliString, ...]
+    symbols: tuple[str, ...]
+    name: str = field(default="circuit", compare=False)
+
+    def __post_init__(self):
+        _validate(self)
+
+    # -- constructors ---------------------------------------------------------------------------
+    @classmethod
+    def from_qasm(cls, source: "str | Path") -> "Circuit":
+        """Read an OpenQASM 3 program (text, or a path to a ``.qasm`` file). See DESIGN.md for the subset."""
+        from qshift.ir.qasm import from_qasm
+
+        return from_qasm(source)
+
+    def to_qasm(self) -> str:
+        """OpenQASM 3 text that :meth:`from_qasm` reads back to an equal circuit."""
+        from qshift.ir.qasm import to_qasm
+
+        return to_qasm(self)
+
+    @classmethod
+    def from_qiskit(cls, circuit, observables, *, symbols=None) -> "Circuit":
+        """From a Qiskit ``QuantumCircuit`` with ``Parameter``s and Pauli observables (needs ``qshift[aer]``)."""
+        from qshift.ir.convert import from_qiskit
+
+        return from_qiskit(circuit, observables, symbols=symbols)
+
+    @classmethod
+    def from_pennylane(cls, qfunc_or_tape, *, symbols=None, wires=None) -> "Circuit":
+        """From a PennyLane quantum function or tape returning ``qml.expval`` of Pauli products."""
+        from qshift.ir.convert import from_pennylane
+
+        return from_pennylane(qfunc_or_tape, symbols=symbols, wires=wires)
+
+    # -- derived structure ----------------------------------------------------------------------
+    @cached_property
+    def fingerprint(self) -> str:
+        """A stable hash of the structure (same circuit, same fingerprint in every process)."""
+        doc = {
+            "qubits": self.n_qubits,
+            "symbols": list(self.symbols),
+            "operations": [[op.gate, list(op.qubits), _angle_doc(op.angle)] for op in self.operations],
+            "outputs": [[list(f) for f in out.factors] for out in self.outputs],
+        }
+        text = json.dumps(doc, separators=(",", ":"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def __eq__(self, other):
+        return isinstance(other, Circuit) and self.fingerprint == other.fingerprint
+
+    def __hash__(self):
+        return hash(self.fingerprint)
+
+    @property
+    def n_symbols(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.outputs)
+
+    @cached_property
+    def slot_operations(self) -> tuple[int, ...]:
+        """Indices into :attr:`operations` of the slots (operations whose angle has a symbol)."""
+        return tuple(i for i, op in enumerate(self.operations) if op.is_slot)
+
+    @property
+    def n_slots(self) -> int:
+        return len(self.slot_operations)
+
+    @cached_property
+    def slot_symbol(self) -> np.ndarray:
+        """For each slot, the index of its symbol in :attr:`symbols`."""
+        index = {s: i for i, s in enumerate(self.symbols)}
+        return np.array([index[self.operations[i].angle.symbol] for i in self.slot_operations], dtype=np.intp)
+
+    @cached_property
+    def slot_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(a, b)`` arrays: slot angle = ``a * values[slot_symbol] + b``."""
+        ops = [self.operations[i] for i in self.slot_operations]
+        return np.array([op.angle.a for op in ops], dtype=float), np.array([op.angle.b for op in ops], dtype=float)
+
+    @cached_property
+    def slot_periods(self) -> np.ndarray:
+        """For each slot, the period of its gate (shifts are folded modulo it)."""
+        return np.array([self.operations[i].spec.period for i in self.slot_operations], dtype=float)
+
+    def slot_angles(self, values: np.ndarray) -> np.ndarray:
+        """Map symbol values ``(..., n_symbols)`` to slot angles ``(..., n_slots)``."""
+        a, b = self.slot_coefficients
+        return values[..., self.slot_symbol] * a + b
+
+    def check_values(self, values, *, name: str = "values") -> tuple[np.ndarray, tuple[int, ...]]:
+        """Validate symbol values; return them as float64 ``(rows, n_symbols)`` and the batch shape.
+
+        Raises:
+            ValuesError: wrong last dimension, non-numeric, NaN or infinite entries.
+        """
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValuesError(f"{name} must be numbers", expected=f"an array of shape (..., {self.n_symbols})",
+                              received=f"{type(values).__name__}: {exc}", fix="pass a float array") from None
+        if arr.ndim == 0 or arr.shape[-1] != self.n_symbols:
+            raise ValuesError(
+                f"{name} has the wrong shape for this circuit",
+                expected=f"shape (..., {self.n_symbols}) — one value per symbol {list(self.symbols)}",
+                received=f"shape {arr.shape}",
+                fix=f"pass an array whose last axis has length {self.n_symbols}, in the order of circuit.symbols",
+            )
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValuesError(f"{name} contains NaN or infinite entries", expected="finite angles",
+                              received=f"{arr[where]} at index {where}", fix="replace non-finite angles before calling")
+        rows = int(np.prod(arr.shape[:-1], dtype=np.int64))  # -1 cannot be inferred when n_symbols == 0
+        return arr.reshape(rows, self.n_symbols), arr.shape[:-1]
+
+    # -- display --------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (f"Circuit({self.name!r}, qubits={self.n_qubits}, operations={len(self.operations)}, "
+                f"slots={self.n_slots}, symbols={list(self.symbols)}, outputs={[str(o) for o in self.outputs]})")
+
+    def draw(self, max_width: int | None = None) -> str:
+        """A text drawing: one line per qubit, gates packed into columns, then the outputs.
+
+        ``max_width`` folds a long drawing into blocks of at most that many characters.
+        """
+        from qshift._display import draw_text
+
+        return draw_text(self, max_width)
+
+    def _repr_html_(self) -> str:
+        from qshift._display import circuit_html
+
+        return circuit_html(self)
+
+    def _repr_svg_(self) -> str:
+        from qshift._display import circuit_svg
+
+        return circuit_svg(self)
+
+
+def _angle_doc(angle: Angle | None):
+    return None if angle is None else [angle.symbol, angle.a, angle.b]
+
+
+_QASM_RESERVED = frozenset("""
+    OPENQASM angle array barrier bit bool box break cal case complex const continue creg ctrl def default defcal
+    defcalgrammar delay duration durationof else end extern false float for gate gphase if im in include input int
+    inv let measure mutable negctrl output pow qreg qubit readonly reset return stretch switch true uint void while
+    pi π tau τ euler ℇ""".split())
+"""OpenQASM 3 keywords and built-in constants: names :meth:`Circuit.to_qasm` could not declare as inputs."""
+
+
+def _check_symbol_name(name) -> None:
+    """Raise :class:`SymbolError` unless ``name`` can be a symbol (and an OpenQASM 3 input)."""
+    if isinstance(name, str) and name.isidentifier() and name not in _QASM_RESERVED:
+        return
+    reserved = isinstance(name, str) and name in _QASM_RESERVED
+    raise SymbolError(f"{name!r} cannot be a symbol name",
+                      expected="an identifier that is not an OpenQASM 3 keyword or constant, e.g. 'theta' or 'w_0'",
+                      received=repr(name) + (" (reserved in OpenQASM 3)" if reserved else ""),
+                      fix="use letters, digits and underscores" + (f", e.g. '{name}_'" if reserved else ""))
+
+
+def _validate(c: Circuit) -> None:
+    if not isinstance(c.n_qubits, numbers.Integral) or c.n_qubits < 1:
+        raise CircuitError("a circuit needs at least one qubit", expected="n_qubits >= 1",
+                           received=repr(c.n_qubits), fix="declare qubits")
+    for name in c.symbols:
+        _check_symbol_name(name)
+    if len(set(c.symbols)) != len(c.symbols):
+        dup = sorted({s for s in c.symbols if c.symbols.count(s) > 1})
+        raise SymbolError(f"symbol(s) {dup} declared more than once", expected="distinct symbol names",
+                          received=str(list(c.symbols)), fix="rename or remove the duplicate")
+    declared = set(c.symbols)
+    for i, op in enumerate(c.operations):
+        _validate_operation(c.n_qubits, declared, i, op)
+    for out in c.outputs:
+        _check_qubits(c.n_qubits, out.qubits, f"output {out}")
+    if not c.outputs:
+        raise CircuitError("a circuit needs at least one output", expected="one or more Pauli expectations",
+                           received="none", fix="add an expectation, e.g. builder.expectation('Z0')")
+
+
+def _validate_operation(n_qubits: int, declared: set[str], i: int, op: Operation) -> None:
+    spec = lookup(op.gate)
+    if spec.name != op.gate:
+        raise CircuitError(f"operation {i} uses alias {op.gate!r}", expected="a canonical gate name",
+                           received=repr(op.gate), fix=f"use {spec.name!r}")
+    if len(op.qubits) != spec.n_qubits or len(set(op.qubits)) != len(op.qubits):
+        raise GateArityError(f"operation {i} ({op.gate}) has the wrong qubits",
+                             expected=f"{spec.n_qubits} distinct qubit(s)", received=str(list(op.qubits)),
+                             fix=f"apply {op.gate} to {spec.n_qubits} distinct qubit(s)")
+    if spec.parametrized != (op.angle is not None):
+        raise GateArityError(f"operation {i} ({op.gate}) has the wrong number of angles",
+                             expected=f"{int(spec.parametrized)} angle(s)", received=f"{int(op.angle is not None)}",
+                             fix="give parametrized gates exactly one angle and fixed gates none")
+    _check_qubits(n_qubits, op.qubits, f"operation {i} ({op.gate})")
+    if op.angle is not None:
+        if not math.isfinite(op.angle.a) or not math.isfinite(op.angle.b):
+            raise ValuesError(f"operation {i} ({op.gate}) has a non-finite angle", expected="finite numbers",
+                              received=str(op.angle), fix="use finite constants")
+        if op.angle.symbol is not None and op.angle.symbol not in declared:
+            raise SymbolError(f"operation {i} ({op.gate}) uses undeclared symbol {op.angle.symbol!r}",
+                              expected=f"one of {sorted(declared)}", received=repr(op.angle.symbol),
+                              fix="declare the symbol as an input first")
+
+
+def _check_qubits(n_qubits: int, qubits: Iterable[int], where: str) -> None:
+    for q in qubits:
+        if not isinstance(q, numbers.Integral) or not 0 <= q < n_qubits:
+            raise QubitIndexError(f"{where} uses qubit {q!r}, outside the register",
+                                  expected=f"an index in 0..{n_qubits - 1}", received=repr(q),
+                                  fix=f"use a qubit below {n_qubits} or declare more qubits")
+
+
+class CircuitBuilder:
+    """Write a :class:`Circuit` in Python.
+
+    Gate methods are named after the gates (``rx``, ``cx``, ``u3``, ``rzz`` ...): angles first,
+    then qubits. Angles are numbers or affine expressions of the symbols that :meth:`input`
+    returns. Every method returns the builder, so calls chain.
+
+    Example:
+        >>> import qshift, math
+        >>> b = qshift.CircuitBuilder(1, name="sin")
+        >>> x = b.input("x")
+        >>> c = b.ry(x, 0).expectation("X0").build()
+        >>> round(float(qshift.simulate(c, [[math.pi / 6]])[0, 0]), 12)
+        0.5
+    """
+
+    def __init__(self, n_qubits: int, *, name: str = "circuit"):
+        self.n_qubits = n_qubits
+        self.name = name
+        self._symbols: list[str] = []
+        self._ops: list[Operation] = []
+        self._outputs: list[PauliString] = []
+
+    def input(self, name: str) -> Angle:
+        """Declare a symbol; returns it as an :class:`Angle` for use in gate angles."""
+        _check_symbol_name(name)
+        if name in self._symbols:
+            raise SymbolError(f"symbol {name!r} declared twice", expected="distinct names",
+                              received=repr(name), fix="reuse the Angle returned the first time")
+        self._symbols.append(name)
+        return Angle(name)
+
+    def inputs(self, *names: str) -> list[Angle]:
+        """Declare several symbols at once."""
+        return [self.input(n) for n in names]
+
+    def gate(self, name: str, *args) -> "CircuitBuilder":
+        """Append gate ``name`` with its angles then its qubits, e.g. ``gate('crx', theta, 0, 1)``."""
+        from qshift.ir.gates import arity
+
+        n_qubits, n_angles = arity(name)
+        angles = tuple(_as_angle(a) for a in args[:n_angles])
+        qubits = tuple(args[n_angles:])
+        for canonical, qs, angle in expand(name, qubits, angles):
+            self._ops.append(Operation(canonical, tuple(qs), None if angle is None else _as_angle(angle)))
+        return self
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from qshift.ir.gates import ALIASES, MULTI_ANGLE
+
+        if name in GATES or name in ALIASES or name in MULTI_ANGLE:
+            return lambda *args: self.gate(name, *args)
+        raise AttributeError(f"CircuitBuilder has no gate or method {name!r}")
+
+    def expectation(self, pauli: "str | Mapping[int, str]") -> "CircuitBuilder":
+        """Add an output: the expectation of a Pauli product such as ``'Z0'`` or ``'X0 Z1'``."""
+        self._outputs.append(PauliString.parse(pauli))
+        return self
+
+    def build(self) -> Circuit:
+        return Circuit(self.n_qubits, tuple(self._ops), tuple(self._outputs), tuple(self._symbols), name=self.name)
+
+    def __repr__(self) -> str:
+        return f"CircuitBuilder(qubits={self.n_qubits}, operations={len(self._ops)})"
+
+
+def _as_angle(value) -> Angle:
+    if isinstance(value, Angle):
+        return value
+    if isinstance(value, numbers.Real):
+        return Angle.constant(float(value))
+    raise CircuitError("a gate angle must be a number or an affine symbol expression",
+                       expected="e.g. 0.5, theta, 2*theta + 0.1", received=repr(value),
+                       fix="declare symbols with builder.input(name) and combine them with numbers")

@@ -1,0 +1,286 @@
+"""The gate table: one registry of every gate qshift knows.
+
+Each entry has the gate's unitary (a closed form, vectorized over a batch of
+angles) and, for a parametrized gate, its generator ``G`` with
+``U(theta) = exp(-i * theta * G)``. The generator's eigenvalue differences are
+the *frequencies* the shift rules need: RX/RY/RZ/P/RZZ have ``{1}``, the
+controlled rotations CRX/CRY/CRZ ``{1/2, 1}``.
+
+Gates with several angles (``u3``, ``u2``, ``cu``) are not entries: they are
+*expanded* into shiftable one-angle gates by :func:`expand`, so that every
+angle the planner shifts belongs to a gate with a known shift rule.
+
+Example:
+    >>> import numpy as np
+    >>> spec = GATES["rx"]
+    >>> spec.frequencies
+    (1.0,)
+    >>> np.allclose(spec.unitary(np.array([np.pi]))[0], [[0, -1j], [-1j, 0]])
+    True
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+
+from qshift._errors import GateArityError, UnknownGateError
+
+__all__ = ["GATES", "GateKind", "GateSpec", "expand", "lookup"]
+
+_I2 = np.eye(2, dtype=complex)
+_X = np.array([[0, 1], [1, 0]], dtype=complex)
+_Y = np.array([[0, -1j], [1j, 0]], dtype=complex)
+_Z = np.diag([1.0, -1.0]).astype(complex)
+_H = np.array([[1, 1], [1, -1]], dtype=complex) / math.sqrt(2)
+_P1 = np.diag([0.0, 1.0]).astype(complex)  # |1><1|
+_P0 = np.diag([1.0, 0.0]).astype(complex)
+
+
+class GateKind(enum.Enum):
+    """How the simulator applies a gate."""
+
+    MONOMIAL = "monomial"  # one nonzero per column: an index move times phases (X, CX, SWAP, S, CZ ...)
+    DIAGONAL = "diagonal"  # diagonal for every angle: a phase multiplication (RZ, P, RZZ, CRZ ...)
+    GENERAL = "general"
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """One gate of the table.
+
+    Attributes:
+        name: canonical lower-case name.
+        n_qubits: how many qubits it acts on (the first listed is the most significant
+            bit of the matrix index).
+        parametrized: whether it takes one angle.
+        generator: for a parametrized gate, ``G`` with ``U(theta) = exp(-i theta G)``.
+        kind: how the simulator applies it.
+        frequencies: the distinct positive eigenvalue differences of ``G``, sorted.
+        period: ``2*pi / gcd(frequencies)``: shifts are folded modulo this.
+    """
+
+    name: str
+    n_qubits: int
+    parametrized: bool
+    matrix: np.ndarray | None = None
+    generator: np.ndarray | None = None
+    closed_form: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    kind: GateKind = GateKind.GENERAL
+    frequencies: tuple[float, ...] = ()
+    period: float = 2 * math.pi
+
+    def unitary(self, theta: np.ndarray | float | None = None) -> np.ndarray:
+        """The unitary: ``(d, d)`` for a fixed gate, ``(B, d, d)`` for an angle array ``(B,)``."""
+        if not self.parametrized:
+            return self.matrix
+        theta = np.atleast_1d(np.asarray(theta, dtype=float))
+        return self.closed_form(theta)
+
+    @property
+    def diagonal_generator(self) -> np.ndarray:
+        """For a diagonal gate, the generator's diagonal ``h`` (``U = diag(exp(-i theta h))``)."""
+        return np.real(np.diag(self.generator))
+
+
+def _frequencies(generator: np.ndarray) -> tuple[tuple[float, ...], float]:
+    eig = np.linalg.eigvalsh(generator)
+    diffs = {Fraction(float(abs(a - b))).limit_denominator(64) for a in eig for b in eig}
+    freqs = sorted(f for f in diffs if f > 0)
+    gcd = freqs[0]
+    for f in freqs[1:]:
+        gcd = Fraction(math.gcd(gcd.numerator * f.denominator, f.numerator * gcd.denominator), gcd.denominator * f.denominator)
+    return tuple(float(f) for f in freqs), 2 * math.pi / float(gcd)
+
+
+def _kind(sample: np.ndarray) -> GateKind:
+    nonzero = np.abs(sample) > 1e-12
+    if np.array_equal(nonzero, np.eye(len(sample), dtype=bool)):
+        return GateKind.DIAGONAL
+    if (nonzero.sum(axis=0) == 1).all() and (nonzero.sum(axis=1) == 1).all():
+        return GateKind.MONOMIAL
+    return GateKind.GENERAL
+
+
+def _fixed(name: str, matrix: np.ndarray) -> GateSpec:
+    matrix = np.asarray(matrix, dtype=complex)
+    n = int(round(math.log2(len(matrix))))
+    return GateSpec(name, n, False, matrix=matrix, kind=_kind(matrix))
+
+
+def _rotation(name: str, generator: np.ndarray, closed_form: Callable[[np.ndarray], np.ndarray]) -> GateSpec:
+    generator = np.asarray(generator, dtype=complex)
+    n = int(round(math.log2(len(generator))))
+    freqs, period = _frequencies(generator)
+    sample = closed_form(np.array([0.7]))[0]
+    return GateSpec(name, n, True, generator=generator, closed_form=closed_form,
+                    kind=_kind(sample), frequencies=freqs, period=period)
+
+
+def _controlled(u: np.ndarray) -> np.ndarray:
+    return np.kron(_P0, np.eye(len(u))) + np.kron(_P1, u)
+
+
+def _batched(theta: np.ndarray, d: int) -> np.ndarray:
+    return np.zeros((theta.shape[0], d, d), dtype=complex)
+
+
+def _rx(t):
+    m = _batched(t, 2)
+    c, s = np.cos(t / 2), np.sin(t / 2)
+    m[:, 0, 0] = m[:, 1, 1] = c
+    m[:, 0, 1] = m[:, 1, 0] = -1j * s
+    return m
+
+
+def _ry(t):
+    m = _batched(t, 2)
+    c, s = np.cos(t / 2), np.sin(t / 2)
+    m[:, 0, 0] = m[:, 1, 1] = c
+    m[:, 0, 1], m[:, 1, 0] = -s, s
+    return m
+
+
+def _diag(h: np.ndarray):
+    h = np.asarray(h, dtype=float)
+
+    def closed_form(t):
+        m = _batched(t, len(h))
+        idx = np.arange(len(h))
+        m[:, idx, idx] = np.exp(-1j * t[:, None] * h[None, :])
+        return m
+
+    return closed_form
+
+
+def _two_axis(pauli: np.ndarray):
+    pp = np.kron(pauli, pauli)
+
+    def closed_form(t):
+        c, s = np.cos(t / 2), np.sin(t / 2)
+        return c[:, None, None] * np.eye(4) - 1j * s[:, None, None] * pp
+
+    return closed_form
+
+
+def _controlled_form(inner: Callable[[np.ndarray], np.ndarray]):
+    def closed_form(t):
+        m = _batched(t, 4)
+        m[:, 0, 0] = m[:, 1, 1] = 1.0
+        m[:, 2:, 2:] = inner(t)
+        return m
+
+    return closed_form
+
+
+_RZ_H = np.array([0.5, -0.5])
+_P_H = np.array([0.0, -1.0])
+
+
+def _table() -> dict[str, GateSpec]:
+    s = np.diag([1, 1j])
+    t = np.diag([1, np.exp(1j * math.pi / 4)])
+    sx = np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]]) / 2
+    swap = np.eye(4)[[0, 2, 1, 3]]
+    ccx = np.eye(8)[[0, 1, 2, 3, 4, 5, 7, 6]]
+    cswap = np.eye(8)[[0, 1, 2, 3, 4, 6, 5, 7]]
+    specs = [
+        _fixed("id", _I2), _fixed("x", _X), _fixed("y", _Y), _fixed("z", _Z), _fixed("h", _H),
+        _fixed("s", s), _fixed("sdg", s.conj()), _fixed("t", t), _fixed("tdg", t.conj()), _fixed("sx", sx),
+        _fixed("cx", _controlled(_X)), _fixed("cy", _controlled(_Y)), _fixed("cz", _controlled(_Z)),
+        _fixed("ch", _controlled(_H)), _fixed("swap", swap), _fixed("ccx", ccx), _fixed("cswap", cswap),
+        _rotation("rx", _X / 2, _rx),
+        _rotation("ry", _Y / 2, _ry),
+        _rotation("rz", np.diag(_RZ_H), _diag(_RZ_H)),
+        _rotation("p", np.diag(_P_H), _diag(_P_H)),
+        _rotation("crx", np.kron(_P1, _X / 2), _controlled_form(_rx)),
+        _rotation("cry", np.kron(_P1, _Y / 2), _controlled_form(_ry)),
+        _rotation("crz", np.diag([0, 0, 0.5, -0.5]), _diag([0, 0, 0.5, -0.5])),
+        _rotation("cp", np.diag([0, 0, 0, -1.0]), _diag([0, 0, 0, -1.0])),
+        _rotation("rxx", np.kron(_X, _X) / 2, _two_axis(_X)),
+        _rotation("ryy", np.kron(_Y, _Y) / 2, _two_axis(_Y)),
+        _rotation("rzz", np.diag([0.5, -0.5, -0.5, 0.5]), _diag([0.5, -0.5, -0.5, 0.5])),
+    ]
+    return {spec.name: spec for spec in specs}
+
+
+GATES: dict[str, GateSpec] = _table()
+"""Canonical gate name -> :class:`GateSpec`."""
+
+ALIASES = {"cnot": "cx", "CX": "cx", "phase": "p", "u1": "p", "cphase": "cp", "xx": "rxx", "yy": "ryy",
+           "zz": "rzz", "i": "id"}
+"""Other spellings accepted on input (OpenQASM 3 stdgates and Braket names)."""
+
+MULTI_ANGLE = {"u3": (1, 3), "u": (1, 3), "U": (1, 3), "u2": (1, 2), "cu": (2, 4)}
+"""Gates expanded by :func:`expand`: name -> (qubits, angles)."""
+
+
+def lookup(name: str, *, line: int | None = None) -> GateSpec:
+    """The :class:`GateSpec` for ``name`` (aliases accepted), or :class:`UnknownGateError`."""
+    canonical = ALIASES.get(name, name)
+    if canonical in GATES:
+        return GATES[canonical]
+    known = sorted(set(GATES) | set(ALIASES) | set(MULTI_ANGLE))
+    raise UnknownGateError(
+        f"unknown gate {name!r}",
+        expected="one of " + ", ".join(known),
+        received=repr(name),
+        fix="use a gate from the OpenQASM 3 stdgates.inc set (or rxx/ryy/rzz), or decompose it into those",
+        line=line,
+    )
+
+
+def arity(name: str) -> tuple[int, int]:
+    """(number of qubits, number of angles) that gate ``name`` takes as written."""
+    if name in MULTI_ANGLE:
+        return MULTI_ANGLE[name]
+    spec = lookup(name)
+    return spec.n_qubits, int(spec.parametrized)
+
+
+def expand(name: str, qubits: tuple[int, ...], angles: tuple, *, line: int | None = None) -> list[tuple[str, tuple[int, ...], object]]:
+    """Rewrite one gate as a list of ``(canonical name, qubits, angle or None)`` one-angle gates.
+
+    Angles are opaque here except that they support ``*`` and ``/`` by numbers and ``+`` of numbers
+    (the circuit's affine angles do); a constant is a float.
+
+    ``u3(theta, phi, lam)`` becomes ``rz(lam); ry(theta); rz(phi)`` (equal up to a global phase);
+    ``cu(theta, phi, lam, gamma) c, t`` becomes phases ``p(gamma) p(phi/2) p(lam/2)`` on the
+    control and ``crz(lam); cry(theta); crz(phi)``, which is exact including the controlled phase.
+
+    Example:
+        >>> [op[0] for op in expand("u3", (0,), (0.1, 0.2, 0.3))]
+        ['rz', 'ry', 'rz']
+    """
+    n_qubits, n_angles = arity(name)
+    if len(qubits) != n_qubits or len(angles) != n_angles:
+        raise GateArityError(
+            f"gate {name!r} applied with {len(qubits)} qubit(s) and {len(angles)} angle(s)",
+            expected=f"{n_qubits} qubit(s) and {n_angles} angle(s)",
+            received=f"{len(qubits)} qubit(s) {list(qubits)} and {len(angles)} angle(s)",
+            fix=f"write {name}" + (f"({', '.join(['a'] * n_angles)})" if n_angles else "")
+            + " " + ", ".join(f"q[{i}]" for i in range(n_qubits)),
+            line=line,
+        )
+    if len(set(qubits)) != len(qubits):
+        raise GateArityError(
+            f"gate {name!r} applied to the same qubit twice",
+            expected="distinct qubits", received=str(list(qubits)), fix="use different qubits", line=line,
+        )
+    if name not in MULTI_ANGLE:
+        return [(lookup(name).name, tuple(qubits), angles[0] if angles else None)]
+    if name == "u2":
+        phi, lam = angles
+        return [("rz", qubits, lam), ("ry", qubits, math.pi / 2), ("rz", qubits, phi)]
+    if name in ("u3", "u", "U"):
+        theta, phi, lam = angles
+        return [("rz", qubits, lam), ("ry", qubits, theta), ("rz", qubits, phi)]
+    theta, phi, lam, gamma = angles
+    c, _ = qubits
+    return [("p", (c,), gamma), ("p", (c,), phi / 2), ("p", (c,), lam / 2),
+            ("crz", qubits, lam), ("cry", qubits, theta), ("crz", qubits, phi)]

@@ -1,0 +1,66 @@
+"""The circuit library shipped in ``circuits/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qshift._data import data_folder
+from qshift._errors import QShiftError
+
+__all__ = ["circuit_path", "library"]
+
+
+def _library_dir() -> Path:
+    folder = data_folder("circuits")
+    if folder is not None:
+        return folder
+    raise QShiftError("the circuit library is missing", expected="a circuits/ folder beside the package",
+                      received="none found", fix="reinstall qshift")
+
+
+def library() -> dict[str, Path]:
+    """Name -> path of every ``.qasm`` file in the library."""
+    return {p.stem: p for p in sorted(_library_dir().glob("*.qasm"))}
+
+
+def circuit_path(name: str) -> Path:
+    """Path of library circuit ``name`` (e.g. ``"sin"``, ``"hea-4q-2l"``).
+
+    Example:
+        >>> circuit_path("sin").name
+        'sin.qasm'
+    """
+    files = library()
+    if name not in files:
+        raise QShiftError(f"no library circuit named {name!r}", expected="one of " + ", ".join(files),
+                          received=repr(name), fix="pick a name from qshift.library()")
+    return files[name]
+
+
+def hardware_efficient(n_qubits: int, layers: int, outputs: str = "all"):
+    """The hardware-efficient ansatz: per layer RY then RZ on every qubit, then a ring of CNOTs.
+
+    Symbols are ``y{layer}_{qubit}`` and ``z{layer}_{qubit}`` (``2 * n_qubits * layers`` of them),
+    declared in gate order. ``outputs="all"`` measures ``Z`` on every qubit, ``"single"`` only ``Z0``.
+
+    Example:
+        >>> c = hardware_efficient(4, 2)
+        >>> c.n_symbols, c.n_outputs
+        (16, 4)
+    """
+    from qshift.ir.circuit import CircuitBuilder
+
+    if outputs not in ("all", "single"):
+        raise QShiftError("unknown outputs choice", expected="'all' or 'single'", received=repr(outputs),
+                          fix="pass outputs='all' or outputs='single'")
+    b = CircuitBuilder(n_qubits, name=f"hea-{n_qubits}q-{layers}l")
+    for layer in range(layers):
+        for q in range(n_qubits):
+            b.ry(b.input(f"y{layer}_{q}"), q)
+            b.rz(b.input(f"z{layer}_{q}"), q)
+        if n_qubits > 1:
+            for q in range(n_qubits if n_qubits > 2 else 1):
+                b.cx(q, (q + 1) % n_qubits)
+    for q in range(n_qubits if outputs == "all" else 1):
+        b.expectation(f"Z{q}")
+    return b.build()

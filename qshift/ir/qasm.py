@@ -1,0 +1,322 @@
+"""OpenQASM 3 in and out, through the ``openqasm3`` reference parser.
+
+The accepted subset (DESIGN.md): ``include "stdgates.inc"`` only; ``input
+float[64] name;`` symbols (a symbol may share a gate's name, as builder and
+converter circuits do: gates are only called, symbols only read; stricter
+readers such as Qiskit's refuse that); ``qubit[n] q;`` registers; stdgates gates plus
+rxx/ryy/rzz (and Braket's xx/yy/zz) with angles affine in one symbol;
+``barrier`` (ignored); outputs as ``#pragma braket result expectation``
+of Pauli products. Anything else is refused with a :class:`~qshift.QasmError`
+naming the line. A circuit file never reads another file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from qshift.ir.circuit import Angle, Circuit, Operation, PauliString, _as_angle
+from qshift._errors import CircuitError, MissingExtraError, NonAffineAngleError, QasmError, QubitIndexError, SymbolError
+from qshift.ir.gates import arity, expand
+
+__all__ = ["from_qasm", "to_qasm"]
+
+_CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": 2 * math.pi, "τ": 2 * math.pi, "euler": math.e, "ℇ": math.e}
+_FUNCTIONS = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "sqrt": math.sqrt,
+              "arcsin": math.asin, "arccos": math.acos, "arctan": math.atan, "ln": math.log}
+_OBS_FACTOR = re.compile(r"^\s*([ixyzIXYZ])\s*\(\s*([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*\)\s*$")
+
+
+def _read_source(source) -> tuple[str, str]:
+    if isinstance(source, Path):
+        return _read_file(source), source.stem
+    if not isinstance(source, str):
+        raise QasmError("cannot read a circuit from this object", expected="OpenQASM 3 text or a path to a .qasm file",
+                        received=type(source).__name__, fix="pass a str or pathlib.Path")
+    if "\n" not in source and ";" not in source:
+        return _read_file(Path(source)), Path(source).stem
+    return source, "circuit"
+
+
+def _read_file(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise QasmError(f"cannot read {str(path)!r}", expected="an existing .qasm file or OpenQASM 3 text",
+                        received=f"{type(exc).__name__}: {exc.strerror or exc}",
+                        fix="check the path (or pass the program text itself)") from None
+
+
+def _parse(text: str):
+    try:
+        import openqasm3
+        from openqasm3.parser import QASM3ParsingError
+    except ImportError as exc:  # pragma: no cover - openqasm3 is a core dependency
+        raise MissingExtraError("reading OpenQASM needs the 'openqasm3' parser", expected="openqasm3[parser]",
+                                received=str(exc), fix="pip install qshift") from exc
+    try:
+        return openqasm3.parse(text)
+    except QASM3ParsingError as exc:
+        line, detail = _syntax_location(exc)
+        raise QasmError("malformed OpenQASM 3", expected="a valid OpenQASM 3 program",
+                        received=detail, fix="fix the syntax at the line shown", line=line) from None
+    except Exception as exc:  # the reference visitor raises plain errors on some constructs
+        raise QasmError("malformed OpenQASM 3", expected="a valid OpenQASM 3 program",
+                        received=f"{type(exc).__name__}: {exc}", fix="fix the program's syntax") from None
+
+
+def _syntax_location(exc) -> tuple[int | None, str]:
+    text = str(exc)
+    m = re.match(r"L(\d+):C(\d+): (.*)", text)
+    if m:
+        return int(m.group(1)), m.group(3)
+    cause = exc.__cause__
+    while cause is not None:
+        for arg in getattr(cause, "args", ()):
+            token = getattr(arg, "offendingToken", None)
+            if token is not None:
+                return token.line, f"unexpected {token.text!r} at column {token.column}"
+        cause = cause.__cause__
+    return None, "a syntax error"
+
+
+class _Reader:
+    """Walks the AST of one program and builds a :class:`Circuit`."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.symbols: list[str] = []
+        self.registers: dict[str, tuple[int, int | None]] = {}  # name -> (offset, size or None for a lone qubit)
+        self.n_qubits = 0
+        self.ops: list[Operation] = []
+        self.outputs: list[PauliString] = []
+
+    def read(self, program) -> Circuit:
+        from openqasm3 import ast
+
+        handlers = {
+            ast.Include: self._include, ast.IODeclaration: self._io, ast.QubitDeclaration: self._qubits,
+            ast.QuantumGate: self._gate, ast.Pragma: self._pragma, ast.QuantumBarrier: lambda s: None,
+        }
+        for statement in program.statements:
+            handler = handlers.get(type(statement))
+            line = _line(statement)
+            if handler is None:
+                raise QasmError(f"unsupported statement {type(statement).__name__}",
+                                expected="include, input float[64], qubit declarations, gates, barrier, "
+                                         "#pragma braket result expectation",
+                                received=_describe(statement), line=line,
+                                fix="remove it: qshift circuits have no measurements, classical code or gate "
+                                    "definitions; outputs are expectation pragmas")
+            try:
+                handler(statement)
+            except CircuitError as exc:
+                if exc.line is None:
+                    raise type(exc)(exc.problem, expected=exc.expected, received=exc.received, fix=exc.fix,
+                                    line=line) from None
+                raise
+        if not self.outputs:
+            raise QasmError("the program declares no outputs",
+                            expected="at least one '#pragma braket result expectation <pauli product>'",
+                            received="none", fix="add e.g. '#pragma braket result expectation z(q[0])'")
+        return Circuit(self.n_qubits, tuple(self.ops), tuple(self.outputs), tuple(self.symbols), name=self.name)
+
+    def _include(self, s) -> None:
+        if s.filename != "stdgates.inc":
+            raise QasmError(f"include of {s.filename!r} refused", expected='only include "stdgates.inc"',
+                            received=f'include "{s.filename}"',
+                            fix="inline the gates you need: a circuit file must not read other files")
+
+    def _io(self, s) -> None:
+        from openqasm3 import ast
+
+        if s.io_identifier is not ast.IOKeyword.input or not isinstance(s.type, ast.FloatType):
+            raise QasmError("unsupported I/O declaration", expected="input float[64] NAME;",
+                            received=_describe(s), fix="declare inputs as 'input float[64] name;'")
+        name = s.identifier.name
+        if name in self.symbols:
+            raise SymbolError(f"symbol {name!r} declared twice", expected="each input declared once",
+                              received=f"a second 'input float[64] {name};'", fix="remove the duplicate")
+        if name in _CONSTANTS or name in self.registers:  # a gate name is fine: gates are only called
+            raise SymbolError(f"input name {name!r} clashes with a built-in constant or a register",
+                              expected="a fresh name", received=repr(name), fix="rename the input")
+        self.symbols.append(name)
+
+    def _qubits(self, s) -> None:
+        name = s.qubit.name
+        if name in self.registers or name in self.symbols:
+            raise QasmError(f"register {name!r} declared twice", expected="distinct register names",
+                            received=repr(name), fix="rename one register")
+        size = None if s.size is None else self._integer(s.size, "a register size")
+        self.registers[name] = (self.n_qubits, size)
+        self.n_qubits += 1 if size is None else size
+
+    def _gate(self, s) -> None:
+        if s.modifiers:
+            raise QasmError("gate modifiers (ctrl @, inv @, pow @) are not supported",
+                            expected="a plain gate", received=_describe(s),
+                            fix="use the controlled gate directly (cx, crx, cp ...) or decompose it")
+        name = s.name.name
+        n_qubits, n_angles = arity(name)
+        angles = tuple(self._angle(a) for a in s.arguments)
+        qubits = tuple(self._qubit(q) for q in s.qubits)
+        for canonical, qs, angle in expand(name, qubits, angles):
+            self.ops.append(Operation(canonical, qs, None if angle is None else _as_angle(angle)))
+
+    def _pragma(self, s) -> None:
+        command = s.command.strip()
+        prefix = "braket result expectation"
+        if not command.startswith(prefix):
+            raise QasmError("unsupported pragma", expected=f"#pragma {prefix} <pauli product>",
+                            received=f"#pragma {command}", fix="outputs are expectation values of Pauli products")
+        factors = {}
+        for part in command[len(prefix):].split("@"):
+            m = _OBS_FACTOR.match(part)
+            if not m:
+                raise QasmError("unsupported observable", expected="a product like x(q[0]) @ z(q[1])",
+                                received=part.strip() or "(nothing)", fix="use i/x/y/z factors on single qubits")
+            qubit = self._register_qubit(m.group(2), None if m.group(3) is None else int(m.group(3)))
+            if qubit in factors:
+                raise QasmError("observable names a qubit twice", expected="each qubit at most once",
+                                received=command[len(prefix):].strip(), fix="combine the factors on that qubit")
+            factors[qubit] = m.group(1).upper()
+        self.outputs.append(PauliString.parse(factors))
+
+    # -- expressions ----------------------------------------------------------------------------
+    def _angle(self, e) -> Angle:
+        from openqasm3 import ast
+
+        if isinstance(e, (ast.IntegerLiteral, ast.FloatLiteral)):
+            return Angle.constant(float(e.value))
+        if isinstance(e, ast.Identifier):
+            if e.name in self.symbols:
+                return Angle(e.name)
+            if e.name in _CONSTANTS:
+                return Angle.constant(_CONSTANTS[e.name])
+            raise SymbolError(f"undeclared symbol {e.name!r}", expected=f"one of the inputs {self.symbols}",
+                              received=repr(e.name), fix=f"declare it first: input float[64] {e.name};")
+        if isinstance(e, ast.UnaryExpression) and e.op.name == "-":
+            return -self._angle(e.expression)
+        if isinstance(e, ast.BinaryExpression) and e.op.name in ("+", "-", "*", "/", "**"):
+            return self._binary(e)
+        if isinstance(e, ast.FunctionCall) and e.name.name in _FUNCTIONS:
+            args = [self._angle(a) for a in e.arguments]
+            if len(args) == 1 and args[0].is_constant:
+                return Angle.constant(_FUNCTIONS[e.name.name](args[0].b))
+            raise NonAffineAngleError(f"{e.name.name}() of a symbol is not affine", expected="a * symbol + b",
+                                      received=_describe(e), fix="move the nonlinearity into classical code")
+        raise QasmError("unsupported angle expression", expected="numbers, pi, inputs, + - * /",
+                        received=_describe(e), fix="write the angle as a * symbol + b")
+
+    def _binary(self, e) -> Angle:
+        lhs, rhs = self._angle(e.lhs), self._angle(e.rhs)
+        op = e.op.name
+        if op == "**":
+            if lhs.is_constant and rhs.is_constant:
+                return Angle.constant(lhs.b ** rhs.b)
+            raise NonAffineAngleError("a power of a symbol is not affine", expected="a * symbol + b",
+                                      received=f"({lhs}) ** ({rhs})", fix="use a linear expression")
+        if op == "/" and not rhs.is_constant:
+            raise NonAffineAngleError("division by a symbol is not affine", expected="a * symbol + b",
+                                      received=f"({lhs}) / ({rhs})", fix="use a linear expression")
+        if op == "/" and rhs.b == 0:
+            raise QasmError("division by zero in an angle", expected="a nonzero divisor",
+                            received=f"({lhs}) / 0", fix="fix the expression")
+        return {"+": lambda: lhs + rhs, "-": lambda: lhs - rhs, "*": lambda: lhs * rhs, "/": lambda: lhs / rhs}[op]()
+
+    def _integer(self, e, what: str) -> int:
+        from openqasm3 import ast
+
+        if isinstance(e, ast.IntegerLiteral):
+            return int(e.value)
+        raise QasmError(f"{what} must be an integer literal", expected="e.g. 3", received=_describe(e),
+                        fix="write the number itself")
+
+    def _qubit(self, q) -> int:
+        from openqasm3 import ast
+
+        if isinstance(q, ast.Identifier):
+            return self._register_qubit(q.name, None)
+        if isinstance(q, ast.IndexedIdentifier) and len(q.indices) == 1 and len(q.indices[0]) == 1:
+            index = q.indices[0][0]
+            if isinstance(index, ast.IntegerLiteral):
+                return self._register_qubit(q.name.name, int(index.value))
+        raise QasmError("unsupported qubit operand", expected="q[i] with an integer literal i, or a lone qubit",
+                        received=_describe(q), fix="apply the gate to single qubits, one statement each")
+
+    def _register_qubit(self, name: str, index: int | None) -> int:
+        if name not in self.registers:
+            raise QasmError(f"unknown qubit register {name!r}", expected=f"one of {sorted(self.registers)}",
+                            received=repr(name), fix=f"declare it: qubit[n] {name};")
+        offset, size = self.registers[name]
+        if size is None and index is None:
+            return offset
+        if size is None or index is None:
+            raise QasmError(f"register {name!r} used as a whole", expected=f"{name}[i] for one qubit",
+                            received=name if index is None else f"{name}[{index}]",
+                            fix="index the register; broadcasting over registers is not supported")
+        if not 0 <= index < size:
+            raise QubitIndexError(f"qubit {name}[{index}] is outside the register", expected=f"0 <= i < {size}",
+                                  received=f"{name}[{index}]", fix=f"use an index below {size} or enlarge {name}")
+        return offset + index
+
+
+def _line(node) -> int | None:
+    span = getattr(node, "span", None)
+    return None if span is None else span.start_line
+
+
+def _describe(node) -> str:
+    try:
+        from openqasm3 import dumps
+
+        text = dumps(node).strip()
+        return text if len(text) < 120 else text[:117] + "..."
+    except Exception:
+        return type(node).__name__
+
+
+def from_qasm(source) -> Circuit:
+    """Read a :class:`Circuit` from OpenQASM 3 text or a ``.qasm`` path."""
+    text, name = _read_source(source)
+    return _Reader(name).read(_parse(text))
+
+
+def _qasm_angle(angle: Angle) -> str:
+    if angle.is_constant:
+        return _number(angle.b)
+    head = angle.symbol if angle.a == 1 else f"{_number(angle.a)}*{angle.symbol}"
+    if angle.b == 0:
+        return head
+    return f"{head} + {_number(angle.b)}" if angle.b > 0 else f"{head} - {_number(-angle.b)}"
+
+
+def _number(x: float) -> str:
+    from qshift.ir.circuit import _format_number
+
+    text = _format_number(x)
+    return text if "pi" in text else repr(float(x))
+
+
+def _register_name(symbols) -> str:
+    """``q``, or ``q_``, ``q__`` ... when a symbol is named ``q``."""
+    name = "q"
+    while name in symbols:
+        name += "_"
+    return name
+
+
+def to_qasm(circuit: Circuit) -> str:
+    """OpenQASM 3 text for ``circuit``; :func:`from_qasm` reads it back to an equal circuit."""
+    lines = ["OPENQASM 3.0;", 'include "stdgates.inc";']
+    lines += [f"input float[64] {s};" for s in circuit.symbols]
+    reg = _register_name(circuit.symbols)
+    lines.append(f"qubit[{circuit.n_qubits}] {reg};")
+    for op in circuit.operations:
+        args = "" if op.angle is None else f"({_qasm_angle(op.angle)})"
+        lines.append(f"{op.gate}{args} " + ", ".join(f"{reg}[{q}]" for q in op.qubits) + ";")
+    for out in circuit.outputs:
+        body = " @ ".join(f"{p.lower()}({reg}[{q}])" for q, p in out.factors) or f"i({reg}[0])"
+        lines.append(f"#pragma braket result expectation {body}")
+    return "\n".join(lines) + "\n"

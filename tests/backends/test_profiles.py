@@ -1,0 +1,128 @@
+"""Device profiles: the bundled ones, user files, and clear errors for bad profiles."""
+
+import datetime
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import qshift
+from qshift.backends.registry import available_devices, resolve_device
+from qshift.backends.profiles import bundled_profiles, load_profile
+from qshift._errors import ProfileError
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = ["local", "aer", "aer-noisy", "default.qubit", "lightning.qubit", "braket-local", "braket-dm",
+            "ibm-fake-brisbane", "ionq-forte", "iqm-garnet", "rigetti-ankaa-3", "braket-sv1", "braket-dm1",
+            "ibm-brisbane"]
+CLOUD = ["ionq-forte", "iqm-garnet", "rigetti-ankaa-3", "braket-sv1", "braket-dm1", "ibm-brisbane"]
+
+
+def test_every_required_profile_is_bundled_and_reads():
+    assert set(REQUIRED) <= set(available_devices())
+    for name in available_devices():
+        profile = load_profile(name)
+        assert profile.name == name == bundled_profiles()[name].stem
+
+
+def test_cloud_profiles_carry_dated_prices():
+    for name in CLOUD:
+        profile = load_profile(name)
+        assert profile.cloud and profile.price is not None
+        assert datetime.date.fromisoformat(profile.price.prices_read)
+        assert profile.price.source.startswith("https://")
+    per_shot = {n: load_profile(n).price.per_shot for n in ("ionq-forte", "iqm-garnet", "rigetti-ankaa-3")}
+    assert per_shot == {"ionq-forte": 0.08, "iqm-garnet": 0.00145, "rigetti-ankaa-3": 0.0009}
+    assert all(load_profile(n).price.per_task == 0.30 for n in per_shot)
+    assert load_profile("braket-sv1").price.per_minute == load_profile("braket-dm1").price.per_minute == 0.075
+    assert load_profile("ibm-brisbane").price.per_second == 1.60
+
+
+def test_profiles_ship_in_the_wheel():
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        force = tomllib.load(f)["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert force["devices"] == "qshift/devices"
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("local", "LocalSimulator"), ("aer", "AerBackend"), ("aer-noisy", "AerBackend"),
+    ("default.qubit", "PennyLaneBackend"), ("lightning.qubit", "PennyLaneBackend"),
+    ("braket-local", "BraketBackend"), ("braket-dm", "BraketBackend"), ("ibm-fake-brisbane", "IBMBackend"),
+])
+def test_local_profiles_build_their_backend(name, kind):
+    backend = resolve_device(name)
+    assert type(backend).__name__ == kind
+    assert backend.profile.name == name
+    assert backend.name == name
+
+
+def test_profile_shots_become_the_default():
+    backend = resolve_device("ibm-fake-brisbane")
+    assert backend.default_shots == 4096 and not backend.exact
+
+
+@pytest.mark.parametrize("name", CLOUD)
+def test_cloud_profiles_cannot_run_here(name):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    with pytest.raises(qshift.DeviceError, match="credentials") as info:
+        qshift.derivatives(c, [0.1], device=name)
+    assert "qshift.estimate" in str(info.value)
+
+
+def test_a_user_profile_path(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\ndescription = "noisy aer"\nbackend = "aer"\n'
+                    '[options]\nnoise = { depolarizing_2q = 0.02 }\n')
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("hea-4q-2l"))
+    d = qshift.derivatives(c, np.zeros(c.n_symbols), order=1, device=str(path))
+    assert d.stats.jobs == 1
+    assert not np.allclose(d.value, qshift.simulate(c, np.zeros(c.n_symbols)))  # the noise is applied
+    assert resolve_device(path).profile.path == path
+
+
+BASE = 'name = "x"\ndescription = "d"\nbackend = "aer"\n'
+
+
+@pytest.mark.parametrize("text, field, expected", [
+    (BASE + "shotz = 10\n", "shotz", "unknown key"),
+    ('name = "x"\nbackend = "aer"\n', "description", "missing field"),
+    (BASE.replace('"aer"', '"qiskit"'), "backend", "unknown value"),
+    (BASE + 'shots = "many"\n', "shots", "wrong type"),
+    (BASE + "shots = 0\n", "shots", "positive"),
+    (BASE + "cloud = 1\n", "cloud", "wrong type"),
+    (BASE + '[price]\nper_shot = 0.1\nsource = "s"\n', "price.prices_read", "missing field"),
+    (BASE + '[price]\nper_shot = "cheap"\nprices_read = "2026-01-01"\nsource = "s"\n', "price.per_shot", "wrong type"),
+    (BASE + '[price]\nprices_read = "soon"\nsource = "s"\n', "price.prices_read", "not a date"),
+    (BASE + '[time]\nper_hour = 1\n', "time.per_hour", "unknown key"),
+    (BASE + 'task = "batch"\n', "task", "unknown value"),
+])
+def test_bad_profiles_name_the_field(tmp_path, text, field, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    assert field in str(info.value) and expected in str(info.value)
+    assert "fix:" in str(info.value)
+
+
+def test_options_that_do_not_fit_the_backend(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(BASE + "[options]\nmethd = \"statevector\"\n")
+    with pytest.raises(ProfileError, match="methd"):
+        resolve_device(path)
+
+
+def test_invalid_toml_and_missing_files(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("name = \n")
+    with pytest.raises(ProfileError, match="not valid TOML"):
+        load_profile(path)
+    with pytest.raises(ProfileError, match="no device profile"):
+        load_profile(tmp_path / "absent.toml")
+
+
+def test_unknown_names_list_the_known_ones():
+    with pytest.raises(qshift.DeviceError) as info:
+        resolve_device("ionq-fortee")
+    assert "ionq-forte" in str(info.value) and "available_devices" in str(info.value)

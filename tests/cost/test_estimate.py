@@ -1,0 +1,143 @@
+"""qshift.estimate: circuits, executions, tasks, shots and price before anything runs."""
+
+import math
+
+import numpy as np
+import pytest
+
+import qshift
+from qshift.cost.estimate import cost_of
+from qshift.backends.profiles import load_profile
+
+
+@pytest.fixture(scope="module")
+def hea8():
+    return qshift.hardware_efficient(8, 2)
+
+
+def test_ionq_forte_hessian_of_the_8_qubit_ansatz(hea8, capsys):
+    e = qshift.estimate(hea8, order=2, device="ionq-forte")
+    print(e)
+    plan = qshift.plan(hea8, order=2)
+    assert (e.planned.circuits, e.naive.circuits) == (plan.circuits, plan.naive_circuits) == (2081, 4161)
+    assert e.groups == 1 and e.shots_per_execution == 1000
+    # program sets of at most 100 executables: one $0.30 task per 100 circuits, $0.08 per shot
+    assert (e.planned.tasks, e.naive.tasks) == (21, 42)
+    assert (e.planned.shots, e.naive.shots) == (2_081_000, 4_161_000)
+    assert e.planned.price == pytest.approx(21 * 0.30 + 2_081_000 * 0.08)
+    assert e.naive.price == pytest.approx(42 * 0.30 + 4_161_000 * 0.08)
+    assert e.saving == pytest.approx(e.naive.price - e.planned.price) and e.saving > 160_000
+    text = capsys.readouterr().out
+    for figure in ("2,081", "4,161", "2,081,000", "166,486.30 USD", "332,892.60 USD", "ionq-forte", "2026-11-23"):
+        assert figure in text
+
+
+def test_sampling_devices_price_every_measurement_group():
+    b = qshift.CircuitBuilder(2)
+    x = b.input("x")
+    c = b.ry(x, 0).cx(0, 1).expectation("X0").expectation("Z0").expectation("Z1").build()
+    e = qshift.estimate(c, order=1, device="ionq-forte", shots=500)
+    assert e.groups == 2
+    assert e.planned.executions == 2 * e.planned.circuits == 2 * qshift.plan(c, order=1).circuits
+    assert e.planned.shots == 500 * e.planned.executions
+    exact = qshift.estimate(c, order=1, device="aer")
+    assert exact.groups == 1 and exact.planned.executions == exact.planned.circuits and exact.planned.price == 0
+
+
+def test_estimate_matches_what_a_sampled_run_counts():
+    b = qshift.CircuitBuilder(2)
+    x = b.input("x")
+    c = b.ry(x, 0).cx(0, 1).expectation("X0").expectation("Z0").expectation("Z1").build()
+    e = qshift.estimate(c, order=2, device="local", shots=100)
+    d = qshift.derivatives(c, [0.3], order=2, shots=100, seed=1)
+    assert (d.stats.circuits, d.stats.executions, d.stats.shots) == (
+        e.planned.circuits, e.planned.executions, e.planned.shots)
+
+
+def test_program_set_limits_split_tasks():
+    forte = load_profile("ionq-forte")
+    assert cost_of(100, forte, shots=1000, groups=1).tasks == 1
+    assert cost_of(101, forte, shots=1000, groups=1).tasks == 2
+    # 200,000 shots per program set: at 4,000 shots, 50 executables per task
+    assert cost_of(100, forte, shots=4000, groups=1).tasks == 2
+    assert cost_of(0, forte, shots=1000, groups=1).price == 0
+
+
+def test_per_minute_simulators_and_per_second_ibm(hea8):
+    sv1 = qshift.estimate(hea8, order=1, device="braket-sv1")
+    # one task per circuit, each billed the 3-second minimum at $0.075 per minute
+    assert sv1.planned.tasks == sv1.planned.circuits == qshift.plan(hea8, order=1).circuits
+    assert sv1.planned.price == pytest.approx(sv1.planned.tasks * 3.0 * 0.075 / 60)
+    ibm = qshift.estimate(hea8, order=1, device="ibm-brisbane")
+    assert ibm.planned.seconds == pytest.approx(2.0 + ibm.planned.shots * 0.00025)
+    assert ibm.planned.price == pytest.approx(1.60 * ibm.planned.seconds)
+
+
+def test_rows_and_shots_scale_the_estimate(hea8):
+    one = qshift.estimate(hea8, order=1, device="iqm-garnet")
+    many = qshift.estimate(hea8, order=1, device="iqm-garnet", values=np.zeros((3, hea8.n_symbols)), shots=2000)
+    assert many.planned.circuits == 3 * one.planned.circuits
+    assert many.planned.shots == 3 * 2 * one.planned.shots
+
+
+def test_estimate_accepts_backends_and_profiles():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    built = qshift.backends.registry.resolve_device("aer")
+    assert qshift.estimate(c, device=built).device == "aer"
+    assert qshift.estimate(c, device=load_profile("ionq-forte")).planned.price > 0
+    plain = qshift.estimate(c, device=qshift.LocalSimulator())  # no profile: no prices
+    assert plain.planned.price == 0 and plain.prices_read is None
+    with pytest.raises(qshift.RequestError):
+        qshift.estimate(c, device="ionq-forte", shots=0)
+
+
+def test_estimate_text_is_a_table():
+    e = qshift.estimate(qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2")), order=1, device="rigetti-ankaa-3")
+    lines = str(e).splitlines()
+    assert lines[2].startswith("planned") and lines[3].startswith("naive") and "saves" in lines[4]
+    assert e.groups == math.ceil(e.planned.executions / e.planned.circuits)
+    assert "<pre>" in e._repr_html_()
+
+
+# -- the max_cost guard and profile-driven shots --------------------------------------------------
+
+class _Priced:
+    """The local simulator posing as a priced sampling device (its profile is ionq-forte's)."""
+
+    def __init__(self):
+        self.inner = qshift.LocalSimulator()
+        self.name, self.exact, self.max_batch, self.default_shots = "priced", False, None, 100
+        self.profile = load_profile("ionq-forte")
+        self.calls = 0
+
+    def run(self, circuit, angles, *, shots=None, seed=None):
+        self.calls += 1
+        return self.inner.run(circuit, angles, shots=shots, seed=seed)
+
+
+def test_max_cost_refuses_before_anything_runs():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    device = _Priced()
+    expected = qshift.estimate(c, order=2, device=device.profile, shots=100).planned.price
+    with pytest.raises(qshift.CostLimitError) as info:
+        qshift.derivatives(c, [0.1, 0.2], order=2, device=device, max_cost=10.0)
+    assert device.calls == 0
+    message = str(info.value)
+    assert f"{expected:,.2f} USD" in message and "10.00 USD" in message and "fix:" in message
+    assert isinstance(info.value, qshift.QShiftError)
+    d = qshift.derivatives(c, [0.1, 0.2], order=2, device=device, max_cost=expected + 1, seed=1)
+    assert device.calls == 1 and d.stats.shots == 100 * d.stats.executions  # the profile's default shots
+
+
+def test_max_cost_on_free_devices_and_cloud_estimates(hea8):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    assert qshift.derivatives(c, [0.1], order=2, device="local", max_cost=0.0).stats.circuits == 4
+    with pytest.raises(qshift.DeviceError, match="credentials"):  # cloud: refused before any pricing matters
+        qshift.derivatives(hea8, np.zeros(hea8.n_symbols), order=2, device="ionq-forte", max_cost=1e9)
+
+
+def test_default_shots_come_from_the_device_and_give_standard_errors():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    d = qshift.derivatives(c, [0.4], order=1, device=_Priced(), seed=3)
+    assert d.stats.shots == 100 * d.stats.executions
+    assert d.standard_error(1).shape == d.jacobian.shape and np.all(d.standard_error(1) > 0)
