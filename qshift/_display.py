@@ -17,10 +17,11 @@ escaped.
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from qshift._format import format_affine
 
 __all__ = ["circuit_html", "circuit_svg", "derivatives_html", "draw_text", "estimate_html", "plan_html"]
 
@@ -46,19 +47,7 @@ def _angle(op) -> str:
     """``(a*symbol + b)`` with short numbers (multiples of pi by name, else 4 significant digits)."""
     if op.angle is None:
         return ""
-    a, b, symbol = op.angle.a, op.angle.b, op.angle.symbol
-    if symbol is None:
-        return f"({_short(b)})"
-    head = symbol if a == 1 else f"-{symbol}" if a == -1 else f"{_short(a)}*{symbol}"
-    return f"({head})" if b == 0 else f"({head} {'+' if b > 0 else '-'} {_short(abs(b))})"
-
-
-def _short(x: float) -> str:
-    for num, den in ((1, 1), (1, 2), (1, 3), (1, 4), (1, 6), (1, 8), (2, 1), (2, 3), (3, 2), (3, 4)):
-        for sign in (1, -1):
-            if abs(x - sign * num * math.pi / den) < 1e-12:
-                return ("-" if sign < 0 else "") + ("" if num == 1 else f"{num}*") + "pi" + ("" if den == 1 else f"/{den}")
-    return f"{x:.4g}"
+    return f"({format_affine(op.angle.symbol, op.angle.a, op.angle.b, digits=4)})"
 
 
 def _glyph(op) -> _Glyph:
@@ -310,6 +299,7 @@ def _order_name(k: int) -> str:
 
 
 def _number(x) -> str:
+    """A result's magnitude with 4 significant digits (a value, not an angle: no pi names)."""
     return f"{float(x):.4g}"
 
 

@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import numbers
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,202 +32,17 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from qshift._errors import CircuitError, GateArityError, NonAffineAngleError, QubitIndexError, SymbolError, ValuesError
-from qshift.ir.gates import GATES, GateSpec, expand, lookup
+from qshift._display import circuit_html, circuit_svg, draw_text
+from qshift._errors import CircuitError, GateArityError, QubitIndexError, SymbolError, ValuesError
+from qshift.ir.angle import Angle, as_angle
+from qshift.ir.convert import pennylane_parts, qiskit_parts
+from qshift.ir.gates import ALIASES, GATES, MULTI_ANGLE, arity, expand, lookup
+from qshift.ir.operation import Operation
+from qshift.ir.pauli import PauliString
+from qshift.ir.qasm import qasm_parts, to_qasm
 
+# Angle, Operation and PauliString live in ir/angle.py, ir/operation.py and ir/pauli.py; re-exported here.
 __all__ = ["Angle", "Circuit", "CircuitBuilder", "Operation", "PauliString"]
-
-
-@dataclass(frozen=True)
-class Angle:
-    """An affine angle ``a * symbol + b``; ``symbol is None`` for a constant ``b``.
-
-    Angles support ``+``, ``-``, ``*`` and ``/`` with numbers, so builder code reads
-    like the math: ``2 * theta + 0.5``.
-    """
-
-    symbol: str | None
-    a: float = 1.0
-    b: float = 0.0
-
-    def __post_init__(self):  # "+ 0.0" turns -0.0 into 0.0, so equal angles have equal fingerprints
-        object.__setattr__(self, "a", float(self.a) + 0.0 if self.symbol is not None else 0.0)
-        object.__setattr__(self, "b", float(self.b) + 0.0)
-
-    @classmethod
-    def constant(cls, value: float) -> "Angle":
-        return cls(None, 0.0, float(value))
-
-    @property
-    def is_constant(self) -> bool:
-        return self.symbol is None
-
-    def __add__(self, other):
-        if isinstance(other, numbers.Real):
-            return Angle(self.symbol, self.a, self.b + float(other))
-        if isinstance(other, Angle) and (other.symbol is None or self.symbol is None or other.symbol == self.symbol):
-            return Angle(self.symbol or other.symbol, self.a + other.a, self.b + other.b)
-        if isinstance(other, Angle):
-            raise _non_affine(f"({self}) + ({other})")
-        return NotImplemented
-
-    __radd__ = __add__
-
-    def __neg__(self):
-        return Angle(self.symbol, -self.a, -self.b)
-
-    def __sub__(self, other):
-        return self + (-other)
-
-    def __rsub__(self, other):
-        return (-self) + other
-
-    def __mul__(self, other):
-        if isinstance(other, numbers.Real):
-            return Angle(self.symbol, self.a * float(other), self.b * float(other))
-        if isinstance(other, Angle) and other.is_constant:
-            return self * other.b
-        if isinstance(other, Angle) and self.is_constant:
-            return other * self.b
-        if isinstance(other, Angle):
-            raise _non_affine(f"({self}) * ({other})")
-        return NotImplemented
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other):
-        if isinstance(other, numbers.Real):
-            return self * (1.0 / float(other))
-        if isinstance(other, Angle) and other.is_constant:
-            return self * (1.0 / other.b)
-        if isinstance(other, Angle):
-            raise _non_affine(f"({self}) / ({other})")
-        return NotImplemented
-
-    def __rtruediv__(self, other):
-        if isinstance(other, numbers.Real) and self.is_constant:
-            return Angle.constant(float(other) / self.b)
-        if isinstance(other, numbers.Real):
-            raise _non_affine(f"{other} / ({self})")
-        return NotImplemented
-
-    def __pow__(self, other):
-        if isinstance(other, numbers.Real) and self.is_constant:
-            return Angle.constant(self.b ** float(other))
-        if isinstance(other, (numbers.Real, Angle)):
-            raise _non_affine(f"({self}) ** ({other})")
-        return NotImplemented
-
-    def __rpow__(self, other):
-        if isinstance(other, numbers.Real) and self.is_constant:
-            return Angle.constant(float(other) ** self.b)
-        if isinstance(other, numbers.Real):
-            raise _non_affine(f"{other} ** ({self})")
-        return NotImplemented
-
-    def __str__(self) -> str:
-        if self.symbol is None:
-            return _format_number(self.b)
-        head = self.symbol if self.a == 1 else f"-{self.symbol}" if self.a == -1 else f"{_format_number(self.a)}*{self.symbol}"
-        if self.b == 0:
-            return head
-        return f"{head} {'+' if self.b > 0 else '-'} {_format_number(abs(self.b))}"
-
-
-def _non_affine(text: str) -> NonAffineAngleError:
-    return NonAffineAngleError(
-        "an angle must be affine in at most one symbol",
-        expected="a * symbol + b, or a constant", received=text,
-        fix="split the gate into one gate per symbol (angles add for rotations about the same axis)",
-    )
-
-
-def _format_number(x: float) -> str:
-    for num, den in ((1, 1), (1, 2), (1, 4), (3, 4), (2, 1), (1, 3), (2, 3), (1, 8), (3, 2)):
-        for sign in (1, -1):
-            if x == sign * num * math.pi / den:
-                text = ("pi" if num == 1 else f"{num}*pi") + ("" if den == 1 else f"/{den}")
-                return ("-" if sign < 0 else "") + text
-    return repr(float(x))
-
-
-_PAULI_RE = re.compile(r"\s*([IXYZixyz])\s*_?\s*(\d+)\s*")
-
-
-@dataclass(frozen=True)
-class PauliString:
-    """A product of Pauli operators on distinct qubits, e.g. ``X0 Z1``; identity factors dropped.
-
-    Example:
-        >>> PauliString.parse("X0 Z1")
-        PauliString(X0 Z1)
-        >>> PauliString.parse({2: "Y"}).factors
-        ((2, 'Y'),)
-    """
-
-    factors: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def parse(cls, spec: "str | Mapping[int, str] | PauliString") -> "PauliString":
-        if isinstance(spec, PauliString):
-            return spec
-        if isinstance(spec, Mapping):
-            items = [(int(q), str(p).upper()) for q, p in spec.items()]
-        elif isinstance(spec, str):
-            text = spec.replace("@", " ").replace("*", " ")
-            pos, items = 0, []
-            while pos < len(text):
-                if text[pos].isspace():
-                    pos += 1
-                    continue
-                m = _PAULI_RE.match(text, pos)
-                if not m:
-                    raise CircuitError(
-                        f"cannot read Pauli product {spec!r}",
-                        expected="factors like 'X0 Z1' (Pauli letter then qubit index)",
-                        received=repr(spec), fix="write e.g. 'Z0', 'X0 Z1' or {0: 'X', 1: 'Z'}",
-                    )
-                items.append((int(m.group(2)), m.group(1).upper()))
-                pos = m.end()
-        else:
-            raise CircuitError("cannot read Pauli product", expected="a string like 'X0 Z1' or a dict {qubit: 'X'}",
-                               received=type(spec).__name__, fix="pass 'Z0' or {0: 'Z'}")
-        qubits = [q for q, _ in items]
-        if len(set(qubits)) != len(qubits):
-            raise CircuitError(f"Pauli product {spec!r} names a qubit twice", expected="each qubit at most once",
-                               received=str(qubits), fix="multiply the factors on one qubit yourself")
-        for _, p in items:
-            if p not in "IXYZ":
-                raise CircuitError(f"unknown Pauli {p!r}", expected="I, X, Y or Z", received=repr(p), fix="use I, X, Y or Z")
-        return cls(tuple(sorted((q, p) for q, p in items if p != "I")))
-
-    @property
-    def qubits(self) -> tuple[int, ...]:
-        return tuple(q for q, _ in self.factors)
-
-    def __str__(self) -> str:
-        return " ".join(f"{p}{q}" for q, p in self.factors) or "I"
-
-    def __repr__(self) -> str:
-        return f"PauliString({self})"
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One gate on some qubits; ``angle`` is an :class:`Angle` for a parametrized gate, else ``None``."""
-
-    gate: str
-    qubits: tuple[int, ...]
-    angle: Angle | None = None
-
-    @property
-    def spec(self) -> GateSpec:
-        return GATES[self.gate]
-
-    @property
-    def is_slot(self) -> bool:
-        """True when the angle depends on a symbol (the planner shifts it)."""
-        return self.angle is not None and not self.angle.is_constant
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,30 +72,22 @@ class Circuit:
     # -- constructors ---------------------------------------------------------------------------
     @classmethod
     def from_qasm(cls, source: "str | Path") -> "Circuit":
-        """Read an OpenQASM 3 program (text, or a path to a ``.qasm`` file). See DESIGN.md for the subset."""
-        from qshift.ir.qasm import from_qasm
-
-        return from_qasm(source)
+        """Read an OpenQASM 3 program (text, or a path to a ``.qasm`` file). See docs/qasm.md for the subset."""
+        return cls(*qasm_parts(source))
 
     def to_qasm(self) -> str:
         """OpenQASM 3 text that :meth:`from_qasm` reads back to an equal circuit."""
-        from qshift.ir.qasm import to_qasm
-
         return to_qasm(self)
 
     @classmethod
     def from_qiskit(cls, circuit, observables, *, symbols=None) -> "Circuit":
         """From a Qiskit ``QuantumCircuit`` with ``Parameter``s and Pauli observables (needs ``qshift[aer]``)."""
-        from qshift.ir.convert import from_qiskit
-
-        return from_qiskit(circuit, observables, symbols=symbols)
+        return cls(*qiskit_parts(circuit, observables, symbols=symbols))
 
     @classmethod
     def from_pennylane(cls, qfunc_or_tape, *, symbols=None, wires=None) -> "Circuit":
         """From a PennyLane quantum function or tape returning ``qml.expval`` of Pauli products."""
-        from qshift.ir.convert import from_pennylane
-
-        return from_pennylane(qfunc_or_tape, symbols=symbols, wires=wires)
+        return cls(*pennylane_parts(qfunc_or_tape, symbols=symbols, wires=wires))
 
     # -- derived structure ----------------------------------------------------------------------
     @cached_property
@@ -377,18 +183,12 @@ class Circuit:
 
         ``max_width`` folds a long drawing into blocks of at most that many characters.
         """
-        from qshift._display import draw_text
-
         return draw_text(self, max_width)
 
     def _repr_html_(self) -> str:
-        from qshift._display import circuit_html
-
         return circuit_html(self)
 
     def _repr_svg_(self) -> str:
-        from qshift._display import circuit_svg
-
         return circuit_svg(self)
 
 
@@ -505,20 +305,16 @@ class CircuitBuilder:
 
     def gate(self, name: str, *args) -> "CircuitBuilder":
         """Append gate ``name`` with its angles then its qubits, e.g. ``gate('crx', theta, 0, 1)``."""
-        from qshift.ir.gates import arity
-
         n_qubits, n_angles = arity(name)
-        angles = tuple(_as_angle(a) for a in args[:n_angles])
+        angles = tuple(as_angle(a) for a in args[:n_angles])
         qubits = tuple(args[n_angles:])
         for canonical, qs, angle in expand(name, qubits, angles):
-            self._ops.append(Operation(canonical, tuple(qs), None if angle is None else _as_angle(angle)))
+            self._ops.append(Operation(canonical, tuple(qs), None if angle is None else as_angle(angle)))
         return self
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
             raise AttributeError(name)
-        from qshift.ir.gates import ALIASES, MULTI_ANGLE
-
         if name in GATES or name in ALIASES or name in MULTI_ANGLE:
             return lambda *args: self.gate(name, *args)
         raise AttributeError(f"CircuitBuilder has no gate or method {name!r}")
@@ -534,12 +330,3 @@ class CircuitBuilder:
     def __repr__(self) -> str:
         return f"CircuitBuilder(qubits={self.n_qubits}, operations={len(self._ops)})"
 
-
-def _as_angle(value) -> Angle:
-    if isinstance(value, Angle):
-        return value
-    if isinstance(value, numbers.Real):
-        return Angle.constant(float(value))
-    raise CircuitError("a gate angle must be a number or an affine symbol expression",
-                       expected="e.g. 0.5, theta, 2*theta + 0.1", received=repr(value),
-                       fix="declare symbols with builder.input(name) and combine them with numbers")

@@ -1,17 +1,19 @@
 """Circuits from Qiskit and PennyLane.
 
-Both converters produce the same frozen :class:`~qshift.Circuit` that
-:meth:`~qshift.Circuit.from_qasm` does, so everything downstream (planner,
-simulator, devices) is unaware of where a circuit came from.
+Both converters produce the parts of a circuit
+(:class:`~qshift.ir.operation.CircuitParts`), as the OpenQASM reader does;
+:meth:`~qshift.Circuit.from_qiskit` and :meth:`~qshift.Circuit.from_pennylane`
+build the same frozen :class:`~qshift.Circuit` from them, so everything
+downstream (planner, simulator, devices) is unaware of where a circuit came from.
 
-**Qiskit** (:func:`from_qiskit`): a ``QuantumCircuit`` whose gate angles are
+**Qiskit** (:func:`qiskit_parts`): a ``QuantumCircuit`` whose gate angles are
 numbers, ``Parameter`` objects or ``ParameterExpression`` objects affine in one parameter
 (``2*theta + 0.5``). Qiskit qubit ``q`` (its index in ``circuit.qubits``) is
 qshift qubit ``q``. Observables are Pauli labels in Qiskit's little-endian
 order (``"XZ"`` is X on qubit 1 and Z on qubit 0), ``Pauli`` objects, or one-term
 ``SparsePauliOp`` objects with coefficient 1. Barriers and delays are skipped.
 
-**PennyLane** (:func:`from_pennylane`): a quantum function is called once with
+**PennyLane** (:func:`pennylane_parts`): a quantum function is called once with
 one *symbolic* argument per symbol. Inside it, ``+ - * /`` with numbers keep an
 argument affine, so ``qml.RX(2 * theta + 0.5, wires=0)`` records the angle
 ``2*theta + 0.5`` exactly; anything else (``np.sin(theta)``, ``theta**2``,
@@ -43,12 +45,14 @@ import re
 
 import numpy as np
 
-from qshift.ir.circuit import Angle, Circuit, Operation, PauliString
 from qshift._errors import (CircuitError, NonAffineAngleError, QShiftError, QubitIndexError, SymbolError,
                             UnknownGateError, require)
+from qshift.ir.angle import Angle, as_angle
 from qshift.ir.gates import ALIASES, GATES, MULTI_ANGLE, expand
+from qshift.ir.operation import CircuitParts, Operation
+from qshift.ir.pauli import PauliString
 
-__all__ = ["from_pennylane", "from_qiskit"]
+__all__ = ["pennylane_parts", "qiskit_parts"]
 
 _QSHIFT_GATES = set(GATES) | set(ALIASES) | set(MULTI_ANGLE)
 
@@ -68,11 +72,7 @@ def _append(ops: list[Operation], gate: str, qubits: tuple[int, ...], angles: tu
     except CircuitError as exc:
         raise _located(exc, where) from None
     for name, qs, angle in expanded:
-        ops.append(Operation(name, tuple(qs), None if angle is None else _as_angle(angle)))
-
-
-def _as_angle(value) -> Angle:
-    return value if isinstance(value, Angle) else Angle.constant(float(value))
+        ops.append(Operation(name, tuple(qs), None if angle is None else as_angle(angle)))
 
 
 def _check_names(names, where: str) -> tuple[str, ...]:
@@ -110,8 +110,8 @@ _QISKIT_REFUSED = {
 }
 
 
-def from_qiskit(circuit, observables, symbols=None) -> Circuit:
-    """A :class:`~qshift.Circuit` from a Qiskit ``QuantumCircuit`` and Pauli observables.
+def qiskit_parts(circuit, observables, symbols=None) -> CircuitParts:
+    """The parts of a :class:`~qshift.Circuit` from a Qiskit ``QuantumCircuit`` and Pauli observables.
 
     Args:
         circuit: the circuit; angles are numbers or expressions affine in one ``Parameter``.
@@ -126,8 +126,8 @@ def from_qiskit(circuit, observables, symbols=None) -> Circuit:
         >>> theta = Parameter("theta")
         >>> qc = QuantumCircuit(2)
         >>> _ = qc.ry(2 * theta + 0.5, 0), qc.cx(0, 1)
-        >>> c = from_qiskit(qc, ["ZZ", "IX"])
-        >>> c.symbols, [str(o) for o in c.outputs]
+        >>> parts = qiskit_parts(qc, ["ZZ", "IX"])
+        >>> parts.symbols, [str(o) for o in parts.outputs]
         (('theta',), ['Z0 Z1', 'X0'])
     """
     require("qiskit", "aer")
@@ -136,7 +136,7 @@ def from_qiskit(circuit, observables, symbols=None) -> Circuit:
     for index, instruction in enumerate(circuit.data):
         _qiskit_instruction(ops, circuit, index, instruction, params)
     outputs = _qiskit_observables(observables, circuit.num_qubits)
-    return Circuit(circuit.num_qubits, tuple(ops), outputs, names, name=circuit.name or "circuit")
+    return CircuitParts(circuit.num_qubits, tuple(ops), outputs, names, circuit.name or "circuit")
 
 
 def _qiskit_symbols(circuit, symbols) -> tuple[dict, tuple[str, ...]]:
@@ -427,8 +427,8 @@ def _affine_operand(other):
     return NotImplemented
 
 
-def from_pennylane(qfunc_or_tape, symbols=None, wires=None) -> Circuit:
-    """A :class:`~qshift.Circuit` from a PennyLane quantum function, QNode or tape.
+def pennylane_parts(qfunc_or_tape, symbols=None, wires=None) -> CircuitParts:
+    """The parts of a :class:`~qshift.Circuit` from a PennyLane quantum function, QNode or tape.
 
     Args:
         qfunc_or_tape: a function applying PennyLane gates and returning ``qml.expval`` of Pauli
@@ -441,8 +441,8 @@ def from_pennylane(qfunc_or_tape, symbols=None, wires=None) -> Circuit:
     Example:
         >>> import pennylane as qml
         >>> tape = qml.tape.QuantumScript([qml.RX(0.3, 0), qml.CNOT([0, 1])], [qml.expval(qml.Y(1))])
-        >>> c = from_pennylane(tape)
-        >>> c.symbols, str(c.outputs[0])
+        >>> parts = pennylane_parts(tape)
+        >>> parts.symbols, str(parts.outputs[0])
         (('p0',), 'Y1')
     """
     qml = require("pennylane", "pennylane")
@@ -459,7 +459,7 @@ def from_pennylane(qfunc_or_tape, symbols=None, wires=None) -> Circuit:
     index = {w: i for i, w in enumerate(order)}
     ops = _pennylane_ops(tape.operations, iter(angles), index)
     out = tuple(_pennylane_output(m, index, f"output {i}") for i, m in enumerate(outputs))
-    return Circuit(len(order), tuple(ops), out, names, name=name)
+    return CircuitParts(len(order), tuple(ops), out, names, name)
 
 
 def _unwrap_qnode(qml, source):

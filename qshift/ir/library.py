@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from qshift._data import data_folder
-from qshift._errors import QShiftError
+from qshift._errors import CircuitError
+from qshift.ir.circuit import Circuit, CircuitBuilder
 
 __all__ = ["circuit_path", "library"]
 
@@ -14,8 +15,8 @@ def _library_dir() -> Path:
     folder = data_folder("circuits")
     if folder is not None:
         return folder
-    raise QShiftError("the circuit library is missing", expected="a circuits/ folder beside the package",
-                      received="none found", fix="reinstall qshift")
+    raise CircuitError("the circuit library is missing", expected="a circuits/ folder beside the package",
+                       received="none found", fix="reinstall qshift")
 
 
 def library() -> dict[str, Path]:
@@ -32,12 +33,12 @@ def circuit_path(name: str) -> Path:
     """
     files = library()
     if name not in files:
-        raise QShiftError(f"no library circuit named {name!r}", expected="one of " + ", ".join(files),
-                          received=repr(name), fix="pick a name from qshift.library()")
+        raise CircuitError(f"no library circuit named {name!r}", expected="one of " + ", ".join(files),
+                           received=repr(name), fix="pick a name from qshift.library()")
     return files[name]
 
 
-def hardware_efficient(n_qubits: int, layers: int, outputs: str = "all"):
+def hardware_efficient(n_qubits: int, layers: int, outputs: str = "all") -> Circuit:
     """The hardware-efficient ansatz: per layer RY then RZ on every qubit, then a ring of CNOTs.
 
     Symbols are ``y{layer}_{qubit}`` and ``z{layer}_{qubit}`` (``2 * n_qubits * layers`` of them),
@@ -48,11 +49,9 @@ def hardware_efficient(n_qubits: int, layers: int, outputs: str = "all"):
         >>> c.n_symbols, c.n_outputs
         (16, 4)
     """
-    from qshift.ir.circuit import CircuitBuilder
-
     if outputs not in ("all", "single"):
-        raise QShiftError("unknown outputs choice", expected="'all' or 'single'", received=repr(outputs),
-                          fix="pass outputs='all' or outputs='single'")
+        raise CircuitError("unknown outputs choice", expected="'all' or 'single'", received=repr(outputs),
+                           fix="pass outputs='all' or outputs='single'")
     b = CircuitBuilder(n_qubits, name=f"hea-{n_qubits}q-{layers}l")
     for layer in range(layers):
         for q in range(n_qubits):

@@ -1,6 +1,6 @@
 """OpenQASM 3 in and out, through the ``openqasm3`` reference parser.
 
-The accepted subset (DESIGN.md): ``include "stdgates.inc"`` only; ``input
+The accepted subset (docs/qasm.md): ``include "stdgates.inc"`` only; ``input
 float[64] name;`` symbols (a symbol may share a gate's name, as builder and
 converter circuits do: gates are only called, symbols only read; stricter
 readers such as Qiskit's refuse that); ``qubit[n] q;`` registers; stdgates gates plus
@@ -8,6 +8,17 @@ rxx/ryy/rzz (and Braket's xx/yy/zz) with angles affine in one symbol;
 ``barrier`` (ignored); outputs as ``#pragma braket result expectation``
 of Pauli products. Anything else is refused with a :class:`~qshift.QasmError`
 naming the line. A circuit file never reads another file.
+
+:func:`qasm_parts` returns the parts of a circuit (:class:`~qshift.ir.operation.CircuitParts`);
+:meth:`~qshift.Circuit.from_qasm` builds and validates the :class:`~qshift.Circuit`.
+:func:`to_qasm` reads any circuit-like object (``n_qubits``, ``symbols``, ``operations``,
+``outputs``).
+
+Example:
+    >>> parts = qasm_parts("OPENQASM 3.0; input float[64] x; qubit[1] q; rx(2*x) q[0]; "
+    ...                    "#pragma braket result expectation z(q[0])")
+    >>> parts.symbols, str(parts.operations[0].angle), str(parts.outputs[0])
+    (('x',), '2.0*x', 'Z0')
 """
 
 from __future__ import annotations
@@ -16,11 +27,14 @@ import math
 import re
 from pathlib import Path
 
-from qshift.ir.circuit import Angle, Circuit, Operation, PauliString, _as_angle
 from qshift._errors import CircuitError, MissingExtraError, NonAffineAngleError, QasmError, QubitIndexError, SymbolError
+from qshift._format import format_affine
+from qshift.ir.angle import Angle, as_angle
 from qshift.ir.gates import arity, expand
+from qshift.ir.operation import CircuitParts, Operation
+from qshift.ir.pauli import PauliString
 
-__all__ = ["from_qasm", "to_qasm"]
+__all__ = ["qasm_parts", "to_qasm"]
 
 _CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": 2 * math.pi, "τ": 2 * math.pi, "euler": math.e, "ℇ": math.e}
 _FUNCTIONS = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "sqrt": math.sqrt,
@@ -82,7 +96,7 @@ def _syntax_location(exc) -> tuple[int | None, str]:
 
 
 class _Reader:
-    """Walks the AST of one program and builds a :class:`Circuit`."""
+    """Walks the AST of one program and collects the parts of a circuit."""
 
     def __init__(self, name: str):
         self.name = name
@@ -92,7 +106,7 @@ class _Reader:
         self.ops: list[Operation] = []
         self.outputs: list[PauliString] = []
 
-    def read(self, program) -> Circuit:
+    def read(self, program) -> CircuitParts:
         from openqasm3 import ast
 
         handlers = {
@@ -120,7 +134,7 @@ class _Reader:
             raise QasmError("the program declares no outputs",
                             expected="at least one '#pragma braket result expectation <pauli product>'",
                             received="none", fix="add e.g. '#pragma braket result expectation z(q[0])'")
-        return Circuit(self.n_qubits, tuple(self.ops), tuple(self.outputs), tuple(self.symbols), name=self.name)
+        return CircuitParts(self.n_qubits, tuple(self.ops), tuple(self.outputs), tuple(self.symbols), self.name)
 
     def _include(self, s) -> None:
         if s.filename != "stdgates.inc":
@@ -162,7 +176,7 @@ class _Reader:
         angles = tuple(self._angle(a) for a in s.arguments)
         qubits = tuple(self._qubit(q) for q in s.qubits)
         for canonical, qs, angle in expand(name, qubits, angles):
-            self.ops.append(Operation(canonical, qs, None if angle is None else _as_angle(angle)))
+            self.ops.append(Operation(canonical, qs, None if angle is None else as_angle(angle)))
 
     def _pragma(self, s) -> None:
         command = s.command.strip()
@@ -277,26 +291,15 @@ def _describe(node) -> str:
         return type(node).__name__
 
 
-def from_qasm(source) -> Circuit:
-    """Read a :class:`Circuit` from OpenQASM 3 text or a ``.qasm`` path."""
+def qasm_parts(source) -> CircuitParts:
+    """The parts of the circuit in OpenQASM 3 text or a ``.qasm`` path (``Circuit(*parts)`` validates them)."""
     text, name = _read_source(source)
     return _Reader(name).read(_parse(text))
 
 
 def _qasm_angle(angle: Angle) -> str:
-    if angle.is_constant:
-        return _number(angle.b)
-    head = angle.symbol if angle.a == 1 else f"{_number(angle.a)}*{angle.symbol}"
-    if angle.b == 0:
-        return head
-    return f"{head} + {_number(angle.b)}" if angle.b > 0 else f"{head} - {_number(-angle.b)}"
-
-
-def _number(x: float) -> str:
-    from qshift.ir.circuit import _format_number
-
-    text = _format_number(x)
-    return text if "pi" in text else repr(float(x))
+    """Exact text (pi by name only for exact multiples, else ``repr``), so it reads back bit for bit."""
+    return format_affine(angle.symbol, angle.a, angle.b, minus_symbol=False)
 
 
 def _register_name(symbols) -> str:
@@ -307,8 +310,12 @@ def _register_name(symbols) -> str:
     return name
 
 
-def to_qasm(circuit: Circuit) -> str:
-    """OpenQASM 3 text for ``circuit``; :func:`from_qasm` reads it back to an equal circuit."""
+def to_qasm(circuit) -> str:
+    """OpenQASM 3 text for ``circuit``; :meth:`~qshift.Circuit.from_qasm` reads it back to an equal circuit.
+
+    ``circuit`` is a :class:`~qshift.Circuit`, or anything with its ``n_qubits``, ``symbols``,
+    ``operations`` and ``outputs``.
+    """
     lines = ["OPENQASM 3.0;", 'include "stdgates.inc";']
     lines += [f"input float[64] {s};" for s in circuit.symbols]
     reg = _register_name(circuit.symbols)

@@ -36,8 +36,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
+from qshift._display import plan_html
 from qshift._errors import RequestError
+from qshift.ir.circuit import Circuit
 from qshift.planning.rules import Stencil, first_order, second_order_reusing_first, stencil
 
 __all__ = ["Plan", "make_plan"]
@@ -164,8 +165,6 @@ class Plan:
                 f" x {self.rows} row(s) (naive nesting: {self.naive_circuits}, per-entry: {self.unmerged_circuits})")
 
     def _repr_html_(self) -> str:
-        from qshift._display import plan_html
-
         return plan_html(self)
 
 
