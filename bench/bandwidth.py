@@ -34,7 +34,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
 from _common import angles, best_of, print_rows, row  # noqa: E402
-from qshift.backends.local import simulator as _simulator  # noqa: E402
+from qshift.backends.local import kernels as _kernels  # noqa: E402
+from qshift.backends.local.compile import _compile  # noqa: E402
+from qshift.backends.local.observables import _Observables  # noqa: E402
 
 COPY_MIB = 512
 KERNELS = ("_OneQubit", "_Block", "_Fresh", "_Expand", "_Monomial", "_Diagonal", "_General")
@@ -58,8 +60,8 @@ def copy_bandwidth(mib: float, repeats: int = 5) -> tuple[float, float]:
 def counting_bytes():
     """Count the state bytes the simulator's kernels read and write while inside (not for timing)."""
     counter = {"bytes": 0, "applications": 0, "state_rows": 0}
-    originals = {name: getattr(_simulator, name).apply for name in KERNELS}
-    expectations = _simulator._Observables.expectations
+    originals = {name: getattr(_kernels, name).apply for name in KERNELS}
+    expectations = _Observables.expectations
 
     def wrap(apply):
         def counted(self, states, ops, n, out):
@@ -75,13 +77,13 @@ def counting_bytes():
 
     try:
         for name, apply in originals.items():
-            setattr(getattr(_simulator, name), "apply", wrap(apply))
-        _simulator._Observables.expectations = counted_expectations
+            setattr(getattr(_kernels, name), "apply", wrap(apply))
+        _Observables.expectations = counted_expectations
         yield counter
     finally:
         for name, apply in originals.items():
-            setattr(getattr(_simulator, name), "apply", apply)
-        _simulator._Observables.expectations = expectations
+            setattr(getattr(_kernels, name), "apply", apply)
+        _Observables.expectations = expectations
 
 
 def touched(circuit, slot_angles: np.ndarray) -> dict:
@@ -89,9 +91,9 @@ def touched(circuit, slot_angles: np.ndarray) -> dict:
     sim = qshift.LocalSimulator()
     with counting_bytes() as counter:
         sim.run(circuit, slot_angles)
-    program = _simulator._compile(circuit)
+    program = _compile(circuit)
     full = 16 * 2 ** circuit.n_qubits
-    per_row = sum(2 * full for k in program.kernels if not isinstance(k, _simulator._Fresh)) + full
+    per_row = sum(2 * full for k in program.kernels if not isinstance(k, _kernels._Fresh)) + full
     gate_by_gate = (2 * len(circuit.operations) + 1) * full
     return dict(counter, row_by_row_bytes=per_row * len(slot_angles), kernels=len(program.kernels),
                 gate_by_gate_bytes=gate_by_gate * len(slot_angles), gates=len(circuit.operations))

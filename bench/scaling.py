@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
 from _common import Limit, M, angles, best_of, measure, print_rows, row, timed  # noqa: E402
-from qshift.backends.local import simulator as _simulator  # noqa: E402
+from qshift.backends.local.compile import _compile  # noqa: E402
 
 AER_LIMIT = 5.0
 FIT_FROM = {"symbols": 24, "qubits": 14, "qubits memory": 20, "rows": 4}
@@ -79,7 +79,7 @@ def qubits_sweep(quick: bool) -> list[dict]:
         values = angles(c.n_symbols, rows=batch)
         slot_angles = c.slot_angles(values)
         sim = qshift.LocalSimulator()
-        compile_seconds, _ = timed(lambda: _simulator._compile(c))
+        compile_seconds, _ = timed(lambda: _compile(c))
         ours = simulator_row("scaling", f"{q}q 2l single, {batch} random rows", c, slot_angles,
                              repeats=3 if q < 22 else 2, sweep="qubits", x=q, layers=2, outputs="single",
                              symbols=c.n_symbols, compile_seconds=compile_seconds)
@@ -107,13 +107,13 @@ def compile_rows(quick: bool) -> list[dict]:
     rows = []
     for outputs in ("single", "all"):
         c = qshift.hardware_efficient(8 if quick else 20, 2, outputs=outputs)
-        _simulator._compile.cache_clear()
-        seconds, _ = timed(lambda: _simulator._compile(c))
-        _simulator._compile.cache_clear()
+        _compile.cache_clear()
+        seconds, _ = timed(lambda: _compile(c))
+        _compile.cache_clear()
         rows.append(row("scaling", "LocalSimulator compile", config=f"{c.n_qubits}q 2l {outputs}", peer=False,
                         sweep="compile", qubits=c.n_qubits, outputs=outputs, seconds=seconds, repeats=1,
-                        peak_bytes=peak_memory(lambda: _simulator._compile(c))))
-        _simulator._compile.cache_clear()
+                        peak_bytes=peak_memory(lambda: _compile(c))))
+        _compile.cache_clear()
     return rows
 
 

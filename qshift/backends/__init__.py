@@ -16,9 +16,20 @@ is a :class:`~qshift.MissingExtraError` naming the extra to install.
 * :class:`IBMBackend` (extra ``ibm``): one runtime ``EstimatorV2.run`` with one PUB on a
   circuit transpiled once for the device; always sampled.
 
-Shared pieces: :mod:`._grouping` (qubit-wise-commuting measurement groups),
-:mod:`._qiskit` and :mod:`._braket` (circuit translation with one parameter per
-slot), :mod:`._common` (checks, results, noise).
+The layout:
+
+* :mod:`~qshift.backends.base`: the contract (:class:`~qshift.Backend`, :class:`~qshift.RunResult`,
+  the ``TaskLedger`` a backend records provider tasks in); :mod:`~qshift.backends.registry`:
+  device names -> backends; :mod:`~qshift.backends.profiles`: device profiles;
+  :mod:`~qshift.backends.retry`: the retry policy for provider calls.
+* :mod:`~qshift.backends.local`: the built-in simulator (``simulator``, ``compile``,
+  ``kernels``, ``observables``).
+* :mod:`~qshift.backends.aer`, :mod:`~qshift.backends.pennylane`, :mod:`~qshift.backends.ibm`,
+  and :mod:`~qshift.backends.braket` (``backend``; ``translate``: circuits, inputs and
+  measured bits; ``limits``: program sets; ``tasks``: quantum tasks on AWS).
+* Shared pieces: :mod:`~qshift.backends._qiskit` (translation to Qiskit with one parameter
+  per slot), :mod:`~qshift.backends._common` (angle checks, gate walks, results, noise).
+  Measurement groups live in :mod:`qshift.ir.grouping`.
 """
 
 from qshift.backends.aer import AerBackend

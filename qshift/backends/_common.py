@@ -1,4 +1,4 @@
-"""Small helpers every provider backend shares: angle checks, gate walks, results, option keys.
+"""Small helpers every backend shares: angle checks, gate walks, results, option keys, noise.
 
 Nothing here imports a provider SDK.
 """
@@ -9,17 +9,38 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
-from qshift._errors import DeviceError
-from qshift.ir.gates import GATES
-from qshift.backends.local.simulator import _check_angles
+from qshift._errors import DeviceError, ValuesError
 from qshift.backends.base import RunResult
+from qshift.ir.circuit import Circuit
+from qshift.ir.gates import GATES
 from qshift.ir.grouping import n_groups
 
 __all__ = ["Depolarizing", "Step", "check_angles", "describe", "exact_result", "sampled_result", "steps"]
 
-check_angles = _check_angles
-"""Validate slot angles ``(B, n_slots)`` for ``circuit`` (the local simulator's own check)."""
+def check_angles(circuit: Circuit, angles) -> np.ndarray:
+    """Slot angles ``(B, n_slots)`` for ``circuit`` as floats, checked for shape and finiteness.
+
+    A circuit without slots also takes a flat array of ``B`` entries (``B`` rows of nothing).
+
+    Raises:
+        ValuesError: the shape does not fit the circuit, or an entry is NaN or infinite.
+
+    Example:
+        >>> import qshift
+        >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+        >>> check_angles(c, [[0.5], [1]]).tolist()
+        [[0.5], [1.0]]
+    """
+    angles = np.asarray(angles, dtype=float)
+    if angles.ndim == 1 and circuit.n_slots == 0:
+        angles = angles.reshape(-1, 0)
+    if angles.ndim != 2 or angles.shape[1] != circuit.n_slots:
+        raise ValuesError("slot angles have the wrong shape", expected=f"(rows, {circuit.n_slots})",
+                          received=f"{angles.shape}", fix="pass one row of slot angles per evaluation")
+    if not np.isfinite(angles).all():
+        raise ValuesError("slot angles contain NaN or infinite entries", expected="finite angles",
+                          received="non-finite entries", fix="check the values passed in")
+    return angles
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
 from qshift._errors import DeviceError, require
-from qshift.backends.base import Backend, RunResult
 from qshift.backends._common import Depolarizing, check_angles, describe, exact_result, sampled_result
 from qshift.backends._qiskit import bind_columns, to_qiskit, to_qiskit_observables
+from qshift.backends.base import Backend, RunResult
+from qshift.backends.profiles import DeviceProfile
+from qshift.ir.circuit import Circuit
 
 __all__ = ["AerBackend"]
 
@@ -52,12 +53,14 @@ class AerBackend(Backend):
         device: ``"auto"`` (GPU when this Aer build has one), ``"CPU"`` or ``"GPU"``.
         default_shots: shots used when a request passes none (``None``: exact).
         max_batch: most rows per provider call (``None``: no limit).
+        profile: the device profile this backend was built from (prices and limits), or ``None``.
     """
 
     exact = True
 
     def __init__(self, *, name: str = "aer", method: str = "automatic", noise=None, device: str = "auto",
-                 default_shots: int | None = None, max_batch: int | None = None):
+                 default_shots: int | None = None, max_batch: int | None = None,
+                 profile: DeviceProfile | None = None):
         require("qiskit_aer", "aer")
         self.name = name
         self.noise = Depolarizing.parse(noise)
@@ -65,14 +68,13 @@ class AerBackend(Backend):
         self.device = _pick_device(device)
         self.default_shots = default_shots
         self.max_batch = max_batch
+        self.profile = profile
         self.cache_key = describe("aer", method=self.method, noise=self.noise and self.noise.as_dict())
 
     def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
             seed: int | None = None) -> RunResult:
         """Expectation values of every output at every row of slot ``angles`` (one PUB, one call)."""
         angles = check_angles(circuit, angles)
-        if len(angles) == 0:
-            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
         estimator = self.estimator(seed)
         qc = to_qiskit(circuit, "aer", _supported(self.method), self.noise)
         precision = 0.0 if shots is None else 1.0 / np.sqrt(shots)

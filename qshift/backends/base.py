@@ -2,10 +2,12 @@
 
 A backend is one class. It subclasses :class:`Backend`, sets the attributes that
 differ from the defaults below and implements :meth:`Backend.run`; everything
-else (caching, batching, counting, retrying, progress, the store, the cost
-guard) wraps it by composition in :mod:`qshift.execution`. Registering it under
-a ``backend = "..."`` kind for device profiles is one line in
-:data:`qshift.backends.registry.FACTORIES`.
+else (caching, batching, counting, progress, the store, the cost guard) wraps it
+by composition in :mod:`qshift.execution`. Such an object can be passed as
+``device=`` at once. To name it in device profiles (``backend = "..."``), add the
+kind to :data:`qshift.backends.profiles.BACKENDS` and one line to
+:data:`qshift.backends.registry.FACTORIES`; the built-in backends take the profile
+they are built from as the constructor keyword ``profile=``.
 
 What the core reads, and nothing else:
 
@@ -14,15 +16,17 @@ What the core reads, and nothing else:
 ``exact``              the device can run without shot noise (a statevector simulator)
 ``max_batch``          most rows one :meth:`~Backend.run` call accepts (``None``: no limit)
 ``default_shots``      shots of a request that passes none (``None``: exact, when ``exact``)
-``profile``            the :class:`~qshift.DeviceProfile` it was built from (prices, limits)
+``profile``            the :class:`~qshift.DeviceProfile` it was built from (prices, limits), or ``None``
 ``cloud``              it sends tasks to a provider (results are stored by default)
 ``cache_key``          what identifies its results in caches and the store (default ``name``)
 ``rows_per_chunk``     how many rows fit in memory at once (``None``: no hint)
 ``iter_run``           stream rows as provider tasks finish, recording tasks in a ledger
 =====================  ======================================================================
 
-:meth:`Backend.resolve_shots` decides, in one place, whether a request runs
-exactly or with how many shots. The executor never sends a backend zero rows.
+:meth:`Backend.resolve_shots` decides whether a request runs exactly or with how
+many shots: the request's own, else ``default_shots``; ``None`` (exact) only on a
+device that is ``exact``. The executor never sends a backend zero rows, so
+:meth:`Backend.run` always gets at least one.
 
 Example: a new backend in a few lines.
 
@@ -41,15 +45,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from qshift._errors import RequestError
+from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
-
-if TYPE_CHECKING:  # annotations only: profiles sit beside this module in the same layer
-    from qshift.backends.profiles import DeviceProfile
 
 __all__ = ["Backend", "NoLedger", "RunResult", "TaskEntry", "TaskLedger", "as_backend"]
 
@@ -81,7 +83,8 @@ class Backend:
         exact: ``True`` when the device can return results without shot noise.
         max_batch: most rows one :meth:`run` call accepts, or ``None`` for no limit.
         default_shots: shots used when a request passes none; ``None`` runs exactly.
-        profile: the device profile the backend was built from, or ``None``.
+        profile: the device profile the backend was built from, or ``None`` (the built-in
+            backends take it as the constructor keyword ``profile=``).
         cloud: ``True`` when runs send tasks to a provider (kept in the store by default).
     """
 

@@ -35,11 +35,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
 from qshift._errors import DeviceError, require
-from qshift.backends.base import Backend, RunResult
-from qshift.backends._common import check_angles, describe, exact_result, sampled_result
+from qshift.backends._common import check_angles, describe, sampled_result
 from qshift.backends._qiskit import bind_columns, to_qiskit, to_qiskit_observables
+from qshift.backends.base import Backend, RunResult
+from qshift.backends.profiles import DeviceProfile
+from qshift.ir.circuit import Circuit
 
 __all__ = ["IBMBackend"]
 
@@ -56,12 +57,14 @@ class IBMBackend(Backend):
         optimization_level: the transpiler's level (0-3).
         default_shots: shots used when a request passes none.
         max_batch: most rows per provider call (``None``: no limit).
+        profile: the device profile this backend was built from (prices and limits), or ``None``.
     """
 
     exact = False
 
     def __init__(self, backend="fake_brisbane", *, name: str | None = None, noise: bool = True,
-                 optimization_level: int = 1, default_shots: int = 4096, max_batch: int | None = None):
+                 optimization_level: int = 1, default_shots: int = 4096, max_batch: int | None = None,
+                 profile: DeviceProfile | None = None):
         require("qiskit_ibm_runtime", "ibm")
         self.backend = _resolve(backend)
         self.name = name or getattr(self.backend, "name", "ibm")
@@ -69,6 +72,7 @@ class IBMBackend(Backend):
         self.optimization_level = int(optimization_level)
         self.default_shots = int(default_shots)
         self.max_batch = max_batch
+        self.profile = profile
         self.cache_key = describe("ibm", backend=getattr(self.backend, "name", None), noise=self.noise,
                                   optimization_level=self.optimization_level)
         self._isa: dict = {}
@@ -77,9 +81,7 @@ class IBMBackend(Backend):
             seed: int | None = None) -> RunResult:
         """Estimates at every row of slot ``angles`` (one PUB, one ``EstimatorV2.run``)."""
         angles = check_angles(circuit, angles)
-        if len(angles) == 0:
-            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
-        shots = self.default_shots if shots is None else int(shots)
+        shots = int(self.resolve_shots(shots))
         isa, observables = self.transpiled(circuit)
         values = angles[:, bind_columns(isa)][:, None, :]
         job = self.estimator(shots, seed).run([(isa, list(observables), values)])

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
 from qshift._errors import DeviceError, require
-from qshift.backends.base import Backend, RunResult
 from qshift.backends._common import Step, check_angles, describe, exact_result, sampled_result, steps
+from qshift.backends.base import Backend, RunResult
+from qshift.backends.profiles import DeviceProfile
+from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import measurement_groups
 
 __all__ = ["PennyLaneBackend"]
@@ -51,12 +52,14 @@ class PennyLaneBackend(Backend):
         default_shots: shots used when a request passes none (``None``: exact).
         max_batch: most rows per provider call (``None``: no limit).
         device_options: extra keyword arguments for ``qml.device`` (e.g. ``{"c_dtype": ...}``).
+        profile: the device profile this backend was built from (prices and limits), or ``None``.
     """
 
     exact = True
 
     def __init__(self, device="default.qubit", *, name: str | None = None, default_shots: int | None = None,
-                 max_batch: int | None = None, device_options: dict | None = None):
+                 max_batch: int | None = None, device_options: dict | None = None,
+                 profile: DeviceProfile | None = None):
         require("pennylane", "pennylane")
         self.device = device
         self.device_options = dict(device_options or {})
@@ -64,6 +67,7 @@ class PennyLaneBackend(Backend):
         self.name = name or str(label)
         self.default_shots = default_shots
         self.max_batch = max_batch
+        self.profile = profile
         self.cache_key = describe("pennylane", device=label, **self.device_options)
         self._devices: dict = {}
 
@@ -73,8 +77,6 @@ class PennyLaneBackend(Backend):
         import pennylane as qml
 
         angles = check_angles(circuit, angles)
-        if len(angles) == 0:
-            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
         tapes, where = _tapes(qml, circuit, angles, shots)
         results = qml.execute(tapes, self.pennylane_device(circuit.n_qubits, seed if shots else None),
                               diff_method=None)

@@ -1,10 +1,10 @@
 """Device names -> backends. ``device=`` accepts a profile name, a profile path, or a backend object.
 
 Every name is a device profile (``devices/*.toml``, see :mod:`qshift.backends.profiles`):
-the profile says which backend kind runs it, and a factory here builds that
-backend from the profile. Backend modules import their provider SDK only when
-a backend is built, so ``import qshift`` stays light, and a missing SDK is a
-:class:`~qshift.MissingExtraError` naming the extra to install.
+the profile says which backend kind runs it, and a factory in :data:`FACTORIES`
+builds that backend from the profile. Backend modules import their provider SDK
+only when a backend is built, so ``import qshift`` stays light, and a missing SDK
+is a :class:`~qshift.MissingExtraError` naming the extra to install.
 
 A profile marked ``cloud = true`` (``ionq-forte``, ``ibm-brisbane``, ...) needs
 credentials and network to run: :func:`resolve_device` refuses it with a
@@ -17,44 +17,41 @@ from pathlib import Path
 from typing import Callable
 
 from qshift._errors import DeviceError, ProfileError
-from qshift.backends.profiles import DeviceProfile, bundled_profiles, load_profile
-from qshift.backends.local.simulator import LocalSimulator
+from qshift.backends.aer import AerBackend
 from qshift.backends.base import Backend, as_backend
+from qshift.backends.braket.backend import BraketBackend
+from qshift.backends.ibm import IBMBackend
+from qshift.backends.local.simulator import LocalSimulator
+from qshift.backends.pennylane import PennyLaneBackend
+from qshift.backends.profiles import DeviceProfile, bundled_profiles, load_profile
 
-__all__ = ["available_devices", "backend_from_profile", "resolve_device", "resolve_profile"]
-
-
-def _local(profile: DeviceProfile, options: dict) -> Backend:
-    return LocalSimulator(**options)
-
-
-def _aer(profile: DeviceProfile, options: dict) -> Backend:
-    from qshift.backends.aer import AerBackend
-
-    return AerBackend(**options)
+__all__ = ["FACTORIES", "available_devices", "backend_from_profile", "resolve_device", "resolve_profile"]
 
 
-def _pennylane(profile: DeviceProfile, options: dict) -> Backend:
-    from qshift.backends.pennylane import PennyLaneBackend
-
-    return PennyLaneBackend(profile.target or "default.qubit", **options)
-
-
-def _braket(profile: DeviceProfile, options: dict) -> Backend:
-    from qshift.backends.braket.backend import BraketBackend
-
-    return BraketBackend(profile.target or "braket_sv", **options)
-
-
-def _ibm(profile: DeviceProfile, options: dict) -> Backend:
-    from qshift.backends.ibm import IBMBackend
-
-    return IBMBackend(profile.target or "fake_brisbane", **options)
-
-
-_FACTORIES: dict[str, Callable[[DeviceProfile, dict], Backend]] = {
-    "local": _local, "aer": _aer, "pennylane": _pennylane, "braket": _braket, "ibm": _ibm,
+FACTORIES: dict[str, Callable[[DeviceProfile, dict], Backend]] = {
+    "local": lambda profile, options: LocalSimulator(profile=profile, **options),
+    "aer": lambda profile, options: AerBackend(profile=profile, **options),
+    "pennylane": lambda profile, options: PennyLaneBackend(profile.target or "default.qubit", profile=profile,
+                                                           **options),
+    "braket": lambda profile, options: BraketBackend(profile.target or "braket_sv", profile=profile, **options),
+    "ibm": lambda profile, options: IBMBackend(profile.target or "fake_brisbane", profile=profile, **options),
 }
+"""Backend kinds (a profile's ``backend = "..."``) -> how to build one from a profile and its options.
+
+A factory takes the :class:`~qshift.DeviceProfile` and the keyword options for the
+backend class: the profile's ``[options]`` table plus, for every kind but ``local``,
+``name``, ``max_batch`` and (when the profile sets ``shots``) ``default_shots``. It passes
+``profile=profile`` on, so the backend knows its prices and limits. A factory that
+raises :class:`TypeError` (an option the class does not take) becomes a
+:class:`~qshift.ProfileError`.
+
+To add a kind, subclass :class:`~qshift.backends.base.Backend` with a constructor that
+takes those keywords, and add one line here::
+
+    "mykind": lambda profile, options: MyBackend(profile.target, profile=profile, **options),
+
+Device profiles with ``backend = "mykind"`` then run on it.
+"""
 
 
 def available_devices() -> list[str]:
@@ -77,7 +74,7 @@ def resolve_profile(device) -> DeviceProfile | None:
 
 
 def backend_from_profile(profile: DeviceProfile) -> Backend:
-    """Build the backend a profile describes (its ``profile`` attribute set to it).
+    """Build the backend a profile describes (built with ``profile=profile``, see :data:`FACTORIES`).
 
     Raises:
         DeviceError: the profile is a cloud target (credentials and network needed).
@@ -93,12 +90,11 @@ def backend_from_profile(profile: DeviceProfile) -> Backend:
                               "device=qshift.BraketBackend(device=AwsDevice(arn)) or qshift.IBMBackend(backend=...)")
     options = _options(profile)
     try:
-        backend = _FACTORIES[profile.backend](profile, options)
+        backend = FACTORIES[profile.backend](profile, options)
     except TypeError as exc:
         raise ProfileError(f"device profile {profile.name!r}: [options] do not fit the {profile.backend} backend",
                            expected="keyword arguments of the backend class", received=str(exc),
                            fix="remove or rename the option named") from exc
-    backend.profile = profile
     return backend
 
 

@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from qshift._errors import DeviceError, ProviderError, RequestError
+from qshift._errors import ProviderError, RequestError
 
 __all__ = ["ProviderError", "RetryPolicy", "classify", "failure_is_transient"]
 

@@ -122,9 +122,12 @@ def test_a_failed_provider_call_raises_a_clear_error(case, circuit, rows, monkey
     assert backend.name in message and "provider unreachable" in message and "fix:" in message
 
 
-def test_no_rows_is_no_call(case, circuit):
-    result = case.make().run(circuit, np.zeros((0, circuit.n_slots)))
-    assert result.values.shape == (0, circuit.n_outputs)
+def test_no_rows_is_no_call(case, circuit, monkeypatch):
+    backend = case.make()
+    case.break_provider(monkeypatch)  # a call would raise
+    values, _, stats = qshift.Executor(backend).evaluate(circuit, np.zeros((0, circuit.n_slots)))
+    assert values.shape == (0, circuit.n_outputs)
+    assert stats.jobs == 0
 
 
 def test_a_circuit_without_slots(case):

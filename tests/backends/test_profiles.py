@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import qshift
-from qshift.backends.registry import available_devices, resolve_device
-from qshift.backends.profiles import bundled_profiles, load_profile
+from qshift.backends.registry import FACTORIES, available_devices, resolve_device
+from qshift.backends.profiles import BACKENDS, bundled_profiles, load_profile
 from qshift._errors import ProfileError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +55,10 @@ def test_local_profiles_build_their_backend(name, kind):
     assert type(backend).__name__ == kind
     assert backend.profile.name == name
     assert backend.name == name
+
+
+def test_every_backend_kind_a_profile_may_name_has_a_factory():
+    assert set(FACTORIES) == set(BACKENDS)
 
 
 def test_profile_shots_become_the_default():

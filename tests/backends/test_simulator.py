@@ -50,22 +50,23 @@ def test_permutation_and_phase_tails_match_qiskit(seed, paulis):
 @pytest.mark.parametrize("paulis", ["Z", "XYZ"])
 def test_outputs_kept_as_masks_match_qiskit(seed, paulis, monkeypatch):
     """Outputs whose dense weights would be too large keep only their qubit masks (here: always)."""
-    from qshift.backends.local import simulator as _simulator
+    from qshift.backends.local import observables as _observables
+    from qshift.backends.local.compile import _compile
 
     rng = np.random.default_rng(500 + seed)
     tail = [_TAIL[i] for i in rng.integers(len(_TAIL), size=8)]
     c = random_circuit(rng, n_qubits=5, n_ops=12, paulis=paulis, tail=tail)
-    monkeypatch.setattr(_simulator, "_DENSE_WEIGHTS", 0)
-    _simulator._compile.cache_clear()
+    monkeypatch.setattr(_observables, "_DENSE_WEIGHTS", 0)
+    _compile.cache_clear()
     try:
-        groups = _simulator._compile(c).observables.groups
-        lazy = (_simulator._ParityWeights, _simulator._FlipWeights)
+        groups = _compile(c).observables.groups
+        lazy = (_observables._ParityWeights, _observables._FlipWeights)
         assert all(isinstance(weights, lazy) for _, _, weights in groups)
-        assert any(isinstance(weights, _simulator._FlipWeights) for _, _, weights in groups) == (paulis == "XYZ")
+        assert any(isinstance(weights, _observables._FlipWeights) for _, _, weights in groups) == (paulis == "XYZ")
         values = rng.uniform(-np.pi, np.pi, (3, 3))
         ours = qshift.simulate(c, values)
     finally:
-        _simulator._compile.cache_clear()
+        _compile.cache_clear()
     text = c.to_qasm()
     for row, expected in zip(values, ours):
         np.testing.assert_allclose(expected, qiskit_expectations(text, dict(zip(c.symbols, row))), atol=1e-10)
@@ -87,7 +88,7 @@ def _dense(gates, n):
 def test_monomial_runs_compose_like_their_unitary(seed):
     """The index move and phases of a run of fixed gates equal the product of their matrices."""
     from qshift.ir.gates import GATES
-    from qshift.backends.local.simulator import _monomial_action
+    from qshift.backends.local.kernels import _monomial_action
 
     rng = np.random.default_rng(seed)
     n, names = 5, ["x", "y", "z", "s", "sdg", "t", "cx", "cz", "swap", "ccx", "cy"]
@@ -147,7 +148,8 @@ def _layered_circuit(rng, n_qubits=7, layers=3):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_fused_one_qubit_blocks_match_qiskit(seed):
-    from qshift.backends.local.simulator import _Block, _compile
+    from qshift.backends.local.compile import _compile
+    from qshift.backends.local.kernels import _Block
 
     rng = np.random.default_rng(300 + seed)
     c = _layered_circuit(rng)
@@ -166,7 +168,8 @@ def test_fused_one_qubit_blocks_match_qiskit(seed):
 def test_real_blocks_match_qiskit(rng, outputs):
     """Runs of real gates (RY, H, X, Z, a constant RY) take the real product path, a run with a
     complex gate (RZ) the complex one (unless the folded tail drops it); both agree with Qiskit."""
-    from qshift.backends.local.simulator import _Block, _compile
+    from qshift.backends.local.compile import _compile
+    from qshift.backends.local.kernels import _Block
 
     b = qshift.CircuitBuilder(5)
     for layer in range(3):

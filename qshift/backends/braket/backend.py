@@ -17,7 +17,7 @@ as ``BraketBackend(device=AwsDevice(arn))`` — the same code path runs both.
   simulator; hardware cannot be seeded.
 
 On an ``AwsDevice`` the backend creates the quantum tasks itself
-(:mod:`._braket_tasks`) instead of calling ``run_batch``: one task per circuit
+(:mod:`~qshift.backends.braket.tasks`) instead of calling ``run_batch``: one task per circuit
 (or per program set), at most ``max_parallel`` in flight, each create call
 with an idempotency token, every AWS call under a :class:`~qshift.RetryPolicy`
 (transient errors retried with backoff and jitter, permanent ones raised at
@@ -43,18 +43,20 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
 from qshift._errors import DeviceError, require
-from qshift.backends.retry import RetryPolicy
-from qshift.backends.base import Backend, RunResult
-from qshift.backends.braket.translate import braket_observable, parameter_name, to_braket
 from qshift.backends._common import Depolarizing, check_angles, describe, exact_result, sampled_result
-from qshift.ir.grouping import estimate_from_bits, measurement_groups
+from qshift.backends.base import Backend, RunResult
+from qshift.backends.braket.limits import PROGRAM_SET, rows_per_set, takes_program_sets
+from qshift.backends.braket.tasks import TaskRun, on_aws
+from qshift.backends.braket.translate import binding, braket_observable, fill, inputs, to_braket
+from qshift.backends.profiles import DeviceProfile
+from qshift.backends.retry import RetryPolicy
+from qshift.ir.circuit import Circuit
+from qshift.ir.grouping import measurement_groups
 
 __all__ = ["BraketBackend"]
 
 _LOCAL = ("default", "braket_sv", "braket_dm")
-_PROGRAM_SET = "braket.ir.openqasm.program_set"
 
 
 class BraketBackend(Backend):
@@ -76,11 +78,13 @@ class BraketBackend(Backend):
         retry: how calls to AWS are retried (default ``RetryPolicy()``: 6 attempts, backoff
             from 0.5 s to 30 s with full jitter, at most 10 minutes per call); it also bounds how
             often a task that ended FAILED (retryably) or CANCELLED is sent again.
+        profile: the device profile this backend was built from (prices and limits), or ``None``.
     """
 
     def __init__(self, device="braket_sv", *, name: str | None = None, noise=None, default_shots: int | None = None,
                  max_batch: int | None = None, max_parallel: int | None = None, program_sets: bool = True,
-                 run_options: dict | None = None, retry: RetryPolicy | None = None):
+                 run_options: dict | None = None, retry: RetryPolicy | None = None,
+                 profile: DeviceProfile | None = None):
         require("braket.devices", "braket")
         self._spec = device
         self._device = None if isinstance(device, str) else device
@@ -94,6 +98,7 @@ class BraketBackend(Backend):
         self.program_sets = program_sets
         self.run_options = dict(run_options or {})
         self.retry = retry if retry is not None else RetryPolicy()
+        self.profile = profile
         self.cloud = _is_cloud(device)
         key = getattr(device, "arn", None) if self.cloud and not isinstance(device, str) else None
         self.cache_key = describe("braket", device=key or label, noise=self.noise and self.noise.as_dict())
@@ -112,19 +117,17 @@ class BraketBackend(Backend):
             seed: int | None = None) -> RunResult:
         """Expectation values at every row of slot ``angles``."""
         angles = check_angles(circuit, angles)
-        if len(angles) == 0:
-            return exact_result(np.zeros((0, circuit.n_outputs)), jobs=0)
         self._check_shots(shots)
         if shots is not None and circuit.n_slots == 0 and len(angles) > 1:  # identical rows: sample one, share it
             one = self.run(circuit, angles[:1], shots=shots, seed=seed)
             return RunResult(np.repeat(one.values, len(angles), axis=0), np.repeat(one.variances, len(angles), axis=0),
                              one.executions, one.jobs)
-        if _on_aws(self.device):
+        if on_aws(self.device):
             return _assemble(circuit, len(angles), shots, self.iter_run(circuit, angles, shots=shots, seed=seed))
         if shots is None:
             return self._run_exact(circuit, angles)
         device = self._seeded(seed)
-        if self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets():
+        if self.program_sets and takes_program_sets(device):
             return self._run_program_sets(device, circuit, angles, shots)
         return self._run_batch_sampled(device, circuit, angles, shots)
 
@@ -133,44 +136,32 @@ class BraketBackend(Backend):
         """As :meth:`run`, in pieces ``(rows, result)`` as they finish.
 
         On an AWS device every quantum task is recorded in ``ledger`` (a
-        :class:`~qshift.execution.store.Ledger`) as it is created, and tasks an earlier run recorded there
-        are re-attached instead of sent again; see :mod:`._braket_tasks`. On a local simulator
-        the whole run is one piece.
+        :class:`~qshift.backends.base.TaskLedger`; the executor's keeps them in the store) as it is
+        created, and tasks an earlier run recorded there are re-attached instead of sent again; see
+        :mod:`~qshift.backends.braket.tasks`. On a local simulator the whole run is one piece.
         """
         angles = check_angles(circuit, angles)
         one_sample = shots is not None and circuit.n_slots == 0 and len(angles) > 1
-        if len(angles) == 0 or one_sample or not _on_aws(self.device):
+        if one_sample or not on_aws(self.device):
             yield np.arange(len(angles)), self.run(circuit, angles, shots=shots, seed=seed)
             return
         self._check_shots(shots)
-        from qshift.backends.braket.tasks import TaskRun
-
         yield from TaskRun(self, self.device, circuit, angles, shots, ledger).stream()
 
     def _check_shots(self, shots: int | None) -> None:
+        """A QPU refuses ``shots=None`` here instead of taking :attr:`default_shots`: a request's
+        shots are resolved before a run (:meth:`~qshift.backends.base.Backend.resolve_shots`), so
+        ``None`` reaching a device that only samples is a caller's mistake."""
         if shots is None and not self.exact:
             raise DeviceError(f"device {self.name!r} only samples", expected="shots=N",
                               received="shots=None", fix="pass shots=1000, say")
-
-    def _rows_per_program_set(self, device, shots: int) -> int | None:
-        """Executables per program set where this device takes them (else ``None``).
-
-        A program set's task carries all its shots, so the device's ``shotsRange`` bounds it too.
-        """
-        if not (self.program_sets and _PROGRAM_SET in device.properties.action and _sdk_has_program_sets()):
-            return None
-        most = _rows_per_set(device.properties.action[_PROGRAM_SET], shots)
-        shots_range = getattr(getattr(device.properties, "service", None), "shotsRange", None)
-        if shots_range and shots_range[1]:
-            most = min(most, max(1, int(shots_range[1]) // shots))
-        return most
 
     # -- exact ----------------------------------------------------------------------------------
     def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
         from braket.circuits import ResultType
 
         program = to_braket(circuit, None, self.noise, True)
-        batch = self.device.run_batch(program, shots=0, inputs=_inputs(angles), **self._parallel())
+        batch = self.device.run_batch(program, shots=0, inputs=inputs(angles), **self._parallel())
         results = batch.results()
         _check_results(results, len(angles), self.name)
         types = [ResultType.Expectation(*braket_observable(p)) for p in circuit.outputs]
@@ -181,33 +172,33 @@ class BraketBackend(Backend):
     def _run_program_sets(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
         from braket.program_sets import CircuitBinding, ProgramSet
 
-        limits = device.properties.action[_PROGRAM_SET]
-        per_set = _rows_per_set(limits, shots)
+        limits = device.properties.action[PROGRAM_SET]
+        per_set = rows_per_set(limits, shots)
         groups = measurement_groups(circuit)
         chunks = [(g, lo, min(lo + per_set, len(angles))) for g in groups for lo in range(0, len(angles), per_set)]
         values = np.empty((len(angles), circuit.n_outputs))
         variances = np.empty_like(values)
         jobs = 0
         for pack in _pack(chunks, per_set):
-            bindings = [_binding(CircuitBinding, to_braket(circuit, g, self.noise), angles[lo:hi]) for g, lo, hi in pack]
+            bindings = [binding(CircuitBinding, to_braket(circuit, g, self.noise), angles[lo:hi]) for g, lo, hi in pack]
             program_set = ProgramSet(bindings, shots_per_executable=shots)
             result = device.run(program_set, shots=program_set.total_shots, **self.run_options).result()
             jobs += 1
             for (g, lo, hi), entry in zip(pack, result):
                 _check_results(entry, hi - lo, self.name)
-                _fill(values, variances, circuit, g, range(lo, hi), entry)
+                fill(values, variances, circuit, g, range(lo, hi), entry)
         return sampled_result(circuit, values, variances, jobs)
 
     def _run_batch_sampled(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
         groups = measurement_groups(circuit)
         programs = [to_braket(circuit, g, self.noise) for g in groups for _ in range(len(angles))]
-        inputs = _inputs(angles) * len(groups)
-        results = device.run_batch(programs, shots=shots, inputs=inputs, **self._parallel()).results()
+        batch_inputs = inputs(angles) * len(groups)
+        results = device.run_batch(programs, shots=shots, inputs=batch_inputs, **self._parallel()).results()
         _check_results(results, len(programs), self.name)
         values = np.empty((len(angles), circuit.n_outputs))
         variances = np.empty_like(values)
         for k, g in enumerate(groups):
-            _fill(values, variances, circuit, g, range(len(angles)), results[k * len(angles):(k + 1) * len(angles)])
+            fill(values, variances, circuit, g, range(len(angles)), results[k * len(angles):(k + 1) * len(angles)])
         return sampled_result(circuit, values, variances)
 
     def _parallel(self) -> dict:
@@ -223,19 +214,6 @@ class BraketBackend(Backend):
 
     def __repr__(self) -> str:
         return f"BraketBackend(name={self.name!r}, {self.cache_key})"
-
-
-def _sdk_has_program_sets() -> bool:
-    """Program sets arrived in later SDK releases; older ones fall back to ``run_batch``."""
-    import importlib.util
-
-    return importlib.util.find_spec("braket.program_sets") is not None
-
-
-def _on_aws(device) -> bool:
-    from qshift.backends.braket.tasks import on_aws
-
-    return on_aws(device)
 
 
 def _is_cloud(device) -> bool:
@@ -302,29 +280,6 @@ def _seeded_local(spec: str, seed: int):
     return LocalSimulator(backend=Seeded())
 
 
-def _inputs(angles: np.ndarray) -> list[dict[str, float]]:
-    return [{parameter_name(s): float(v) for s, v in enumerate(row)} for row in angles]
-
-
-def _binding(CircuitBinding, program, rows: np.ndarray):
-    if rows.shape[1] == 0:  # no slots (and one row, see run): the circuit itself is one executable
-        return program
-    input_sets = {parameter_name(s): [float(v) for v in rows[:, s]] for s in range(rows.shape[1])}
-    return CircuitBinding(program, input_sets=input_sets)
-
-
-def _rows_per_set(limits, shots: int) -> int:
-    """Most executables one program set may hold at ``shots`` per executable."""
-    most = getattr(limits, "maximumExecutables", None) or 100
-    total = getattr(limits, "maximumTotalShots", None)
-    if total:
-        if shots > total:
-            raise DeviceError("shots exceed the device's limit per program set", expected=f"shots <= {total}",
-                              received=str(shots), fix=f"pass shots={total} or fewer")
-        most = min(most, total // shots)
-    return max(1, int(most))
-
-
 def _pack(chunks, per_set: int):
     """Chunks ``(group, lo, hi)`` packed into program sets of at most ``per_set`` executables."""
     pack, size = [], 0
@@ -337,21 +292,6 @@ def _pack(chunks, per_set: int):
         size += n
     if pack:
         yield pack
-
-
-def _fill(values, variances, circuit: Circuit, group, rows, results) -> None:
-    """Estimates of ``group``'s outputs at ``rows`` from the measurements of ``results`` (one per row)."""
-    for row, result in zip(rows, results):
-        bits = _bits(result.measurements, result.measured_qubits, circuit.n_qubits)
-        values[row, list(group.outputs)], variances[row, list(group.outputs)] = estimate_from_bits(circuit, group, bits)
-
-
-def _bits(measurements, measured_qubits, n_qubits: int) -> np.ndarray:
-    """Measured bits as ``(shots, n_qubits)`` with column ``q`` for qubit ``q``."""
-    m = np.asarray(measurements, dtype=np.int64)
-    out = np.zeros((len(m), n_qubits), dtype=np.int64)
-    out[:, list(measured_qubits)] = m
-    return out
 
 
 def _check_results(results, expected: int, name: str) -> None:

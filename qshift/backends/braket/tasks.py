@@ -43,14 +43,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
 from qshift._errors import DeviceError, ProviderError
-from qshift.backends.retry import RetryPolicy, failure_is_transient
-from qshift.backends.base import NoLedger, RunResult, TaskLedger
-from qshift.backends.braket.translate import braket_observable, to_braket
 from qshift.backends._common import exact_result, sampled_result
+from qshift.backends.base import NoLedger, RunResult, TaskLedger
+from qshift.backends.braket.limits import rows_per_program_set
+from qshift.backends.braket.translate import binding, braket_observable, fill, inputs, to_braket
+from qshift.backends.retry import RetryPolicy, failure_is_transient
+from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import measurement_groups
-from qshift.backends.braket.backend import _binding, _fill, _inputs
 
 __all__ = ["TaskRun", "on_aws"]
 
@@ -116,7 +116,7 @@ class TaskRun:
         self.create_options = options
         self.window = backend.max_parallel or DEFAULT_MAX_PARALLEL
         self.groups = None if shots is None else measurement_groups(circuit)
-        self.per_set = backend._rows_per_program_set(device, shots) if shots is not None else None
+        self.per_set = rows_per_program_set(device, shots) if shots is not None and backend.program_sets else None
         self.values = np.empty((len(angles), circuit.n_outputs))
         self.variances = None if shots is None else np.empty_like(self.values)
         self.remaining = np.full(len(angles), 1 if shots is None else len(self.groups))
@@ -241,7 +241,7 @@ class TaskRun:
             (r, p), = task.parts
             group = None if p < 0 else self.groups[p]
             program = to_braket(self.circuit, group, self.noise, p < 0)
-            return program, _inputs(self.angles[r:r + 1])[0], 0 if self.shots is None else self.shots
+            return program, inputs(self.angles[r:r + 1])[0], 0 if self.shots is None else self.shots
         from braket.program_sets import CircuitBinding, ProgramSet
 
         programs: dict[int, tuple[int, list[tuple[int, int]]]] = {}
@@ -251,7 +251,7 @@ class TaskRun:
         for b in sorted(programs):
             g, entries = programs[b]
             rows = [r for _, r in sorted(entries)]
-            bindings.append(_binding(CircuitBinding, to_braket(self.circuit, self.groups[g], self.noise),
+            bindings.append(binding(CircuitBinding, to_braket(self.circuit, self.groups[g], self.noise),
                                      self.angles[rows]))
         program_set = ProgramSet(bindings, shots_per_executable=self.shots)
         return program_set, None, program_set.total_shots
@@ -296,7 +296,7 @@ class TaskRun:
                 self.values[r] = [result.get_value_by_result_type(t) for t in types]
             else:
                 entry = result if pos is None else result[pos[0]][pos[1]]
-                _fill(self.values, self.variances, self.circuit, self.groups[p], [r], [entry])
+                fill(self.values, self.variances, self.circuit, self.groups[p], [r], [entry])
             self.remaining[r] -= 1
         self.ledger.ended(task.arn, "COMPLETED")
         return np.array(sorted({r for r, _ in task.parts if self.remaining[r] == 0}), dtype=int)

@@ -15,6 +15,9 @@ Every qubit gets an identity first, so that a qubit with no gates is still part
 of the program and measured. Optional depolarizing noise follows every one- and
 two-qubit qshift operation (density-matrix simulators only).
 
+Rows of slot angles become the programs' inputs (:func:`inputs`, :func:`binding`), and
+measured bits come back as estimates of a measurement group's outputs (:func:`fill`).
+
 Needs ``amazon-braket-sdk`` (``pip install 'qshift[braket]'``).
 """
 
@@ -23,12 +26,14 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from qshift.ir.circuit import Circuit
+import numpy as np
+
 from qshift._errors import require
 from qshift.backends._common import Depolarizing, Step, steps
-from qshift.ir.grouping import MeasurementGroup, basis_rotations
+from qshift.ir.circuit import Circuit
+from qshift.ir.grouping import MeasurementGroup, basis_rotations, estimate_from_bits
 
-__all__ = ["parameter_name", "to_braket"]
+__all__ = ["binding", "braket_observable", "fill", "inputs", "parameter_name", "to_braket"]
 
 _NAMES = {
     "id": "i", "x": "x", "y": "y", "z": "z", "h": "h", "s": "s", "sdg": "si", "t": "t", "tdg": "ti", "sx": "v",
@@ -135,3 +140,40 @@ def _noise(bc, qubits, p: float) -> None:
         bc.depolarizing(qubits[0], p)
     else:
         bc.two_qubit_depolarizing(qubits[0], qubits[1], p)
+
+
+def inputs(angles: np.ndarray) -> list[dict[str, float]]:
+    """The ``inputs`` of one task per row of slot ``angles`` (``FreeParameter`` name -> angle).
+
+    Example:
+        >>> inputs(np.array([[0.5, 1.0]]))
+        [{'s_0': 0.5, 's_1': 1.0}]
+    """
+    return [{parameter_name(s): float(v) for s, v in enumerate(row)} for row in angles]
+
+
+def binding(CircuitBinding, program, rows: np.ndarray):
+    """One program-set entry: ``program`` bound to every row of ``rows`` (``CircuitBinding`` is the SDK's class).
+
+    A circuit without slots (one row) is its own executable.
+    """
+    if rows.shape[1] == 0:
+        return program
+    input_sets = {parameter_name(s): [float(v) for v in rows[:, s]] for s in range(rows.shape[1])}
+    return CircuitBinding(program, input_sets=input_sets)
+
+
+def fill(values: np.ndarray, variances: np.ndarray, circuit: Circuit, group: MeasurementGroup, rows,
+         results) -> None:
+    """Write estimates of ``group``'s outputs at ``rows`` from the measurements of ``results`` (one per row)."""
+    for row, result in zip(rows, results):
+        bits = _bits(result.measurements, result.measured_qubits, circuit.n_qubits)
+        values[row, list(group.outputs)], variances[row, list(group.outputs)] = estimate_from_bits(circuit, group, bits)
+
+
+def _bits(measurements, measured_qubits, n_qubits: int) -> np.ndarray:
+    """Measured bits as ``(shots, n_qubits)`` with column ``q`` for qubit ``q``."""
+    m = np.asarray(measurements, dtype=np.int64)
+    out = np.zeros((len(m), n_qubits), dtype=np.int64)
+    out[:, list(measured_qubits)] = m
+    return out
