@@ -24,7 +24,7 @@ demo: $(VENV)/.installed-base
 	$(VENV)/bin/qshift run circuits/hea-4q-2l.qasm --values 0.1
 
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # Every benchmark, side by side with its peers, into bench/RESULTS.md, bench/results.json and
 # bench/*.png (about 15 minutes on 2 cores). TensorFlow Quantum needs TF 2.18 / Keras 2, so it gets

@@ -28,3 +28,4 @@ LIBRARY = sorted(qshift.library())
 @pytest.fixture(params=LIBRARY)
 def library_circuit(request):
     return qshift.Circuit.from_qasm(qshift.circuit_path(request.param))
+

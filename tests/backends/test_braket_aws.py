@@ -9,6 +9,8 @@ import pytest
 
 import qshift
 
+pytest.importorskip("braket", reason="needs qshift[braket]")
+pytest.importorskip("moto", reason="needs qshift[test]")
 import moto.server  # noqa: E402,F401  (the test extra has it)
 
 from backend_cases import conformance_circuit  # noqa: E402

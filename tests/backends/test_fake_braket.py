@@ -12,6 +12,8 @@ import time
 import numpy as np
 import pytest
 
+pytest.importorskip("braket", reason="needs qshift[braket]")
+pytest.importorskip("moto", reason="needs qshift[test]")
 import braket.aws  # noqa: E402,F401  (the test extra has them)
 import moto.server  # noqa: E402,F401
 

@@ -3,11 +3,13 @@
 import random
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
 import qshift
-from qshift.backends.retry import classify, failure_is_transient
 from qshift._errors import ProviderError
+from qshift.backends.retry import classify, failure_is_transient
+
+pytest.importorskip("botocore", reason="needs qshift[braket]")
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError  # noqa: E402
 
 
 def _client_error(code: str, status: int = 400, message: str = "the provider's message") -> ClientError:

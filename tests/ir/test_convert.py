@@ -9,6 +9,8 @@ import pytest
 import qshift
 from qshift.ir.convert import _Symbolic
 
+pytest.importorskip("pennylane", reason="needs qshift[pennylane]")
+pytest.importorskip("qiskit", reason="needs qshift[aer]")
 import pennylane as qml  # noqa: E402
 import qiskit  # noqa: E402,F401
 

@@ -4,10 +4,12 @@ import math
 
 import numpy as np
 import pytest
-from scipy.linalg import expm
 
 from qshift import GATES, GateArityError, UnknownGateError
 from qshift.ir.gates import GateKind, expand, lookup
+
+pytest.importorskip("scipy", reason="needs qshift[test]")
+from scipy.linalg import expm  # noqa: E402
 
 PARAMETRIZED = sorted(name for name, spec in GATES.items() if spec.parametrized)
 ONE_FREQUENCY = ["rx", "ry", "rz", "p", "cp", "rxx", "ryy", "rzz"]
