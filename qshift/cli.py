@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
 from qshift._errors import QShiftError, ValuesError
+from qshift.api.derivatives import derivatives
+from qshift.backends.profiles import bundled_profiles, load_profile
+from qshift.backends.registry import resolve_profile
+from qshift.cost.estimate import estimate
+from qshift.cost.shots import cheapest, choices
+from qshift.execution.store import EvaluationStore, default_store_path
+from qshift.ir.circuit import Circuit
+from qshift.ir.library import library
 
 __all__ = ["main"]
 
@@ -63,8 +71,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _circuit(name: str) -> Circuit:
-    from qshift.ir.library import library
-
     if name in library():
         return Circuit.from_qasm(library()[name])
     return Circuit.from_qasm(name)
@@ -93,13 +99,10 @@ def _print_tensor(label: str, tensor: np.ndarray, circuit: Circuit, stderr: np.n
 
 
 def _run(args) -> None:
-    from qshift.api.derivatives import derivatives
-
     circuit = _circuit(args.file)
     values = _values(circuit, args.values)
-    kwargs = {"max_cost": args.max_cost} if args.max_cost is not None else {}
     d = derivatives(circuit, values, order=args.order, device=args.device, shots=args.shots, seed=args.seed,
-                    shift=args.shift, rule=args.rule, store=args.store, **kwargs)
+                    shift=args.shift, rule=args.rule, store=args.store, max_cost=args.max_cost)
     print(repr(circuit))
     print("values: " + ", ".join(f"{s}={v:g}" for s, v in zip(circuit.symbols, values)))
     names = {0: "value", 1: "gradient", 2: "Hessian"}
@@ -115,8 +118,6 @@ def _run(args) -> None:
 
 
 def _plan(args) -> None:
-    from qshift.cost.estimate import estimate
-
     circuit = _circuit(args.file)
     if args.target_stderr is not None:
         return _plan_rules(circuit, args)
@@ -125,9 +126,6 @@ def _plan(args) -> None:
 
 
 def _plan_rules(circuit: Circuit, args) -> None:
-    from qshift.backends.registry import resolve_profile
-    from qshift.cost.shots import cheapest, choices
-
     table = choices(circuit, args.order, target_stderr=args.target_stderr, device=args.device, rows=args.rows,
                     shift=args.shift)
     profile = resolve_profile(args.device)
@@ -141,8 +139,6 @@ def _plan_rules(circuit: Circuit, args) -> None:
 
 
 def _devices(args) -> None:
-    from qshift.backends.profiles import bundled_profiles, load_profile
-
     print(f"{'name':20}{'backend':11}{'runs here':11}{'shots':>8}  price")
     for name in bundled_profiles():
         p = load_profile(name)
@@ -151,10 +147,6 @@ def _devices(args) -> None:
 
 
 def _store(args) -> None:
-    from pathlib import Path
-
-    from qshift.execution.store import EvaluationStore, default_store_path
-
     if args.prune_older_than is not None and not args.prune_older_than >= 0:
         raise ValuesError("--prune-older-than must be a number of days, 0 or more", expected="e.g. 30",
                           received=str(args.prune_older_than), fix="pass how many days old an entry may be")

@@ -3,7 +3,9 @@
 The recursion. ``f = qshift.tf.function(circuit)`` maps symbol values ``x``
 ``(..., n)`` to expectation values ``(..., m)``. Behind ``f`` stands a family of
 ops ``D0, D1, D2, ...``: ``Dk(x)`` is the order-``k`` derivative tensor
-``(..., m) + (n,) * k``, computed in NumPy by ``qshift.derivatives(orders=(k,))``.
+``(..., m) + (n,) * k``, computed in NumPy by the engine behind ``qshift.derivatives``
+(:func:`qshift.api.engine.run`, on ``f``'s request moved to ``x`` and ``orders=(k,)``:
+the arguments, the shots and the executor are checked and resolved once, when ``f`` is made).
 Each ``Dk`` is a ``tf.custom_gradient`` whose gradient is the vector-Jacobian
 product written with ordinary TF ops on the *next* op::
 
@@ -96,10 +98,11 @@ from qshift._errors import QShiftError, RequestError, ValuesError, require
 
 tf = require("tensorflow", "tf")
 
-from qshift.ir.circuit import Circuit  # noqa: E402
-from qshift.api.derivatives import derivatives  # noqa: E402
+from qshift.api.engine import run  # noqa: E402
+from qshift.api.request import Arguments, Request  # noqa: E402
 from qshift.execution.cluster import as_executor  # noqa: E402
 from qshift.execution.executor import EvaluationCache, Stats  # noqa: E402
+from qshift.ir.circuit import Circuit  # noqa: E402
 
 __all__ = ["QuantumFunction", "function"]
 
@@ -151,6 +154,8 @@ class QuantumFunction:
         self.circuit = _as_circuit(circuit)
         self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
         self.executor = as_executor(executor, device, cache=EvaluationCache(cache_size), progress=False)
+        self._request = Request.of(self.circuit, np.zeros(self.circuit.n_symbols),
+                                   Arguments(orders=(0,), shots=shots, seed=seed, shift=shift, executor=self.executor))
         self._lock = threading.Lock()
         self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
@@ -161,11 +166,6 @@ class QuantumFunction:
     @property
     def cache(self) -> EvaluationCache:
         return self.executor.cache
-
-    @property
-    def _exact(self) -> bool:
-        backend = self.executor.backend
-        return self.shots is None and getattr(backend, "default_shots", None) is None and backend.exact
 
     def __repr__(self) -> str:
         return (f"QuantumFunction({self.circuit.name!r}: {self.circuit.n_symbols} symbols -> "
@@ -231,7 +231,7 @@ class QuantumFunction:
                 self._memo.move_to_end(key)
                 return hit
             result = self._compute(order, x)
-            if self._exact:
+            if self._request.exact:
                 self._remember(key, result)
             return result
 
@@ -244,8 +244,7 @@ class QuantumFunction:
         shape = x.shape[:-1] + (self.circuit.n_outputs,) + (self.circuit.n_symbols,) * order
         if x.size == 0 and self.circuit.n_symbols:
             return np.zeros(shape)
-        d = derivatives(self.circuit, x, orders=(order,), shots=self.shots, seed=self.seed, shift=self.shift,
-                        executor=self.executor)
+        d = run(self._request.at(x, (order,)))
         result = np.ascontiguousarray(d.derivative(order), dtype=np.float64).reshape(shape)
         result.flags.writeable = False
         return result

@@ -30,10 +30,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from qshift.ir.circuit import Circuit
-from qshift.backends.registry import resolve_profile
-from qshift._errors import CostLimitError, QShiftError
+from qshift._display import estimate_html
+from qshift._errors import CostLimitError
+from qshift.backends.base import Backend
 from qshift.backends.profiles import DeviceProfile
+from qshift.backends.registry import resolve_profile
+from qshift.cost.checks import check_shots, plan_request
+from qshift.ir.circuit import Circuit
+from qshift.ir.grouping import n_groups
+from qshift.planning.planner import Plan
 
 __all__ = ["Cost", "CostLimitError", "Estimate", "cost_of", "estimate"]
 
@@ -95,8 +100,6 @@ class Estimate:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from qshift._display import estimate_html
-
         return estimate_html(self)
 
 
@@ -173,14 +176,11 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
         values: symbol values (only their number of rows matters), or ``rows=``.
         wrt, shift, rule: as for :func:`qshift.derivatives`.
     """
-    from qshift.api.derivatives import _check_shots, plan
-    from qshift.ir.grouping import n_groups
-
     profile = resolve_profile(device)
-    shots = _check_shots(shots)
+    shots = check_shots(shots)
     if shots is None and profile is not None:
         shots = profile.shots
-    the_plan = _plan(plan, circuit, order, values, rows, wrt, shift, orders, rule)
+    the_plan = plan_request(circuit, order, orders, values=values, rows=rows, wrt=wrt, shift=shift, rule=rule)
     groups = n_groups(circuit) if shots else 1
     planned = cost_of(the_plan.circuits, profile, shots=shots, groups=groups)
     naive = cost_of(the_plan.naive_circuits, profile, shots=shots, groups=groups)
@@ -191,27 +191,18 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
                     price.source if price else None)
 
 
-def _plan(plan, circuit, order, values, rows, wrt, shift, orders, rule):
-    kwargs = {"values": values, "rows": rows, "wrt": wrt, "shift": shift, "orders": orders}
-    if rule != "standard":
-        kwargs["rule"] = rule
-    return plan(circuit, order, **kwargs)
-
-
-def check_cost(the_plan, circuit: Circuit, backend, shots: int | None, max_cost: float | None) -> Cost | None:
+def check_cost(the_plan: Plan, circuit: Circuit, backend: Backend, shots: int | None,
+               max_cost: float | None) -> Cost | None:
     """Refuse a request whose planned price exceeds ``max_cost`` (raises :class:`CostLimitError`)."""
     if max_cost is None:
         return None
-    from qshift.ir.grouping import n_groups
-
-    profile = resolve_profile(backend)
+    profile = backend.profile
     groups = n_groups(circuit) if shots else 1
-    cost = cost_of(the_plan.circuits, profile, shots=shots, groups=groups,
-                   max_batch=getattr(backend, "max_batch", None))
+    cost = cost_of(the_plan.circuits, profile, shots=shots, groups=groups, max_batch=backend.max_batch)
     if cost.price > max_cost:
         currency = profile.price.currency if profile and profile.price else "USD"
         raise CostLimitError(
-            f"the request would cost about {_money(cost.price, currency)} on {getattr(backend, 'name', '?')!r}, "
+            f"the request would cost about {_money(cost.price, currency)} on {backend.name!r}, "
             "over max_cost",
             expected=f"at most {_money(max_cost, currency)}",
             received=f"{_money(cost.price, currency)} for {cost.circuits:,} circuits, {cost.executions:,} executions, "

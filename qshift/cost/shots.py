@@ -42,6 +42,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from qshift._errors import RequestError
+from qshift.backends.registry import resolve_profile
+from qshift.cost.checks import check_target, plan_request
+from qshift.cost.estimate import cost_of
+from qshift.ir.grouping import n_groups
 from qshift.planning.planner import Plan
 
 __all__ = ["Choice", "allocate", "choices", "entry_variances", "required_shots", "weights"]
@@ -122,18 +126,13 @@ def choices(circuit, order: int = 2, *, target_stderr: float, device="local", ro
     Shot variances are taken at their worst case (``sigma^2 = 1`` for Pauli outputs), so real
     runs, which measure ``sigma`` in a pilot, need at most this many shots.
     """
-    from qshift.api.derivatives import plan as make
-    from qshift.backends.registry import resolve_profile
-    from qshift.cost.estimate import cost_of
-    from qshift.ir.grouping import n_groups
-
-    _check_target(target_stderr)
+    check_target(target_stderr)
     profile = resolve_profile(device)
     groups = n_groups(circuit)
     out = []
     for family, rule, optimal in (("standard", "standard", False), ("min-shots", "standard", True),
                                   ("min-circuits", "min-circuits", True)):
-        p = make(circuit, order, rows=rows, wrt=wrt, shift=shift, orders=orders, rule=rule)
+        p = plan_request(circuit, order, orders, rows=rows, wrt=wrt, shift=shift, rule=rule)
         per_point = quantize(required_shots(p, target_stderr, optimal=optimal))
         total = int(per_point.sum()) * rows * groups
         mean = math.ceil(total / (p.circuits * groups))
@@ -152,13 +151,6 @@ def cheapest(table: list[Choice]) -> Choice:
     return min(table, key=lambda c: (c.price, c.shots, c.circuits))
 
 
-def _check_target(target_stderr) -> float:
-    if not isinstance(target_stderr, (int, float)) or isinstance(target_stderr, bool) or not 0 < target_stderr < 10:
-        raise RequestError("target_stderr must be a positive number", expected="e.g. target_stderr=0.01",
-                           received=repr(target_stderr), fix="pass the standard error each entry should reach")
-    return float(target_stderr)
-
-
 def resolve_family(rule: str, target_stderr, allocation, circuit, order_args: dict, device) -> tuple[str, bool]:
     """(planner rule, optimal allocation?) for a request; ``min-cost`` asks :func:`choices`."""
     if rule in ("min-shots", "min-cost") and target_stderr is None:
@@ -166,7 +158,7 @@ def resolve_family(rule: str, target_stderr, allocation, circuit, order_args: di
                            received="target_stderr=None",
                            fix="pass target_stderr (e.g. 0.01), or use rule='standard' / 'min-circuits' with shots=")
     if target_stderr is not None:
-        _check_target(target_stderr)
+        check_target(target_stderr)
     if rule == "min-cost":
         rule = cheapest(choices(circuit, target_stderr=target_stderr, device=device, **order_args)).rule
     optimal = rule in ("min-shots", "min-circuits") if allocation is None else allocation == "optimal"
@@ -174,63 +166,3 @@ def resolve_family(rule: str, target_stderr, allocation, circuit, order_args: di
         raise RequestError(f"unknown allocation {allocation!r}", expected="'uniform' or 'optimal'",
                            received=repr(allocation), fix="pass allocation='optimal' or 'uniform'")
     return ("min-circuits" if rule == "min-circuits" else "standard"), optimal
-
-
-def _seeds(seed, n: int) -> list:
-    if seed is None:
-        return [None] * n
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
-
-
-def run_levels(executor, circuit, points: np.ndarray, shots: np.ndarray, seed) -> tuple:
-    """Evaluate ``points`` with per-point ``shots``: one call per distinct level.
-
-    Returns values, per-shot variances and the summed stats.
-    """
-    from qshift.execution.executor import Stats
-
-    values = np.empty((len(points), circuit.n_outputs))
-    variances = np.empty_like(values)
-    stats = Stats()
-    levels = np.unique(shots)
-    for level, level_seed in zip(levels, _seeds(seed, len(levels))):
-        idx = np.flatnonzero(shots == level)
-        v, var, st = executor.evaluate(circuit, points[idx], shots=int(level), seed=level_seed)
-        values[idx], variances[idx] = v, var
-        stats.add(st)
-    return values, variances, stats
-
-
-def run_to_target(executor, circuit, the_plan: Plan, points: np.ndarray, *, target_stderr: float, optimal: bool,
-                  pilot_shots: int, seed) -> tuple:
-    """Pilot every point, measure sigma, then top each point up to its share of the target.
-
-    Returns point values, the variance of each point's estimate, per-point shots and stats.
-    """
-    pilot_seed, rest_seed = _seeds(seed, 2)
-    f1, v1, stats = executor.evaluate(circuit, points, shots=pilot_shots, seed=pilot_seed)
-    sigma2 = np.maximum(v1, 1.0 / pilot_shots)
-    per_row = the_plan.points_per_row
-    need = np.concatenate([required_shots(the_plan, target_stderr, sigma2[r:r + per_row], optimal=optimal)
-                           for r in range(0, len(points), per_row)])
-    extra = np.where(need > pilot_shots, quantize(np.maximum(need - pilot_shots, 1)), 0)
-    total = pilot_shots + extra
-    values, per_shot = f1.copy(), v1.copy()
-    top = np.flatnonzero(extra)
-    if len(top):
-        f2, v2, more = run_levels(executor, circuit, points[top], extra[top], rest_seed)
-        more.circuits = 0  # topping up runs circuits the pilot already counted
-        stats.add(more)
-        w1, w2 = pilot_shots / total[top], extra[top] / total[top]
-        values[top] = w1[:, None] * f1[top] + w2[:, None] * f2
-        per_shot[top] = w1[:, None] * v1[top] + w2[:, None] * v2
-    return values, per_shot / total[:, None], total, stats
-
-
-def run_allocated(executor, circuit, the_plan: Plan, points: np.ndarray, *, shots: int, seed) -> tuple:
-    """The same total shots as ``shots`` on every point, split by weight (sigma at its worst case)."""
-    per_row = the_plan.points_per_row
-    split = quantize(allocate(the_plan, shots * per_row))
-    per_point = np.tile(split, len(points) // per_row)
-    values, per_shot, stats = run_levels(executor, circuit, points, per_point, seed)
-    return values, per_shot / per_point[:, None], per_point, stats

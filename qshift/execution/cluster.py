@@ -55,11 +55,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
-from qshift.backends.registry import resolve_device
 from qshift._errors import DeviceError, QShiftError, RequestError, require
-from qshift.execution.executor import EvaluationCache, Executor, Stats
+from qshift._seeding import child_ints
 from qshift.backends.base import Backend, RunResult
+from qshift.backends.registry import resolve_device
+from qshift.execution.executor import EvaluationCache, Executor, Stats
+from qshift.execution.store import open_store
+from qshift.ir.circuit import Circuit
 
 __all__ = ["DaskExecutor", "as_executor", "chunk_rows"]
 
@@ -68,23 +70,29 @@ _CLIENTS_LOCK = threading.Lock()
 
 
 def as_executor(executor=None, device="local", *, cache: EvaluationCache | None = None,
-                progress: bool | None = None):
-    """The executor a request (or a TF op, for all its orders) runs through.
+                progress: bool | None = None, store=False):
+    """The executor a request (or a TF op, for all its orders) runs through: the one factory.
 
     Args:
         executor: ``None`` (a fresh single-machine :class:`~qshift.Executor` for ``device``),
-            an executor (anything with ``evaluate``; returned as is), a
-            ``dask.distributed.Client`` (a :class:`DaskExecutor` on it), or a scheduler
-            address string (connected once per process, then as a Client).
+            an executor (an :class:`~qshift.Executor` or :class:`DaskExecutor`; anything with
+            ``evaluate``, ``backend`` and ``store``: returned as is), a ``dask.distributed.Client``
+            (a :class:`DaskExecutor` on it), or a scheduler address string (connected once per
+            process, then as a Client).
         device: the device name or backend object, used when a new executor is made.
         cache: the evaluation cache of a new executor (default: a new bounded one).
         progress: progress bars for a new executor (default: when stderr is a terminal).
+        store: the evaluation store of a new single-machine executor, as ``store=`` of
+            :func:`qshift.derivatives` (``False``, the default here: none; ``None``: the device's
+            default; ``True``, a path or an :class:`~qshift.EvaluationStore`); see
+            :func:`~qshift.execution.store.open_store`.
 
     Dask is imported only when a Client or an address is passed; without it an address
     raises :class:`~qshift.MissingExtraError` naming ``qshift[dask]``.
     """
     if executor is None:
-        return Executor(resolve_device(device), cache=cache, progress=progress)
+        backend = resolve_device(device)
+        return Executor(backend, cache=cache, progress=progress, store=open_store(store, backend))
     if callable(getattr(executor, "evaluate", None)):
         return executor
     if _is_client(executor) or isinstance(executor, str):
@@ -153,6 +161,11 @@ class DaskExecutor:
     def stats(self) -> Stats:
         return self._executor.stats
 
+    @property
+    def store(self) -> None:
+        """Always ``None``: a cluster run keeps no evaluation store."""
+        return self._executor.store
+
     def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
                  seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
         """As :meth:`Executor.evaluate`: values (and variances when sampling) of every row, and the request's stats."""
@@ -184,12 +197,10 @@ class _ClusterRunner:
                  seed: int | None) -> Iterator[tuple[np.ndarray, RunResult]]:
         chunks = self._chunks(circuit, len(angles))
         payload = self._payload(circuit)
-        seeds = np.random.SeedSequence(seed).spawn(len(chunks)) if seed is not None else [None] * len(chunks)
         prefix = f"qshift-chunk-{uuid.uuid4().hex}"
-        futures = [self.client.submit(_run_chunk, payload, angles[rows], shots,
-                                      None if s is None else int(s.generate_state(1)[0]),
+        futures = [self.client.submit(_run_chunk, payload, angles[rows], shots, chunk_seed,
                                       key=(prefix, i), retries=self.retries, pure=False)
-                   for i, (rows, s) in enumerate(zip(chunks, seeds))]
+                   for i, (rows, chunk_seed) in enumerate(zip(chunks, child_ints(seed, len(chunks))))]
         return self._gather(circuit, futures, chunks)
 
     def _chunks(self, circuit: Circuit, rows: int) -> list[np.ndarray]:
@@ -201,8 +212,7 @@ class _ClusterRunner:
         return np.array_split(np.arange(rows), math.ceil(rows / size))
 
     def _memory_rows(self, circuit: Circuit) -> int | None:
-        hint = getattr(self.backend, "rows_per_chunk", None)
-        return hint(circuit.n_qubits) if callable(hint) else None
+        return self.backend.rows_per_chunk(circuit.n_qubits)
 
     def _threads(self) -> int:
         threads = sum(self.client.nthreads().values())

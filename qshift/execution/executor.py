@@ -3,11 +3,13 @@
 Behaviour shared by every backend lives here, wrapped around the backend by
 composition: counting (:class:`Stats`), caching (:class:`EvaluationCache`),
 batching to the backend's ``max_batch``, and progress on long runs. The
-backend itself only implements ``run``.
+backend itself only implements ``run``. The request's shots are the backend's
+to resolve (:meth:`~qshift.Backend.resolve_shots`: its default, or exact), and
+a call with no rows returns empty arrays without reaching the backend.
 
 With a persistent :class:`~qshift.EvaluationStore` (``store=``), rows missing from the
 cache are looked up there next (``Stats.from_store``); every finished piece is recorded
-there too, and a backend that sends provider tasks (one with ``iter_run``, such as
+there too, and a backend that sends provider tasks (one whose ``iter_run`` streams, such as
 :class:`~qshift.BraketBackend` on an ``AwsDevice``) records each task as it submits it, so
 a rerun after a crash re-attaches to tasks still running (``Stats.reattached``) and
 submits only what never ran (``Stats.submitted``). See :mod:`qshift.execution.store`.
@@ -44,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -53,10 +56,11 @@ from typing import Protocol
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
 from qshift._errors import DeviceError, QShiftError
+from qshift._seeding import child_ints
+from qshift.backends.base import Backend, NoLedger, RunResult, TaskLedger, as_backend
 from qshift.execution.store import EvaluationStore, Ledger
-from qshift.backends.base import Backend, RunResult
+from qshift.ir.circuit import Circuit
 
 __all__ = ["EvaluationCache", "Executor", "Runner", "Stats"]
 
@@ -150,7 +154,8 @@ class Executor:
     """Evaluates points of circuits on a backend, with caching, batching, counting and progress.
 
     Args:
-        backend: the device (anything with the :class:`~qshift.Backend` ``run`` method).
+        backend: the device (a :class:`~qshift.Backend`, or any object with its ``run`` method,
+            ``name`` and ``exact``; read through :func:`~qshift.backends.base.as_backend`).
         cache: the evaluation cache (a new bounded one by default).
         reuse_sampled: reuse shot-noise results across requests (off by default).
         progress: show a progress bar (tqdm.auto: a widget in notebooks). ``None``: only when
@@ -165,7 +170,7 @@ class Executor:
     def __init__(self, backend: Backend, *, cache: EvaluationCache | None = None, reuse_sampled: bool = False,
                  progress: bool | None = None, runner: Runner | None = None,
                  store: EvaluationStore | None = None):
-        self.backend = backend
+        self.backend = as_backend(backend)
         self.cache = cache if cache is not None else EvaluationCache()
         self.reuse_sampled = reuse_sampled
         self.progress = progress
@@ -179,72 +184,60 @@ class Executor:
         """Values (and variances when sampling) of every row of slot ``angles``; returns the request's stats.
 
         ``shots=None`` takes the backend's ``default_shots`` when it has one (a sampling device's
-        profile); exact otherwise. Calls are serialized, so two concurrent requests for the same
-        points run them once.
+        profile); exact otherwise (:meth:`~qshift.Backend.resolve_shots`). No rows: empty arrays and
+        empty stats, and the backend is not called. Calls are serialized, so two concurrent
+        requests for the same points run them once.
         """
+        shots = self.backend.resolve_shots(shots)
+        pending = self._pending(circuit, angles, shots, seed)
+        if not pending.keys:
+            return pending.values, pending.variances, pending.request
         with self._lock:
-            return self._evaluate(circuit, angles, shots=shots, seed=seed)
+            self._evaluate(pending)
+        return pending.values, pending.variances, pending.request
 
-    def _evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
-                  seed: int | None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
-        if shots is None:
-            shots = getattr(self.backend, "default_shots", None)
+    def _pending(self, circuit: Circuit, angles, shots: int | None, seed: int | None) -> "_Pending":
+        """The call's rows, keys and empty answers; sampled results get a cache of their own unless reused."""
         angles = np.ascontiguousarray(angles, dtype=float)
-        sampled = shots is not None or not self.backend.exact
+        sampled = shots is not None
         cache = self.cache if not sampled or self.reuse_sampled else EvaluationCache(len(angles) + 1)
-        device = getattr(self.backend, "cache_key", self.backend.name)
-        keys = [(circuit.fingerprint, device, shots, row.tobytes()) for row in angles]
-        request = Stats()
+        keys = [(circuit.fingerprint, self.backend.cache_key, shots, row.tobytes()) for row in angles]
         values = np.empty((len(angles), circuit.n_outputs))
-        variances = np.zeros_like(values) if sampled else None
-        missing: dict[bytes, list[int]] = {}
-        for i, key in enumerate(keys):
-            hit = cache.get(key)
+        return _Pending(circuit, angles, keys, {}, values, np.zeros_like(values) if sampled else None, cache,
+                        shots, seed, Stats())
+
+    def _evaluate(self, pending: "_Pending") -> None:
+        for i, key in enumerate(pending.keys):
+            hit = pending.cache.get(key)
             if hit is None:
-                missing.setdefault(key, []).append(i)
+                pending.missing.setdefault(key, []).append(i)
                 continue
-            request.cache_hits += 1
-            values[i] = hit[0]
-            if variances is not None:
-                variances[i] = hit[1] if hit[1] is not None else 0.0
+            pending.request.cache_hits += 1
+            pending.put(i, *hit)
         try:
-            if missing and self.store is not None:
-                self._load_stored(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
-            if missing:
-                self._run_missing(circuit, angles, keys, missing, values, variances, cache, shots, seed, request)
+            if pending.missing and self.store is not None:
+                self._load_stored(pending)
+            if pending.missing:
+                self._run_missing(pending)
         finally:  # what finished before a failure was executed (and cached): count it
-            self.stats.add(request)
-        return values, variances, request
+            self.stats.add(pending.request)
 
-    def _load_stored(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
-        found = self.store.load(circuit, self._device_key(), shots, seed, angles,
-                                [rows[0] for rows in missing.values()])
+    def _load_stored(self, pending: "_Pending") -> None:
+        found = self.store.load(pending.circuit, self.backend.cache_key, pending.shots, pending.seed,
+                                pending.angles, [rows[0] for rows in pending.missing.values()])
         for i, (vals, var) in found.items():
-            cache.put(keys[i], (vals, var))
-            for k in missing.pop(keys[i]):
-                values[k] = vals
-                if variances is not None:
-                    variances[k] = 0.0 if var is None else var
-        request.from_store += len(found)
+            pending.fill(i, vals, var)
+        pending.request.from_store += len(found)
 
-    def _run_missing(self, circuit, angles, keys, missing, values, variances, cache, shots, seed, request) -> None:
-        order = np.array([rows[0] for rows in missing.values()])
-        device = self._device_key()
-        ledger = Ledger(self.store, circuit.fingerprint, device, shots, seed)
+    def _run_missing(self, pending: "_Pending") -> None:
+        order = np.array([rows[0] for rows in pending.missing.values()])
+        circuit, shots, seed, request = pending.circuit, pending.shots, pending.seed, pending.request
+        ledger = Ledger(self.store, circuit.fingerprint, self.backend.cache_key, shots, seed)
         runner = self.runner or partial(self._run_batches, ledger=ledger)
         try:
-            for part, result in runner(circuit, angles[order], shots=shots, seed=seed):
+            for part, result in runner(circuit, pending.angles[order], shots=shots, seed=seed):
                 self._check_result(circuit, result, len(part))
-                if self.store is not None:
-                    self.store.save(circuit, device, shots, seed, angles[order[part]], np.asarray(result.values),
-                                    result.variances, result.executions)
-                for j, i in enumerate(order[part]):
-                    var = None if result.variances is None else result.variances[j]
-                    cache.put(keys[i], (result.values[j], var))
-                    for k in missing[keys[i]]:
-                        values[k] = result.values[j]
-                        if variances is not None:
-                            variances[k] = 0.0 if var is None else var
+                self._record(pending, order[part], result)
                 request.circuits += len(part)
                 request.jobs += result.jobs
                 request.executions += result.executions
@@ -253,30 +246,30 @@ class Executor:
             request.reattached += ledger.reattached
             request.submitted += request.circuits - ledger.reattached
 
-    def _device_key(self) -> str:
-        return getattr(self.backend, "cache_key", self.backend.name)
+    def _record(self, pending: "_Pending", rows: np.ndarray, result: RunResult) -> None:
+        """A finished piece: into the store (when there is one), the cache and the answers."""
+        if self.store is not None:
+            self.store.save(pending.circuit, self.backend.cache_key, pending.shots, pending.seed,
+                            pending.angles[rows], np.asarray(result.values), result.variances, result.executions)
+        for j, i in enumerate(rows):
+            pending.fill(i, result.values[j], None if result.variances is None else result.variances[j])
 
     def _run_batches(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
-                     seed: int | None, ledger: Ledger | None = None) -> Iterable[tuple[np.ndarray, RunResult]]:
+                     seed: int | None, ledger: TaskLedger | None = None) -> Iterable[tuple[np.ndarray, RunResult]]:
         """The default :class:`Runner`: batches of ``max_batch`` rows, in order, in this process.
 
-        A backend with ``iter_run`` (one that sends provider tasks) streams each batch: rows come
-        back as their tasks finish, and its tasks are recorded in ``ledger``.
+        Each batch goes through the backend's ``iter_run``: a backend that sends provider tasks
+        streams rows back as its tasks finish and records the tasks in ``ledger``.
         """
+        ledger = ledger if ledger is not None else NoLedger()
         limit = self.backend.max_batch or len(angles)
         batches = [np.arange(i, min(i + limit, len(angles))) for i in range(0, len(angles), limit)]
-        seeds = np.random.SeedSequence(seed).spawn(len(batches)) if seed is not None else [None] * len(batches)
-        stream = getattr(self.backend, "iter_run", None)
-        for batch, batch_seed in zip(self._progress(batches, circuit), seeds):
-            if stream is None or ledger is None:
-                yield batch, self._run_batch(circuit, angles[batch], shots, batch_seed)
-            else:
-                yield from self._stream_batch(stream, circuit, angles[batch], batch, shots, batch_seed, ledger)
+        for batch, batch_seed in zip(self._progress(batches, circuit), child_ints(seed, len(batches))):
+            yield from self._stream_batch(circuit, angles[batch], batch, shots, batch_seed, ledger)
 
-    def _stream_batch(self, stream, circuit, angles, batch, shots, seed, ledger):
-        int_seed = None if seed is None else int(seed.generate_state(1)[0])
+    def _stream_batch(self, circuit, angles, batch, shots, seed, ledger):
         try:
-            for part, result in stream(circuit, angles, shots=shots, seed=int_seed, ledger=ledger):
+            for part, result in self.backend.iter_run(circuit, angles, shots=shots, seed=seed, ledger=ledger):
                 yield batch[part], result
         except QShiftError:
             raise
@@ -289,16 +282,6 @@ class Executor:
             raise DeviceError(f"device {self.backend.name!r} returned values of the wrong shape",
                               expected=f"{(rows, circuit.n_outputs)}", received=f"{values.shape}",
                               fix="fix the backend's run method")
-
-    def _run_batch(self, circuit, angles, shots, seed) -> RunResult:
-        int_seed = None if seed is None else int(seed.generate_state(1)[0])
-        try:
-            result = self.backend.run(circuit, angles, shots=shots, seed=int_seed)
-        except QShiftError:
-            raise
-        except Exception as exc:
-            raise self._batch_error(exc, len(angles)) from exc
-        return result
 
     def _batch_error(self, exc: Exception, rows: int) -> DeviceError:
         return DeviceError(f"device {self.backend.name!r} failed on a batch of {rows} circuit(s)",
@@ -315,10 +298,41 @@ class Executor:
                     disable=not (self.progress or _interactive()), leave=False)
 
 
+@dataclass
+class _Pending:
+    """One :meth:`Executor.evaluate` call: its rows and keys, the rows still missing, and the answers.
+
+    ``missing`` maps each distinct key not answered yet to the rows asking for it; :meth:`fill`
+    answers them all at once and caches the point.
+    """
+
+    circuit: Circuit
+    angles: np.ndarray
+    keys: list[tuple]
+    missing: dict[tuple, list[int]]
+    values: np.ndarray
+    variances: np.ndarray | None
+    cache: EvaluationCache
+    shots: int | None
+    seed: int | None
+    request: Stats
+
+    def put(self, row: int, vals, var) -> None:
+        """The answer of one row (a variance of ``None`` is exact: zero when sampling)."""
+        self.values[row] = vals
+        if self.variances is not None:
+            self.variances[row] = 0.0 if var is None else var
+
+    def fill(self, row: int, vals, var) -> None:
+        """Cache the point of ``row`` and answer every row that asked for it."""
+        key = self.keys[row]
+        self.cache.put(key, (vals, var))
+        for k in self.missing.pop(key):
+            self.put(k, vals, var)
+
+
 def _interactive() -> bool:
     """A terminal on stderr, or a Jupyter kernel (whose stderr is no terminal but shows widgets)."""
-    import sys
-
     if getattr(sys.stderr, "isatty", lambda: False)():
         return True
     shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()

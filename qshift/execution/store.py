@@ -54,14 +54,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qshift.ir.circuit import Circuit
+from qshift._errors import RequestError, StoreError
 from qshift.backends.base import TaskEntry
-from qshift._errors import QShiftError, RequestError, StoreError
+from qshift.ir.circuit import Circuit
 
 __all__ = ["EvaluationStore", "Ledger", "StoreError", "TaskEntry", "default_store_path", "open_store"]
 

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import qshift
+from qshift.api.request import Request
 
 from reference import pennylane_derivatives, pennylane_qnode
 
@@ -385,3 +386,15 @@ def test_missing_tensorflow_is_a_clear_error():
             "try:\n    qshift.tf\nexcept qshift.MissingExtraError as e:\n    print('qshift[tf]' in str(e))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_every_order_runs_on_the_request_checked_once(monkeypatch, rng):
+    # The op calls the engine with f's request moved to x and order k: the arguments are not
+    # checked again, no executor is made and no store opened per order.
+    f = qshift.tf.function(qshift.hardware_efficient(2, 1), shots=300, seed=2)
+    made = []
+    monkeypatch.setattr(Request, "of", classmethod(lambda cls, *a: made.append(a)))
+    monkeypatch.setattr(qshift.api.derivatives, "derivatives", None)
+    values = tape_derivatives(f, tf.constant(rng.uniform(-1, 1, 4)), 2)
+    assert made == [] and [v.shape for v in values] == [(2,), (2, 4), (2, 4, 4)]
+    assert f.stats.shots == 300 * f.stats.executions

@@ -1,0 +1,37 @@
+"""Seeds: how one request seed becomes the seeds of its parts, in one place.
+
+A seeded request splits its sampling into parts (batches, Dask chunks, shot
+levels, a pilot and a top-up). Part ``i`` gets the ``i``-th child of
+``numpy.random.SeedSequence(seed)``, and a backend receives that child as a plain
+integer (the first word of its state). An unseeded request stays unseeded in
+every part (``None``).
+
+Example:
+    >>> child_ints(7, 2) == [as_int(s) for s in spawn(7, 2)]
+    True
+    >>> child_ints(None, 3)
+    [None, None, None]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["as_int", "child_ints", "spawn"]
+
+
+def spawn(seed, n: int) -> list[np.random.SeedSequence | None]:
+    """The ``n`` children of ``SeedSequence(seed)``; ``n`` times ``None`` for an unseeded request."""
+    if seed is None:
+        return [None] * n
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+def as_int(seed_seq: np.random.SeedSequence | None) -> int | None:
+    """The integer seed a backend receives for ``seed_seq`` (``None`` stays ``None``)."""
+    return None if seed_seq is None else int(seed_seq.generate_state(1)[0])
+
+
+def child_ints(seed, n: int) -> list[int | None]:
+    """The integer seeds of the ``n`` children of ``seed`` (``spawn`` then ``as_int``)."""
+    return [as_int(s) for s in spawn(seed, n)]

@@ -1,0 +1,146 @@
+"""One derivative request, checked once: what to compute, where, and how to spend shots.
+
+:func:`qshift.derivatives` gathers its keyword arguments in :class:`Arguments`
+and :meth:`Request.of` turns them into a :class:`Request`, in this order: the
+shots, the values, the rule family (``rule`` / ``target_stderr`` /
+``allocation``; ``"min-cost"`` asks the device's prices), the plan (orders,
+``wrt``, ``shift``), the executor and its store, the shots the device runs
+with (:meth:`~qshift.Backend.resolve_shots`, the one place that decides
+"exact or how many shots"), the ``max_cost`` guard and the sampling strategy
+(:mod:`qshift.cost.sampling`). Nothing is run.
+
+:func:`qshift.api.engine.run` then runs a request. A TensorFlow op
+(:mod:`qshift.tf`) builds its request once and moves it to each call's values
+and order with :meth:`Request.at`, so nothing above is checked or opened again.
+
+Example:
+    >>> import qshift
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> r = Request.of(c, [[0.1], [0.2]], Arguments(order=2, shots=100, seed=1))
+    >>> r.plan.circuits, r.shots, type(r.sampling).__name__
+    (8, 100, 'FixedShots')
+    >>> r.at([0.3], (1,)).plan.circuits
+    3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from qshift._errors import RequestError
+from qshift.cost.checks import check_orders, check_pilot_shots, check_shots
+from qshift.cost.estimate import check_cost
+from qshift.cost.sampling import Exact, Sampling, sampling_for
+from qshift.cost.shots import resolve_family
+from qshift.execution.cluster import as_executor
+from qshift.ir.circuit import Circuit
+from qshift.planning.planner import Plan, make_plan
+
+__all__ = ["Arguments", "Request"]
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """The keyword arguments of :func:`qshift.derivatives`, as given (the same defaults)."""
+
+    order: int = 1
+    orders: tuple[int, ...] | None = None
+    device: object = "local"
+    shots: int | None = None
+    seed: int | None = None
+    shift: float | None = None
+    rule: str = "standard"
+    wrt: object = None
+    executor: object = None
+    progress: bool | None = None
+    max_cost: float | None = None
+    target_stderr: float | None = None
+    allocation: str | None = None
+    pilot_shots: int = 100
+    store: object = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request: the circuit at rows of values, the plan, the executor and the sampling strategy.
+
+    Attributes:
+        circuit: the circuit.
+        rows: the values as ``(rows, n_symbols)``.
+        batch: the leading shape of the values (the result's batch dimensions).
+        plan: what runs.
+        executor: what runs it (an :class:`~qshift.Executor` or a Dask executor).
+        shots: the shots per execution the device runs with (``None``: exact).
+        sampling: how the shots are spent (:mod:`qshift.cost.sampling`).
+        wrt, shift: as given, to plan again at other orders (:meth:`at`).
+    """
+
+    circuit: Circuit
+    rows: np.ndarray
+    batch: tuple[int, ...]
+    plan: Plan
+    executor: object
+    shots: int | None
+    sampling: Sampling
+    wrt: object = None
+    shift: float | None = None
+
+    @classmethod
+    def of(cls, circuit: Circuit, values, args: Arguments) -> "Request":
+        """Check ``args`` for ``circuit`` at ``values`` and resolve the executor, the shots and the strategy."""
+        shots = check_shots(args.shots)
+        rows, batch = circuit.check_values(values)
+        rule, optimal = _family(circuit, len(rows), args)
+        the_plan = make_plan(circuit, check_orders(args.order, args.orders), wrt=args.wrt, shift=args.shift,
+                             rows=len(rows), rule=rule)
+        executor = _executor(args)
+        shots = executor.backend.resolve_shots(shots)
+        check_cost(the_plan, circuit, executor.backend, shots, args.max_cost)
+        return cls(circuit, rows, batch, the_plan, executor, shots, _sampling(shots, optimal, args),
+                   args.wrt, args.shift)
+
+    @property
+    def exact(self) -> bool:
+        """``True`` when the request runs without shot noise."""
+        return isinstance(self.sampling, Exact)
+
+    def at(self, values, orders: tuple[int, ...]) -> "Request":
+        """The same request at other ``values`` and ``orders``: only the values are checked and the plan remade."""
+        rows, batch = self.circuit.check_values(values)
+        the_plan = make_plan(self.circuit, tuple(orders), wrt=self.wrt, shift=self.shift, rows=len(rows),
+                             rule=self.plan.rule)
+        return replace(self, rows=rows, batch=batch, plan=the_plan)
+
+
+def _family(circuit: Circuit, rows: int, args: Arguments) -> tuple[str, bool]:
+    """(the planner's rule, allocate shots by weight?) of a request."""
+    if args.rule not in ("min-shots", "min-cost") and args.target_stderr is None and args.allocation is None:
+        return args.rule, False
+    order_args = {"order": args.order, "rows": rows, "wrt": args.wrt, "shift": args.shift, "orders": args.orders}
+    return resolve_family(args.rule, args.target_stderr, args.allocation, circuit, order_args, args.device)
+
+
+def _executor(args: Arguments):
+    """The request's executor: the one given, or a new one for ``device`` with the store asked for."""
+    draws_apart = args.target_stderr is not None and args.seed is None
+    # the pilot and the top-up of a point are separate draws: keep them out of the store
+    store = False if draws_apart and args.store is None else args.store
+    if args.executor is not None and store is not None:
+        raise RequestError("store= applies to the executor made for device=, not to one passed in",
+                           expected="store=None with executor=", received=f"store={store!r}",
+                           fix="make the executor with it: qshift.Executor(backend, store=qshift.EvaluationStore(path))")
+    executor = as_executor(args.executor, args.device, progress=args.progress, store=store)
+    if draws_apart and executor.store is not None:
+        raise RequestError("target_stderr with a store needs a seed", expected="seed=N",
+                           received="seed=None", fix="pass seed= (the pilot and top-up samples are then stored apart), "
+                                                     "or store=False")
+    return executor
+
+
+def _sampling(shots: int | None, optimal: bool, args: Arguments) -> Sampling:
+    if args.target_stderr is None:
+        return sampling_for(shots, args.seed, optimal=optimal)
+    return sampling_for(shots, args.seed, optimal=optimal, target_stderr=args.target_stderr,
+                        pilot_shots=check_pilot_shots(args.pilot_shots))

@@ -1,0 +1,165 @@
+"""How a request spends its shots: one strategy per way, one result type.
+
+Every strategy runs the plan's ``points`` through an executor and returns
+:class:`Samples`: each point's value, the variance of that value (``None`` when
+exact), the shots each point got (when they differ between points) and what was
+executed. The request API picks one strategy (:func:`sampling_for`) and never
+looks inside:
+
+* :class:`Exact`: no shot noise (a statevector device, no shots asked);
+* :class:`FixedShots`: the same shots on every point;
+* :class:`OptimalAllocation`: the same total as ``shots`` on every point, split by each
+  point's weight in the result (see :mod:`qshift.cost.shots`);
+* :class:`TargetError`: a pilot measures each point's spread, then each point is topped
+  up until every entry's standard error is about the target.
+
+Seeds: a strategy that makes several executor calls (shot levels, pilot and top-up)
+gives call ``i`` the ``i``-th child of the request seed (:mod:`qshift._seeding`).
+
+Example:
+    >>> import numpy as np, qshift
+    >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    >>> p = qshift.plan(c, order=1)
+    >>> points = p.points(c.slot_angles(np.array([[0.5]])))
+    >>> s = sampling_for(1000, seed=1).run(qshift.Executor(qshift.LocalSimulator()), c, p, points)
+    >>> s.values.shape, s.variances.shape, s.stats.shots
+    ((3, 1), (3, 1), 3000)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from qshift._seeding import child_ints
+from qshift.cost.shots import allocate, quantize, required_shots
+from qshift.execution.executor import Stats
+from qshift.ir.circuit import Circuit
+from qshift.planning.planner import Plan
+
+__all__ = ["Exact", "FixedShots", "OptimalAllocation", "Samples", "Sampling", "TargetError", "sampling_for"]
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What a strategy measured at the plan's points.
+
+    Attributes:
+        values: ``(points, n_out)`` estimates.
+        variances: ``(points, n_out)`` variance of each estimate (per-shot variance / shots), or
+            ``None`` for exact results.
+        shots_per_point: the shots each point got, when strategies vary them (else ``None``).
+        stats: what was executed.
+    """
+
+    values: np.ndarray
+    variances: np.ndarray | None
+    shots_per_point: np.ndarray | None
+    stats: Stats
+
+
+class Sampling(Protocol):
+    """A way to spend shots on a plan's points (see the module notes)."""
+
+    def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
+        """Evaluate ``points`` (``plan.points(...)``) through ``executor``."""
+
+
+@dataclass(frozen=True)
+class Exact:
+    """No shot noise: one executor call without shots."""
+
+    seed: int | None = None
+
+    def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
+        values, variances, stats = executor.evaluate(circuit, points, shots=None, seed=self.seed)
+        return Samples(values, variances, None, stats)
+
+
+@dataclass(frozen=True)
+class FixedShots:
+    """``shots`` on every point, in one executor call."""
+
+    shots: int
+    seed: int | None = None
+
+    def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
+        values, per_shot, stats = executor.evaluate(circuit, points, shots=self.shots, seed=self.seed)
+        return Samples(values, per_shot / self.shots, None, stats)
+
+
+@dataclass(frozen=True)
+class OptimalAllocation:
+    """The same total shots as ``shots`` on every point, split by weight (sigma at its worst case)."""
+
+    shots: int
+    seed: int | None = None
+
+    def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
+        split = quantize(allocate(plan, self.shots * plan.points_per_row))
+        per_point = np.tile(split, len(points) // plan.points_per_row)
+        values, per_shot, stats = run_levels(executor, circuit, points, per_point, self.seed)
+        return Samples(values, per_shot / per_point[:, None], per_point, stats)
+
+
+@dataclass(frozen=True)
+class TargetError:
+    """Pilot every point, measure sigma, then top each point up to its share of ``target_stderr``."""
+
+    target_stderr: float
+    optimal: bool
+    pilot_shots: int
+    seed: int | None = None
+
+    def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
+        pilot_seed, rest_seed = child_ints(self.seed, 2)
+        f1, v1, stats = executor.evaluate(circuit, points, shots=self.pilot_shots, seed=pilot_seed)
+        extra = self._extra(plan, v1)
+        total = self.pilot_shots + extra
+        values, per_shot = f1.copy(), v1.copy()
+        top = np.flatnonzero(extra)
+        if len(top):
+            f2, v2, more = run_levels(executor, circuit, points[top], extra[top], rest_seed)
+            more.circuits = 0  # topping up runs circuits the pilot already counted
+            stats.add(more)
+            w1, w2 = self.pilot_shots / total[top], extra[top] / total[top]
+            values[top] = w1[:, None] * f1[top] + w2[:, None] * f2
+            per_shot[top] = w1[:, None] * v1[top] + w2[:, None] * v2
+        return Samples(values, per_shot / total[:, None], total, stats)
+
+    def _extra(self, plan: Plan, pilot_variances: np.ndarray) -> np.ndarray:
+        """Shots each point needs beyond the pilot (on the ladder of levels; 0: none)."""
+        sigma2 = np.maximum(pilot_variances, 1.0 / self.pilot_shots)
+        per_row = plan.points_per_row
+        need = np.concatenate([required_shots(plan, self.target_stderr, sigma2[r:r + per_row], optimal=self.optimal)
+                               for r in range(0, len(sigma2), per_row)])
+        return np.where(need > self.pilot_shots, quantize(np.maximum(need - self.pilot_shots, 1)), 0)
+
+
+def sampling_for(shots: int | None, seed: int | None = None, *, optimal: bool = False,
+                 target_stderr: float | None = None, pilot_shots: int = 100) -> Sampling:
+    """The strategy of a request with resolved ``shots`` (``None``: exact) and these options."""
+    if target_stderr is not None:
+        return TargetError(target_stderr, optimal, pilot_shots, seed)
+    if shots is None:
+        return Exact(seed)
+    return OptimalAllocation(shots, seed) if optimal else FixedShots(shots, seed)
+
+
+def run_levels(executor, circuit: Circuit, points: np.ndarray, shots: np.ndarray, seed) -> tuple:
+    """Evaluate ``points`` with per-point ``shots``: one executor call per distinct level.
+
+    Returns values, per-shot variances and the summed stats.
+    """
+    values = np.empty((len(points), circuit.n_outputs))
+    variances = np.empty_like(values)
+    stats = Stats()
+    levels = np.unique(shots)
+    for level, level_seed in zip(levels, child_ints(seed, len(levels))):
+        idx = np.flatnonzero(shots == level)
+        v, var, st = executor.evaluate(circuit, points[idx], shots=int(level), seed=level_seed)
+        values[idx], variances[idx] = v, var
+        stats.add(st)
+    return values, variances, stats
