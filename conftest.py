@@ -39,3 +39,16 @@ def pytest_runtest_makereport(item, call):
     reason = missing_extra(call.excinfo.value) if call.excinfo is not None else None
     if report.failed and reason:
         report.outcome, report.longrepr = "skipped", (str(item.path), item.location[1] or 0, f"Skipped: {reason}")
+
+
+# Modules of qshift that import their extra when imported (their doctests cannot even be collected
+# without it); every other module imports extras only where they are used.
+EXTRA_MODULES = {"qshift/tf.py": "tensorflow", "qshift/keras.py": "tensorflow"}
+
+
+def pytest_ignore_collect(collection_path, config):
+    rel = collection_path.as_posix()
+    for suffix, module in EXTRA_MODULES.items():
+        if rel.endswith(suffix) and importlib.util.find_spec(module) is None:
+            return True
+    return None

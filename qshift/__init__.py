@@ -15,14 +15,14 @@ from qshift._errors import (CircuitError, CostLimitError, DeviceError, GateArity
                             SimulationMemoryError, StoreError, SymbolError, UnknownGateError, ValuesError)
 from qshift.ir.gates import GATES, GateSpec
 from qshift.api.derivatives import Derivatives, derivatives, plan
-from qshift.backends.registry import available_devices
+from qshift.backends.registry import available_devices, load_profile
 from qshift.execution.cluster import DaskExecutor
 from qshift.execution.executor import EvaluationCache, Executor, Stats
 from qshift.ir.library import circuit_path, hardware_efficient, library
 from qshift.backends.local.simulator import LocalSimulator, simulate
 from qshift.planning.planner import Plan
 from qshift.backends.base import Backend, RunResult
-from qshift.backends.profiles import DeviceProfile, load_profile
+from qshift.backends.profiles import DeviceProfile
 from qshift.cost.estimate import Estimate, estimate
 from qshift.backends.retry import RetryPolicy
 from qshift.execution.store import EvaluationStore

@@ -21,8 +21,8 @@ import numpy as np
 
 from qshift._errors import QShiftError, ValuesError
 from qshift.api.derivatives import derivatives
-from qshift.backends.profiles import bundled_profiles, load_profile
-from qshift.backends.registry import resolve_profile
+from qshift.backends.profiles import bundled_profiles
+from qshift.backends.registry import load_profile, resolve_profile
 from qshift.cost.estimate import estimate
 from qshift.cost.shots import cheapest, choices
 from qshift.execution.store import EvaluationStore, default_store_path

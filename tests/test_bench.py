@@ -13,6 +13,9 @@ import qshift
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
+for extra, name in (("tensorflow", "tf"), ("qiskit_aer", "aer"), ("pennylane", "pennylane")):  # the peers it runs
+    pytest.importorskip(extra, reason=f"needs qshift[{name}]")
+
 
 @pytest.mark.slow
 def test_quick_benchmarks_run_the_planner_minimum(tmp_path, monkeypatch):

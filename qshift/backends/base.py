@@ -4,10 +4,9 @@ A backend is one class. It subclasses :class:`Backend`, sets the attributes that
 differ from the defaults below and implements :meth:`Backend.run`; everything
 else (caching, batching, counting, progress, the store, the cost guard) wraps it
 by composition in :mod:`qshift.execution`. Such an object can be passed as
-``device=`` at once. To name it in device profiles (``backend = "..."``), add the
-kind to :data:`qshift.backends.profiles.BACKENDS` and one line to
-:data:`qshift.backends.registry.FACTORIES`; the built-in backends take the profile
-they are built from as the constructor keyword ``profile=``.
+``device=`` at once. To name it in device profiles (``backend = "..."``), add one
+line to :data:`qshift.backends.registry.FACTORIES`; the built-in backends take the
+profile they are built from as the constructor keyword ``profile=``.
 
 What the core reads, and nothing else:
 

@@ -58,7 +58,6 @@ from qshift._errors import DeviceError, ProfileError
 
 __all__ = ["DeviceProfile", "Price", "ProfileError", "Timing", "bundled_profiles", "load_profile"]
 
-BACKENDS = ("local", "aer", "pennylane", "braket", "ibm")
 TASKS = ("job", "execution", "program_set")
 
 
@@ -214,8 +213,7 @@ def profile_from_dict(doc: dict, *, path: Path | None = None) -> DeviceProfile:
     """
     where = f"device profile {doc.get('name', path.name if path else '?')!r}"
     values = _check_table(doc, _TOP, where, "")
-    _check_choice(values, "backend", BACKENDS, where)
-    _check_choice(values, "task", TASKS, where)
+    check_choice(values, "task", TASKS, where)
     for key in ("shots", "max_batch", "max_executables", "max_total_shots", "max_qubits"):
         if key in values and values[key] < 1:
             raise ProfileError(f"{where}: {key} must be positive", expected="an integer >= 1",
@@ -266,7 +264,8 @@ def _name(kind) -> str:
             float: "a number"}[kind]
 
 
-def _check_choice(values: dict, key: str, choices: tuple, where: str) -> None:
+def check_choice(values: dict, key: str, choices, where: str) -> None:
+    """Raise :class:`ProfileError` when ``values[key]`` is not one of ``choices``."""
     if key in values and values[key] not in choices:
         raise ProfileError(f"{where}: field {key!r} has an unknown value", expected="one of " + ", ".join(choices),
                            received=f"{key} = {values[key]!r}", fix=f"set {key} to one of " + ", ".join(choices))

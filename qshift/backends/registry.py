@@ -23,9 +23,11 @@ from qshift.backends.braket.backend import BraketBackend
 from qshift.backends.ibm import IBMBackend
 from qshift.backends.local.simulator import LocalSimulator
 from qshift.backends.pennylane import PennyLaneBackend
-from qshift.backends.profiles import DeviceProfile, bundled_profiles, load_profile
+from qshift.backends import profiles
+from qshift.backends.profiles import DeviceProfile, bundled_profiles, check_choice
 
-__all__ = ["FACTORIES", "available_devices", "backend_from_profile", "resolve_device", "resolve_profile"]
+__all__ = ["FACTORIES", "available_devices", "backend_from_profile", "load_profile", "resolve_device",
+           "resolve_profile"]
 
 
 FACTORIES: dict[str, Callable[[DeviceProfile, dict], Backend]] = {
@@ -50,8 +52,25 @@ takes those keywords, and add one line here::
 
     "mykind": lambda profile, options: MyBackend(profile.target, profile=profile, **options),
 
-Device profiles with ``backend = "mykind"`` then run on it.
+Device profiles with ``backend = "mykind"`` then load (:func:`load_profile` accepts the kinds
+named here, and only those) and run on it.
 """
+
+
+def load_profile(name_or_path) -> DeviceProfile:
+    """A bundled profile by name, or a user's profile from a ``.toml`` path, of a backend kind in :data:`FACTORIES`.
+
+    Example:
+        >>> load_profile("ionq-forte").backend
+        'braket'
+
+    Raises:
+        ProfileError: the file is missing or does not fit the schema (:mod:`qshift.backends.profiles`),
+            or its ``backend`` names no kind in :data:`FACTORIES`.
+    """
+    profile = profiles.load_profile(name_or_path)
+    check_choice({"backend": profile.backend}, "backend", tuple(FACTORIES), f"device profile {profile.name!r}")
+    return profile
 
 
 def available_devices() -> list[str]:

@@ -15,6 +15,7 @@ import qshift
 from qshift.execution import cluster as _dask
 from qshift.execution.cluster import DaskExecutor, as_executor, chunk_rows
 
+pytest.importorskip("distributed", reason="needs qshift[dask]")
 import distributed  # noqa: E402
 
 

@@ -3,11 +3,13 @@ classifier trained with model.fit on two moons."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-import keras
 import qshift
-from qshift.keras import QuantumLayer
+
+tf = pytest.importorskip("tensorflow", reason="needs qshift[tf]")
+import keras  # noqa: E402
+
+from qshift.keras import QuantumLayer  # noqa: E402
 
 
 def encoder_circuit(n_qubits: int, layers: int) -> qshift.Circuit:

@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import qshift
 from qshift.api.request import Request
+
+tf = pytest.importorskip("tensorflow", reason="needs qshift[tf]")
 
 from reference import pennylane_derivatives, pennylane_qnode
 
