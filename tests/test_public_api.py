@@ -1,4 +1,4 @@
-"""The public surface: __all__ is sorted and complete, and the names DESIGN.md promises exist."""
+"""The public surface: __all__ is sorted and complete, and the names the design promises exist."""
 
 import numpy as np
 
@@ -25,6 +25,11 @@ def test_design_surface():
     assert d.value.shape == (3,) and d.jacobian.shape == (3, 2) and d.hessian.shape == (3, 2, 2)
     assert d.derivative(2).shape == (3, 2, 2)
     assert (d.stats.circuits, d.stats.jobs, d.stats.executions) == (79, 1, 79)
+
+
+def test_design_surface_of_the_tensorflow_front_ends():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    d = qshift.derivatives(c, [0.1, 0.2], order=0)
     f = qshift.tf.function(c, device="local", shift=None)
     assert np.allclose(f(np.array([0.1, 0.2])).numpy(), d.value)
     assert (f.stats.circuits, f.stats.jobs) == (1, 1)
