@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qshift._errors import QShiftError
+
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def data_folder(name: str) -> Path | None:
-    """The shipped folder ``name`` (``"circuits"`` or ``"devices"``), or ``None`` when it is missing."""
-    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+def shipped_files(folder: str, suffix: str, error: type[QShiftError], what: str) -> dict[str, Path]:
+    """Name (the file's stem) -> path of every ``*suffix`` file in the shipped ``folder``, sorted.
+
+    Raises ``error`` ("``what`` is missing") when the folder is not there.
+
+    Example:
+        >>> "sin" in shipped_files("circuits", ".qasm", QShiftError, "the circuit library")
+        True
+    """
+    for candidate in (_PACKAGE / folder, _PACKAGE.parent / folder):
         if candidate.is_dir():
-            return candidate
-    return None
+            return {p.stem: p for p in sorted(candidate.glob(f"*{suffix}"))}
+    raise error(f"{what} is missing", expected=f"a {folder}/ folder beside the package", received="none found",
+                fix="reinstall qshift")

@@ -53,7 +53,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from qshift._data import data_folder
+from qshift._data import shipped_files
 from qshift._errors import DeviceError, ProfileError
 
 __all__ = ["DeviceProfile", "Price", "ProfileError", "Timing", "bundled_profiles", "load_profile"]
@@ -157,17 +157,9 @@ _TIME = {"per_task_s": (float, False), "per_execution_s": (float, False), "per_s
          "minimum_task_s": (float, False), "note": (str, False)}
 
 
-def _devices_dir() -> Path:
-    folder = data_folder("devices")
-    if folder is not None:
-        return folder
-    raise DeviceError("the device profiles are missing", expected="a devices/ folder beside the package",
-                      received="none found", fix="reinstall qshift")
-
-
 def bundled_profiles() -> dict[str, Path]:
     """Name -> path of every profile shipped in ``devices/``."""
-    return {p.stem: p for p in sorted(_devices_dir().glob("*.toml"))}
+    return shipped_files("devices", ".toml", DeviceError, "the device profiles")
 
 
 def load_profile(name_or_path) -> DeviceProfile:

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qshift._data import data_folder
+from qshift._data import shipped_files
 from qshift._errors import CircuitError
 from qshift.ir.circuit import Circuit, CircuitBuilder
 
 __all__ = ["circuit_path", "library"]
 
 
-def _library_dir() -> Path:
-    folder = data_folder("circuits")
-    if folder is not None:
-        return folder
-    raise CircuitError("the circuit library is missing", expected="a circuits/ folder beside the package",
-                       received="none found", fix="reinstall qshift")
-
-
 def library() -> dict[str, Path]:
     """Name -> path of every ``.qasm`` file in the library."""
-    return {p.stem: p for p in sorted(_library_dir().glob("*.qasm"))}
+    return shipped_files("circuits", ".qasm", CircuitError, "the circuit library")
 
 
 def circuit_path(name: str) -> Path:
