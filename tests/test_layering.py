@@ -1,15 +1,8 @@
 """The package's layers point one way: no module imports from a layer above it, and there are no cycles.
 
-The layers, bottom to top (docs/architecture.md draws them):
-
-0. foundation: ``qshift._errors``, ``qshift._data``, ``qshift._format``, ``qshift._seeding``, ``qshift._display``
-1. ``qshift.ir``: circuits, angles, gates, Pauli products, measurement grouping, OpenQASM, converters
-2. ``qshift.planning``: shift rules and the planner
-3. ``qshift.backends``: the backend contract, registry, profiles, and the devices
-4. ``qshift.execution``: executor, cache, store, Dask
-5. ``qshift.cost``: estimates and shot allocation
-6. ``qshift.api``: ``derivatives`` and ``plan``
-7. front ends: ``qshift.tf``, ``qshift.keras``, ``qshift.cli``, and the package itself
+The layers are the import-linter contract in ``.importlinter`` at the repository root (bottom to
+top: foundation, ``ir``, ``planning``, ``backends``, ``execution``, ``cost``, ``api``, the front ends;
+docs/architecture.md draws them); the package's ``__init__`` sits above them all.
 
 The check reads the source with :mod:`ast` (nothing is imported), so it also sees imports that
 only run on some paths. An import inside a function is allowed only for optional extras
@@ -20,6 +13,7 @@ a back-edge or a cycle from anyone reading the top of the file.
 from __future__ import annotations
 
 import ast
+import configparser
 import textwrap
 from pathlib import Path
 
@@ -27,16 +21,18 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "qshift"
 
-LAYERS = [
-    ("qshift._errors", "qshift._data", "qshift._format", "qshift._seeding", "qshift._display"),
-    ("qshift.ir",),
-    ("qshift.planning",),
-    ("qshift.backends",),
-    ("qshift.execution",),
-    ("qshift.cost",),
-    ("qshift.api",),
-    ("qshift.tf", "qshift.keras", "qshift.cli", "qshift.__main__", "qshift"),
-]
+CONTRACT = PACKAGE.parent / ".importlinter"
+
+
+def read_layers(path: Path = CONTRACT) -> list[tuple[str, ...]]:
+    """The layers of the import-linter contract in ``.importlinter``, bottom first; the package itself on top."""
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    lines = [line.strip() for line in parser["importlinter:contract:layers"]["layers"].splitlines() if line.strip()]
+    return [tuple(name.strip() for name in line.split(":")) for line in reversed(lines)] + [("qshift",)]
+
+
+LAYERS = read_layers()
 
 
 def layer_of(module: str) -> int:
@@ -72,7 +68,7 @@ def qshift_imports(source: str, module: str, is_package: bool) -> list[tuple[str
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            names = [target] + [f"{target}.{alias.name}" for alias in node.names]
+            names = [f"{target}.{alias.name}" for alias in node.names]  # a name or a submodule of target
         else:
             continue
         for name in names:
@@ -134,6 +130,12 @@ def cycles(modules: dict[str, tuple[Path, bool]], read=lambda p: p.read_text()) 
         if m not in state:
             visit(m)
     return found
+
+
+def test_the_contract_lists_the_layers_bottom_first():
+    assert "qshift._errors" in LAYERS[0] and "qshift.tf" in LAYERS[-2] and LAYERS[-1] == ("qshift",)
+    assert LAYERS[1:-2] == [("qshift.ir",), ("qshift.planning",), ("qshift.backends",), ("qshift.execution",),
+                            ("qshift.cost",), ("qshift.api",)]
 
 
 def test_every_module_is_in_a_layer():
