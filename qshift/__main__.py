@@ -1,3 +1,5 @@
+"""``python -m qshift``: the command line (:mod:`qshift.cli`)."""
+
 import sys
 
 from qshift.cli import main

@@ -1,0 +1,1 @@
+"""Layer 1, the IR: circuits, angles, gates, Pauli products, measurement grouping, OpenQASM, converters."""
