@@ -8,8 +8,17 @@ respect to the weights and to the features, which may come from classical
 layers before it) is the parameter-shift gradient, and nested tapes give higher
 orders exactly as in :mod:`qshift.tf`.
 
+Features straight from the dataset: with ``input_gradients=False`` the layer
+differentiates only its weights (``qshift.tf.function(..., wrt=weights)``).
+The gradient with respect to the input features is then zero, as if they
+passed through ``tf.stop_gradient``, and a gradient runs ``2 * len(weights) + 1``
+circuits per example instead of ``2 * n_symbols + 1`` (a Hessian
+``2 w^2 + w + 1`` instead of ``2 n^2 + n + 1``). Use it only when nothing
+trainable comes before the layer: a ``Dense`` layer feeding it would get no
+gradient through the circuit and would never learn.
+
 Saving: ``get_config`` carries the circuit as OpenQASM 3 text
-(``circuit.to_qasm()``), the symbol split, the initializer and the device name;
+(``circuit.to_qasm()``), the symbol split, ``input_gradients``, the initializer and the device name;
 the class is registered with Keras, so a ``.keras`` file containing the layer
 loads back with ``keras.models.load_model`` once ``qshift.keras`` is imported.
 The circuit values run in ``tf.numpy_function``, which XLA cannot compile: the
@@ -30,7 +39,7 @@ from __future__ import annotations
 
 import math
 
-from qshift._errors import QShiftError, require
+from qshift._errors import QShiftError, RequestError, require
 
 require("tensorflow", "tf")
 
@@ -54,6 +63,8 @@ class QuantumLayer(keras.layers.Layer):
         weights: symbol names the layer trains (default: every symbol not in ``inputs``).
         initializer: Keras initializer of the weights (default uniform in ``[-pi, pi)``).
         device, shots, shift, seed: as for :func:`qshift.tf.function`.
+        input_gradients: ``False`` differentiates the weights only: the input features get a zero
+            gradient and cost no circuits (for data fed straight from the dataset; see the module notes).
         **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``).
 
     Output: ``(..., circuit.n_outputs)``, one column per circuit output.
@@ -66,17 +77,26 @@ class QuantumLayer(keras.layers.Layer):
         >>> model = keras.Sequential([keras.Input((2,)), layer, keras.layers.Dense(1)])
         >>> model.output_shape
         (None, 1)
+
+        Data straight from the dataset: only the weights are differentiated.
+
+        >>> layer = qshift.keras.QuantumLayer(qshift.hardware_efficient(2, 1), inputs=["y0_0", "y0_1"],
+        ...                                   input_gradients=False)
+        >>> layer.function.wrt
+        ('z0_0', 'z0_1')
     """
 
     def __init__(self, circuit, inputs, weights=None, *, initializer=None, device="local", shots=None,
-                 shift=None, seed=None, **kwargs):
+                 shift=None, seed=None, input_gradients=True, **kwargs):
         _require_tensorflow_backend()
         super().__init__(**kwargs)
         self.circuit = qtf._as_circuit(circuit)
         self.input_symbols, self.weight_symbols = _split_symbols(self.circuit, inputs, weights)
         self.initializer = keras.initializers.get(initializer or keras.initializers.RandomUniform(-math.pi, math.pi))
         self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
-        self.function = qtf.function(self.circuit, device=device, shots=shots, shift=shift, seed=seed)
+        self.input_gradients = _flag(input_gradients, "input_gradients")
+        wrt = None if self.input_gradients else _used(self.circuit, self.weight_symbols)
+        self.function = qtf.function(self.circuit, device=device, shots=shots, shift=shift, seed=seed, wrt=wrt)
         given = self.input_symbols + self.weight_symbols
         self._symbol_order = tuple(given.index(s) for s in self.circuit.symbols)
         self.supports_jit = False
@@ -115,7 +135,8 @@ class QuantumLayer(keras.layers.Layer):
                               fix="create the layer with device='<name>' (see qshift.available_devices())")
         return {**super().get_config(), "circuit": self.circuit.to_qasm(), "inputs": list(self.input_symbols),
                 "weights": list(self.weight_symbols), "initializer": keras.initializers.serialize(self.initializer),
-                "device": self.device, "shots": self.shots, "shift": self.shift, "seed": self.seed}
+                "device": self.device, "shots": self.shots, "shift": self.shift, "seed": self.seed,
+                "input_gradients": self.input_gradients}
 
     @classmethod
     def from_config(cls, config: dict) -> "QuantumLayer":
@@ -148,6 +169,19 @@ def _names(names, what: str) -> tuple[str, ...]:
         raise QShiftError(f"{what} must be a list of symbol names", expected="e.g. ['x0', 'x1']",
                           received=repr(names), fix=f"pass {what}=[...] with names from circuit.symbols")
     return tuple(names)
+
+
+def _used(circuit: Circuit, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``names`` that feed some gate (a symbol that feeds none has a zero derivative for free)."""
+    used = {circuit.symbols[i] for i in circuit.slot_symbol}
+    return tuple(s for s in names if s in used)
+
+
+def _flag(value, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise RequestError(f"{what} must be True or False", expected="a bool", received=repr(value),
+                           fix=f"pass {what}=False to differentiate the weights only, True (default) for all")
+    return value
 
 
 def _require_tensorflow_backend() -> None:

@@ -64,6 +64,21 @@ convert the gradient of a ``while_loop``, and it raises its own ``ValueError``
 ("Vectorization can be disabled ...") for plain TF ops just as for ``f``. Use
 the same ``experimental_use_pfor`` on every tape there, or run eagerly.
 
+Gradients only where asked. ``qshift.tf.function(circuit, wrt=[names])``
+differentiates only the listed symbols; the others are constants, as if each
+were wrapped in ``tf.stop_gradient``. Every ``Dk`` then asks the engine for
+the listed symbols only (the planner's ``wrt``) and scatters the answer into
+the full symbol axes, zeros elsewhere, so the shapes above do not change and
+the recursion needs nothing else: ``grad_k`` contracts with ``D{k+1}``,
+whose entries vanish whenever one of their indices is not listed, so the
+gradient (and every higher entry of a nested tape) that involves such a symbol
+is exactly zero. The circuits drop to ``qshift.plan(circuit, order=k,
+wrt=wrt).circuits`` per row: ``2 * len(wrt) + 1`` for a value and its
+gradient, ``2 w^2 + w + 1`` (``w = len(wrt)``) for a Hessian of two-term gates.
+Input features fed straight from a dataset are the use: their derivatives are
+never needed (``QuantumLayer(..., input_gradients=False)`` in
+:mod:`qshift.keras`).
+
 ``numpy_function`` cannot be compiled by XLA: keep ``jit_compile`` off (the
 Keras layer tells Keras so).
 
@@ -112,7 +127,7 @@ _LOOP_VAR = re.compile(r"(^|/)loop_body(_\d+)?/PlaceholderWithDefault(_\d+)?$")
 
 
 def function(circuit, device="local", shots: int | None = None, shift: float | None = None, *,
-             seed: int | None = None, cache_size: int = 100_000, executor=None) -> "QuantumFunction":
+             seed: int | None = None, cache_size: int = 100_000, executor=None, wrt=None) -> "QuantumFunction":
     """A TensorFlow callable ``f(values) -> expectations`` with parameter-shift derivatives of any order.
 
     Args:
@@ -124,6 +139,9 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
         cache_size: most circuit evaluations kept in ``f``'s cache (least recently used go first).
         executor: run the circuits through this executor, or on a Dask cluster given a
             ``dask.distributed.Client`` or a scheduler address (``qshift[dask]``).
+        wrt: the symbol names to differentiate (default ``None``: every symbol). The others are
+            constants: their derivatives, of every order, are zero (as with ``tf.stop_gradient``)
+            and cost no circuits, so a gradient runs ``2 * len(wrt) + 1`` circuits per row.
 
     Returns:
         A :class:`QuantumFunction`: ``values`` ``(..., n_symbols)`` -> ``(..., n_outputs)``, computed
@@ -134,9 +152,21 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
         >>> f = qshift.tf.function(qshift.hardware_efficient(2, 1))
         >>> f(tf.zeros((5, 4))).shape
         TensorShape([5, 2])
+
+        Only ``y0_1`` differentiated (the full gradient is ``[-0.195208, 0, -0.294044, 0]``):
+
+        >>> g = qshift.tf.function(qshift.hardware_efficient(2, 1), wrt=["y0_1"])
+        >>> x = tf.constant([0.1, 0.2, 0.3, 0.4], tf.float64)
+        >>> with tf.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = tf.reduce_sum(g(x))
+        >>> [round(float(v), 6) for v in tape.gradient(y, x)]
+        [0.0, 0.0, -0.294044, 0.0]
+        >>> g.stats.circuits  # 2 * len(wrt) + 1
+        3
     """
     return QuantumFunction(circuit, device=device, shots=shots, shift=shift, seed=seed, cache_size=cache_size,
-                           executor=executor)
+                           executor=executor, wrt=wrt)
 
 
 class QuantumFunction:
@@ -147,15 +177,19 @@ class QuantumFunction:
         executor: the :class:`~qshift.Executor` every derivative order runs through.
         stats: cumulative counters of what ``f`` executed (``circuits``, ``jobs``, ``cache_hits`` ...).
         cache: the bounded evaluation cache shared by every order.
+        wrt: the symbols differentiated, as a tuple of names (``None``: all of them).
     """
 
     def __init__(self, circuit, *, device="local", shots=None, shift=None, seed=None, cache_size=100_000,
-                 executor=None):
+                 executor=None, wrt=None):
         self.circuit = _as_circuit(circuit)
         self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
+        self.wrt = _check_wrt(self.circuit, wrt)
         self.executor = as_executor(executor, device, cache=EvaluationCache(cache_size), progress=False)
         self._request = Request.of(self.circuit, np.zeros(self.circuit.n_symbols),
-                                   Arguments(orders=(0,), shots=shots, seed=seed, shift=shift, executor=self.executor))
+                                   Arguments(orders=(0,), shots=shots, seed=seed, shift=shift, wrt=self.wrt,
+                                             executor=self.executor))
+        self._wrt_index = None if self.wrt is None else np.array(self._request.plan.wrt, dtype=np.intp)
         self._lock = threading.Lock()
         self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
@@ -178,6 +212,9 @@ class QuantumFunction:
 
     def derivative(self, values, order: int = 1) -> "tf.Tensor":
         """The order-``k`` derivative tensor ``(..., n_outputs) + (n_symbols,) * order``, itself differentiable.
+
+        With ``wrt``, the tensor keeps every symbol axis: an entry with an index outside ``wrt`` is zero
+        (those symbols are constants), the others are the derivatives themselves.
 
         Example:
             >>> import numpy as np, qshift
@@ -245,7 +282,7 @@ class QuantumFunction:
         if x.size == 0 and self.circuit.n_symbols:
             return np.zeros(shape)
         d = run(self._request.at(x, (order,)))
-        result = np.ascontiguousarray(d.derivative(order), dtype=np.float64).reshape(shape)
+        result = _scatter(np.asarray(d.derivative(order), dtype=np.float64), self._wrt_index, shape, order)
         result.flags.writeable = False
         return result
 
@@ -261,6 +298,16 @@ class QuantumFunction:
                 expected=f"shape (..., {n}), one value per symbol {list(self.circuit.symbols)}",
                 received=f"shape {values.shape}",
                 fix=f"pass a tensor whose last axis has length {n}, in the order of circuit.symbols")
+
+
+def _scatter(tensor: np.ndarray, wrt_index, shape: tuple, order: int) -> np.ndarray:
+    """``tensor`` ``(..., n_out) + (n_wrt,) * order`` on the full symbol axes ``shape``, zeros off ``wrt_index``."""
+    if wrt_index is None:
+        return np.ascontiguousarray(tensor).reshape(shape)
+    head = shape[:len(shape) - order]
+    full = np.zeros(shape)
+    full[(Ellipsis,) + np.ix_(*(wrt_index,) * order)] = tensor.reshape(head + (len(wrt_index),) * order)
+    return full
 
 
 def _vjp(upstream, next_derivative, order: int):
@@ -297,6 +344,21 @@ def _depends_on_pfor_loop(tensor) -> bool:
                 seen.add(t.op)
                 stack.append(t.op)
     return False
+
+
+def _check_wrt(circuit: Circuit, wrt) -> tuple[str, ...] | None:
+    """``wrt`` as a tuple of names (``None``: every symbol); the planner checks the names themselves."""
+    if wrt is None:
+        return None
+    names = (wrt,) if isinstance(wrt, str) else wrt
+    try:
+        names = tuple(names)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise RequestError("wrt must be a list of symbol names", expected=f"names from {list(circuit.symbols)}",
+                           received=repr(wrt), fix="pass wrt=['name', ...], or None to differentiate every symbol")
+    return names
 
 
 def _as_circuit(circuit) -> Circuit:

@@ -123,3 +123,101 @@ def test_hybrid_classifier_learns_two_moons_and_reloads(tmp_path):
     reloaded = keras.models.load_model(path)
     assert isinstance(reloaded.layers[2], QuantumLayer)
     np.testing.assert_allclose(reloaded.predict(x_test, verbose=0), model.predict(x_test, verbose=0), atol=1e-6)
+
+
+# -- input_gradients=False: the weights only ----------------------------------------------------------
+def circuits_of(layer, fn):
+    before = layer.stats.circuits
+    result = fn()
+    return result, layer.stats.circuits - before
+
+
+def test_input_gradients_false_keeps_the_weight_derivatives_and_cuts_the_circuits(rng):
+    # The 4-qubit model: 4 data symbols, 16 weights. Per row, a gradient runs 2n + 1 = 41 circuits with
+    # every symbol and 2w + 1 = 33 with the weights only (+24 %); a Hessian 2n^2 + n + 1 = 821 and
+    # 2w^2 + w + 1 = 529 (+55 %).
+    c = encoder_circuit(4, 2)
+    rows, n, w = 3, c.n_symbols, 16
+    x = tf.constant(rng.uniform(-1, 1, (rows, 4)), tf.float64)
+    upstream = tf.constant(rng.normal(size=(rows, 4)))
+    got = {}
+    for flag in (True, False):
+        layer = QuantumLayer(c, inputs=["x0", "x1", "x2", "x3"], input_gradients=flag, dtype="float64",
+                             initializer=keras.initializers.RandomUniform(-3, 3, seed=4))
+        layer.build((None, 4))
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                loss = tf.reduce_sum(layer(x) * upstream)
+            (g_x, g_w), gradient = circuits_of(layer, lambda: inner.gradient(loss, [x, layer.circuit_weights]))
+        hess, hessian = circuits_of(layer, lambda: outer.jacobian(g_w, layer.circuit_weights))
+        got[flag] = (g_x.numpy(), g_w.numpy(), hess.numpy(), gradient + rows, gradient + hessian + rows)
+    values = np.c_[x.numpy(), np.tile(layer.circuit_weights.numpy(), (rows, 1))]
+    d = qshift.derivatives(c, values, order=2)
+    u = upstream.numpy()
+    want_gx = np.einsum("bm,bmn->bn", u, d.jacobian)[:, :4]
+    want_gw = np.einsum("bm,bmn->n", u, d.jacobian)[4:]
+    want_hw = np.einsum("bm,bmij->ij", u, d.hessian)[4:, 4:]
+    for flag, (g_x, g_w, hess, _, _) in got.items():
+        np.testing.assert_allclose(g_w, want_gw, atol=1e-12)
+        np.testing.assert_allclose(hess, want_hw, atol=1e-12)
+        if flag:
+            np.testing.assert_allclose(g_x, want_gx, atol=1e-12)
+        else:
+            assert np.all(g_x == 0)
+    assert got[True][3:] == (rows * (2 * n + 1), rows * (2 * n**2 + n + 1)) == (123, 2463)
+    assert got[False][3:] == (rows * (2 * w + 1), rows * (2 * w**2 + w + 1)) == (99, 1587)
+    assert got[False][4] == qshift.plan(c, order=2, wrt=list(c.symbols[4:]), rows=rows).circuits
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras saving TF variables
+def test_a_model_on_raw_features_trains_the_same_with_fewer_circuits_and_reloads(tmp_path):
+    rng = np.random.default_rng(5)
+    x, y = two_moons(64, 0.1, rng)
+    c = encoder_circuit(2, 2)  # 2 data symbols, 8 weights
+    runs = {}
+    for flag in (True, False):
+        keras.utils.set_random_seed(3)
+        quantum = QuantumLayer(c, inputs=["x0", "x1"], input_gradients=flag)
+        model = keras.Sequential([keras.Input((2,)), quantum, keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(keras.optimizers.Adam(0.1), "binary_crossentropy")
+        history = model.fit(x, y, epochs=4, batch_size=16, verbose=0, shuffle=False)
+        runs[flag] = (model, quantum.stats.circuits, history.history["loss"])
+    assert runs[True][1] == 4 * 64 * (2 * 10 + 1) and runs[False][1] == 4 * 64 * (2 * 8 + 1)
+    for a, b in zip(runs[True][0].get_weights(), runs[False][0].get_weights()):  # the same training steps
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    model, _, loss = runs[False]
+    assert loss[-1] < loss[0] - 0.05, loss
+
+    model.save(tmp_path / "raw.keras")
+    reloaded = keras.models.load_model(tmp_path / "raw.keras")
+    layer = reloaded.layers[0]
+    assert layer.input_gradients is False and layer.function.wrt == layer.weight_symbols
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    before = layer.stats.circuits
+    reloaded.train_on_batch(*two_moons(16, 0.1, rng))  # new rows: nothing in the cache from predict
+    assert layer.stats.circuits - before == 16 * (2 * 8 + 1)
+
+
+def test_input_gradients_in_the_config_and_checked():
+    c = encoder_circuit(2, 1)
+    config = QuantumLayer(c, inputs=["x0", "x1"], input_gradients=False).get_config()
+    assert config["input_gradients"] is False
+    assert QuantumLayer.from_config(config).function.wrt == ("a0_0", "b0_0", "a0_1", "b0_1")
+    del config["input_gradients"]  # a file saved before the option: every symbol, as then
+    assert QuantumLayer.from_config(config).function.wrt is None
+    with pytest.raises(qshift.RequestError, match="input_gradients must be True or False"):
+        QuantumLayer(c, inputs=["x0", "x1"], input_gradients="no")
+
+
+def test_input_gradients_false_with_a_weight_that_feeds_no_gate():
+    qasm = ('OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] x;\ninput float[64] w;\n'
+                     'input float[64] spare;\nqubit[1] q;\nry(x) q[0];\nrx(w) q[0];\n'
+                     '#pragma braket result expectation z(q[0])\n')
+    layer = QuantumLayer(qasm, inputs=["x"], input_gradients=False, initializer=keras.initializers.Constant(0.4))
+    assert layer.weight_symbols == ("w", "spare") and layer.function.wrt == ("w",)
+    with tf.GradientTape() as tape:
+        y = layer(tf.constant([[0.7]]))
+    g = tape.gradient(y, layer.circuit_weights).numpy()
+    np.testing.assert_allclose(g, [-np.cos(0.7) * np.sin(0.4), 0.0], rtol=1e-6)  # <Z> = cos(x) cos(w)
+    assert layer.stats.circuits == 2 * 1 + 1

@@ -399,3 +399,125 @@ def test_every_order_runs_on_the_request_checked_once(monkeypatch, rng):
     values = tape_derivatives(f, tf.constant(rng.uniform(-1, 1, 4)), 2)
     assert made == [] and [v.shape for v in values] == [(2,), (2, 4), (2, 4, 4)]
     assert f.stats.shots == 300 * f.stats.executions
+
+
+# -- gradients only where asked (wrt) -----------------------------------------------------------------
+REUPLOADING = qshift.circuit_path("reuploading-classifier")  # x0, x1 fed to three RY gates each; w0..w11 once
+
+
+def masked(c, wrt):
+    """Indices of the listed symbols and of the others."""
+    listed = [c.symbols.index(s) for s in wrt]
+    return listed, [i for i in range(c.n_symbols) if i not in listed]
+
+
+@pytest.mark.parametrize("wrt", [["w3", "x0", "w10"], ["x1"]])
+@pytest.mark.parametrize("rows", [(), (3,)])
+def test_wrt_keeps_the_listed_derivatives_zeroes_the_others_and_costs_the_plan(wrt, rows, rng):
+    c = qshift.Circuit.from_qasm(REUPLOADING)
+    f = qshift.tf.function(c, wrt=wrt)
+    x = tf.constant(rng.uniform(-2, 2, rows + (c.n_symbols,)))
+    r = int(np.prod(rows))
+    listed, others = masked(c, wrt)
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y, forward, _ = count(f, lambda: f(x))
+        grad, gradient, _ = count(f, lambda: inner.gradient(y, x))  # (*rows, n): one output, so the row's Jacobian
+        hess, hessian, jobs = count(f, lambda: outer.jacobian(grad, x))
+    assert forward + gradient == qshift.plan(c, order=1, wrt=wrt, rows=r).circuits
+    assert forward + gradient + hessian == qshift.plan(c, order=2, wrt=wrt, rows=r).circuits == f.stats.circuits
+    d = qshift.derivatives(c, x.numpy(), order=2)  # every symbol: the reference entries
+    hess = hess.numpy().reshape((r, c.n_symbols, r, c.n_symbols))
+    block = np.stack([hess[i, :, i] for i in range(r)]).reshape(rows + (c.n_symbols,) * 2)
+    assert np.all(hess.transpose(0, 2, 1, 3)[~np.eye(r, dtype=bool)] == 0)  # rows do not mix
+    np.testing.assert_allclose(grad.numpy()[..., listed], d.jacobian[..., 0, listed], atol=1e-12)
+    np.testing.assert_allclose(block[..., listed, :][..., listed], d.hessian[..., 0, listed, :][..., listed],
+                               atol=1e-12)
+    assert np.all(grad.numpy()[..., others] == 0)
+    assert np.all(block[..., others, :] == 0) and np.all(block[..., :, others] == 0)
+
+
+def test_wrt_of_two_term_gates_costs_2w_plus_1_and_2w2_plus_w_plus_1_per_row(rng):
+    c = qshift.hardware_efficient(3, 2)  # 12 symbols, one two-term gate each
+    wrt = ["z0_1", "y1_0", "y1_2", "z1_2"]
+    w = len(wrt)
+    for r in (1, 4):
+        f = qshift.tf.function(c, wrt=wrt)
+        x = tf.constant(rng.uniform(-2, 2, (r, c.n_symbols)))
+        _, circuits, jobs = count(f, lambda: tape_derivatives(lambda v: tf.reduce_sum(f(v)), x, 1, first="gradient"))
+        assert (circuits, jobs) == (r * (2 * w + 1), 2)
+        _, circuits, jobs = count(f, lambda: tape_derivatives(f, x, 2))
+        assert (circuits, jobs) == (r * (2 * w**2 - w), 1)  # the value and the gradient are cached
+        assert f.stats.circuits == r * (2 * w**2 + w + 1) == qshift.plan(c, order=2, wrt=wrt, rows=r).circuits
+
+
+def test_wrt_agrees_with_finite_differences_of_the_exact_state(rng):
+    c = qshift.Circuit.from_qasm(REUPLOADING)
+    wrt = ["x0", "w5"]
+    f = qshift.tf.function(c, wrt=wrt)
+    x0 = rng.uniform(-2, 2, c.n_symbols)
+    listed, others = masked(c, wrt)
+    _, jac, hess = tape_derivatives(f, tf.constant(x0), 2)
+    value = lambda v: float(np.ravel(qshift.simulate(c, v))[0])  # noqa: E731  exact simulation, no shift rule
+    e = np.eye(c.n_symbols)
+    h1, h2 = 1e-5, 1e-3
+    fd_jac = [(value(x0 + h1 * e[i]) - value(x0 - h1 * e[i])) / (2 * h1) for i in listed]
+    fd_hess = [[(value(x0 + h2 * (e[i] + e[j])) - value(x0 + h2 * (e[i] - e[j])) - value(x0 - h2 * (e[i] - e[j]))
+                 + value(x0 - h2 * (e[i] + e[j]))) / (4 * h2**2) for j in listed] for i in listed]
+    np.testing.assert_allclose(jac.numpy()[0, listed], fd_jac, atol=1e-8)
+    np.testing.assert_allclose(hess.numpy()[0][np.ix_(listed, listed)], fd_hess, atol=2e-5)
+    assert np.all(jac.numpy()[0, others] == 0) and np.all(hess.numpy()[0, others] == 0)
+    assert np.all(hess.numpy()[0][:, others] == 0)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_wrt_is_stop_gradient_on_the_others_at_every_order(graph, rng):
+    # The reference: the full function with tf.stop_gradient on the unlisted columns, through a
+    # nonlinear classical map, so the upstream of every order is not trivial.
+    c = qshift.hardware_efficient(2, 2)
+    wrt = ["y0_0", "y1_1", "z0_1"]
+    listed, _ = masked(c, wrt)
+    mask = tf.constant(np.isin(np.arange(c.n_symbols), listed))
+    full, only = qshift.tf.function(c), qshift.tf.function(c, wrt=wrt)
+    a = tf.constant(rng.normal(size=(c.n_symbols, 5)))
+    g = lambda w: tf.sin(tf.linalg.matvec(a, w)) * 2  # noqa: E731
+    stopped = lambda v: full(tf.where(mask, v, tf.stop_gradient(v)))  # noqa: E731
+    losses = [lambda w, fn=fn: tf.reduce_sum(fn(g(w)) * [1.0, -0.7]) for fn in (stopped, only)]
+    w0 = tf.constant(rng.uniform(-1, 1, 5))
+    run_ = (lambda fn: tf.function(lambda w: tape_derivatives(fn, w, 3, first="gradient"))(w0)) if graph else \
+        (lambda fn: tape_derivatives(fn, w0, 3, first="gradient"))
+    want, got = run_(losses[0]), run_(losses[1])
+    for k in range(4):
+        np.testing.assert_allclose(got[k].numpy(), want[k].numpy(), atol=1e-11)
+    assert np.abs(got[3].numpy()).max() > 0.1
+    assert only.stats.circuits < full.stats.circuits
+
+
+def test_derivative_method_with_wrt_keeps_every_symbol_axis(rng):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("u3-cp"))
+    f = qshift.tf.function(c, wrt=["phi", "theta"])
+    x = rng.uniform(-2, 2, (2, c.n_symbols))
+    listed, others = masked(c, ["phi", "theta"])
+    d = qshift.derivatives(c, x, order=3)
+    for k in range(4):
+        got = f.derivative(x, order=k).numpy()
+        assert got.shape == (2, c.n_outputs) + (c.n_symbols,) * k
+        for index in np.ndindex((c.n_symbols,) * k):
+            entry = got[(Ellipsis,) + index]
+            if set(index) <= set(listed):
+                np.testing.assert_allclose(entry, d.derivative(k)[(Ellipsis,) + index], atol=1e-12)
+            else:
+                assert np.all(entry == 0)
+    assert f.stats.circuits == qshift.plan(c, order=3, wrt=["phi", "theta"], rows=2).circuits
+
+
+def test_wrt_is_checked_when_the_function_is_made():
+    c = qshift.hardware_efficient(2, 1)
+    for bad, message in [(3, "list of symbol names"), ([0, 1], "list of symbol names"), ([b"y0_0"], "list of"),
+                         (["y0_0", "theta"], "unknown symbol 'theta'"), (["z0_1", "z0_1"], "twice")]:
+        with pytest.raises(qshift.RequestError, match=message):
+            qshift.tf.function(c, wrt=bad)
+    assert qshift.tf.function(c, wrt="y0_1").wrt == ("y0_1",)
+    assert qshift.tf.function(c).wrt is None
