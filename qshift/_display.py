@@ -305,7 +305,8 @@ def _number(x) -> str:
 
 def estimate_html(e) -> str:
     """A card: planned and naive circuits, executions, tasks, shots and price, and the saving."""
-    shots = "exact" if e.shots_per_execution is None else f"{e.shots_per_execution:,} shots per execution"
+    shots = getattr(e, "shots_text", None) or (
+        "exact" if e.shots_per_execution is None else f"{e.shots_per_execution:,} shots per execution")
     head = (f"<b>Estimate</b>: <b>{html.escape(e.circuit)}</b> orders {html.escape(str(list(e.orders)))} "
             f"× {_plural(e.rows, 'row')} on <b>{html.escape(e.device)}</b> — "
             f"{_plural(e.groups, 'measurement group')}, {html.escape(shots)}")
@@ -319,5 +320,8 @@ def estimate_html(e) -> str:
         rows.append(row + [f"{c.price:,.2f} {e.currency}"])
     saving = f"the planner saves {e.saving:,.2f} {e.currency}"
     saving += f" (prices read {e.prices_read} from {e.source})" if e.prices_read else " (no prices: free)"
+    if getattr(e, "expected", False):
+        saving += (". Shots and price are expected figures: top-ups at the worst-case shot variance, "
+                   "so a run spends at most this many shots")
     text = f"<details><summary>as text</summary><pre>{html.escape(str(e))}</pre></details>"
     return _CARD.format(head + _table(header, rows) + html.escape(saving) + text)

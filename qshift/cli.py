@@ -2,19 +2,28 @@
 
 ``qshift run FILE.qasm --values ... --order 2 --device NAME [--shots N] [--store FILE | --no-store]``
 computes and prints value, gradient, Hessian and the counts (with an evaluation store, also how
-many circuits came from it, were re-attached to running tasks, or were submitted);
+many circuits came from it, were re-attached to running tasks, or were submitted). ``--values``
+takes one value per symbol (a single value only for a one-symbol circuit);
+``--values-file F`` takes several rows, from a CSV file (a header of symbol names, or none:
+columns in declaration order) or a NumPy ``.npy`` array ``(rows, n_symbols)``, and prints one
+block per row; ``--json`` prints the results as JSON instead (value, jacobian, hessian as lists,
+standard errors when sampled, the counts, the circuit and the device).
 ``qshift plan FILE.qasm --order 2 --device NAME`` prints
 circuits, jobs, shots and price for the planned and the naive way without running anything;
 ``qshift devices`` lists the device profiles; ``qshift store [--file F] [--prune-older-than DAYS]``
-says what an evaluation store holds and deletes old results and ended tasks. Errors are one
-line on stderr and exit status 2
-(``--debug`` shows the traceback).
+says what an evaluation store holds and deletes old results and ended tasks. ``FILE`` may also
+be the name of a library circuit (``vqe-h2``). Errors go to stderr as qshift writes them (the
+problem, then what was expected, what was received and the fix, one per line), with exit
+status 2 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +36,6 @@ from qshift.cost.estimate import estimate
 from qshift.cost.shots import cheapest, choices
 from qshift.execution.store import EvaluationStore, default_store_path
 from qshift.ir.circuit import Circuit
-from qshift.ir.library import library
 
 __all__ = ["main"]
 
@@ -47,8 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="compute value and derivatives at given symbol values")
     _common(run)
-    run.add_argument("--values", type=float, nargs="+", required=True,
-                     help="one value per symbol, in declaration order (a single value is used for every symbol)")
+    given = run.add_mutually_exclusive_group()
+    given.add_argument("--values", type=float, nargs="+",
+                       help="one value per symbol, in declaration order (a single value only for a one-symbol circuit)")
+    given.add_argument("--values-file", metavar="FILE",
+                       help="several rows of values: a CSV file (a header of symbol names, or none: columns in "
+                            "declaration order) or a .npy array (rows, n_symbols)")
+    run.add_argument("--json", action="store_true", help="print the results as JSON")
     run.add_argument("--seed", type=int, default=None, help="seed for shot sampling")
     run.add_argument("--max-cost", type=float, default=None, help="refuse to run if the estimate exceeds this")
     run.add_argument("--store", default=None, metavar="FILE",
@@ -71,19 +84,77 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _circuit(name: str) -> Circuit:
-    if name in library():
-        return Circuit.from_qasm(library()[name])
-    return Circuit.from_qasm(name)
+    return Circuit.from_qasm(name)  # a file, or a library circuit's name
 
 
-def _values(circuit: Circuit, given: list[float]) -> np.ndarray:
-    if len(given) == 1:
-        return np.full(circuit.n_symbols, given[0])
+def _values(circuit: Circuit, given: list[float] | None, path: str | None) -> np.ndarray:
+    """The rows of values ``(rows, n_symbols)`` from ``--values`` or ``--values-file``."""
+    if path is not None:
+        return _values_file(circuit, Path(path))
+    if given is None:
+        if circuit.n_symbols == 0:
+            return np.zeros((1, 0))
+        raise ValuesError("no symbol values given", expected=f"--values with {circuit.n_symbols} value(s) for "
+                          f"{list(circuit.symbols)}, or --values-file FILE", received="neither",
+                          fix="pass --values " + " ".join(["0.1"] * circuit.n_symbols))
     if len(given) != circuit.n_symbols:
-        raise ValuesError("wrong number of --values", expected=f"{circuit.n_symbols} values for {list(circuit.symbols)}"
-                          " (or one value for all)", received=f"{len(given)} values",
+        one = " (a single value only for a one-symbol circuit)" if len(given) == 1 else ""
+        raise ValuesError("wrong number of --values", expected=f"{circuit.n_symbols} value(s), one per symbol of "
+                          f"{list(circuit.symbols)}", received=f"{len(given)} value(s){one}",
                           fix="pass one value per symbol in declaration order")
-    return np.array(given)
+    return np.array([given], dtype=float)
+
+
+def _values_file(circuit: Circuit, path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise ValuesError(f"cannot read --values-file {str(path)!r}", expected="an existing .csv or .npy file",
+                          received="no such file", fix="check the path")
+    if path.suffix.lower() == ".npy":
+        try:
+            rows = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ValuesError(f"cannot read {str(path)!r} as a NumPy array", expected="a .npy file of floats",
+                              received=str(exc), fix="save it with numpy.save(path, array)") from None
+        rows = rows.reshape(1, -1) if rows.ndim == 1 and circuit.n_symbols > 1 else rows
+    else:
+        rows = _csv_rows(circuit, path)
+    rows = np.asarray(rows)
+    if rows.ndim == 1 and circuit.n_symbols == 1:
+        rows = rows[:, None]
+    if rows.ndim != 2 or rows.shape[1] != circuit.n_symbols or rows.shape[0] == 0:
+        raise ValuesError(f"--values-file {path.name} has the wrong shape", expected=f"rows of {circuit.n_symbols} "
+                          f"value(s), columns {list(circuit.symbols)}", received=f"shape {rows.shape}",
+                          fix="one row per request, one column per symbol")
+    return circuit.check_values(rows, name=f"--values-file {path.name}")[0]
+
+
+def _csv_rows(circuit: Circuit, path: Path) -> np.ndarray:
+    """Rows of a CSV file; a first line of names is a header, whose columns are put in symbol order."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        lines = [(reader.line_num, [cell.strip() for cell in row]) for row in reader if any(c.strip() for c in row)]
+    order = list(range(circuit.n_symbols))
+    if lines and not all(_is_number(cell) for cell in lines[0][1]):
+        header, lines = lines[0][1], lines[1:]
+        if sorted(header) != sorted(circuit.symbols):
+            raise ValuesError(f"the header of {path.name} does not name the circuit's symbols",
+                              expected=f"the columns {list(circuit.symbols)} (in any order)", received=str(header),
+                              fix="name one column per symbol, or leave the header out (declaration order)")
+        order = [header.index(name) for name in circuit.symbols]
+    for number, row in lines:
+        if len(row) != circuit.n_symbols or not all(_is_number(cell) for cell in row):
+            raise ValuesError(f"{path.name} line {number} is not {circuit.n_symbols} number(s)",
+                              expected=f"one comma-separated number per symbol {list(circuit.symbols)}",
+                              received=",".join(row), fix="fix or remove that line")
+    return np.array([[float(row[i]) for i in order] for _, row in lines], dtype=float).reshape(-1, circuit.n_symbols)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _print_tensor(label: str, tensor: np.ndarray, circuit: Circuit, stderr: np.ndarray | None) -> None:
@@ -98,23 +169,49 @@ def _print_tensor(label: str, tensor: np.ndarray, circuit: Circuit, stderr: np.n
             print((pad[:-2] + name if name else pad) + text.replace("\n", "\n" + " " * len(head)))
 
 
+_NAMES = {0: "value", 1: "gradient", 2: "Hessian"}
+_KEYS = {0: "value", 1: "jacobian", 2: "hessian"}
+
+
 def _run(args) -> None:
     circuit = _circuit(args.file)
-    values = _values(circuit, args.values)
-    d = derivatives(circuit, values, order=args.order, device=args.device, shots=args.shots, seed=args.seed,
+    rows = _values(circuit, args.values, args.values_file)
+    d = derivatives(circuit, rows, order=args.order, device=args.device, shots=args.shots, seed=args.seed,
                     shift=args.shift, rule=args.rule, store=args.store, max_cost=args.max_cost)
+    if args.json:
+        print(json.dumps(_as_json(circuit, rows, d, args)))
+        return
     print(repr(circuit))
-    print("values: " + ", ".join(f"{s}={v:g}" for s, v in zip(circuit.symbols, values)))
-    names = {0: "value", 1: "gradient", 2: "Hessian"}
-    for k in range(args.order + 1):
-        err = d.stderr[k] if d.stderr is not None else None
-        _print_tensor(names.get(k, f"derivative {k}"), d.derivative(k), circuit, err)
+    for i, row in enumerate(rows):
+        if len(rows) > 1:
+            print(f"\nrow {i + 1} of {len(rows)}")
+        print("values: " + ", ".join(f"{s}={v:g}" for s, v in zip(circuit.symbols, row)))
+        for k in range(args.order + 1):
+            err = d.stderr[k][i] if d.stderr is not None else None
+            _print_tensor(_NAMES.get(k, f"derivative {k}"), d.derivative(k)[i], circuit, err)
     s = d.stats
-    print(f"ran {s.circuits} circuits in {s.jobs} job(s), {s.executions} executions, {s.shots} shots "
-          f"(naive nesting: {d.plan.naive_circuits} circuits)")
+    print(("\n" if len(rows) > 1 else "") + f"ran {s.circuits} circuits in {s.jobs} job(s), {s.executions} "
+          f"executions, {s.shots} shots (naive nesting: {d.plan.naive_circuits} circuits)")
     if d.store is not None:
         print(f"store {d.store}: {s.from_store} circuits from the store, {s.reattached} re-attached, "
               f"{s.submitted} submitted")
+
+
+def _as_json(circuit: Circuit, rows: np.ndarray, d, args) -> dict:
+    """Everything ``qshift run`` prints, as plain JSON types (one entry per row in ``results``)."""
+    profile = resolve_profile(args.device)
+    results = []
+    for i, row in enumerate(rows):
+        entry = {"values": dict(zip(circuit.symbols, row.tolist()))}
+        entry.update({_KEYS.get(k, f"derivative_{k}"): d.derivative(k)[i].tolist() for k in range(args.order + 1)})
+        if d.stderr is not None:
+            entry["standard_errors"] = {_KEYS.get(k, f"derivative_{k}"): d.stderr[k][i].tolist()
+                                        for k in range(args.order + 1)}
+        results.append(entry)
+    return {"circuit": circuit.name, "device": profile.name if profile is not None else str(args.device),
+            "symbols": list(circuit.symbols), "outputs": [str(o) for o in circuit.outputs], "order": args.order,
+            "results": results, "stats": asdict(d.stats), "naive_circuits": d.plan.naive_circuits,
+            "store": None if d.store is None else str(d.store)}
 
 
 def _plan(args) -> None:
@@ -178,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     except QShiftError as exc:
         if args.debug:
             raise
-        print("qshift: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        print("qshift: error: " + str(exc), file=sys.stderr)  # problem, expected, received, fix: one per line
         return 2
     return 0
 

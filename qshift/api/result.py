@@ -27,7 +27,8 @@ class Derivatives:
 
     Attributes:
         tensors: ``{order: array}``; order ``k`` has shape ``batch + (n_out,) + (n_wrt,) * k``.
-        stderr: the same shapes, standard errors from shot noise (``None`` for exact devices).
+        stderr: the same shapes, standard errors from shot noise (``None`` for exact results;
+            :meth:`standard_error` then gives zeros).
         stats: what this request executed (circuits, jobs, executions, shots, cache hits; with a
             store, points from the store, re-attached and submitted).
         plan: the plan that was run.
@@ -50,22 +51,31 @@ class Derivatives:
         return self.tensors[k]
 
     def standard_error(self, k: int) -> np.ndarray:
-        """Standard errors of the order-``k`` tensor (shot noise; zeros would mean exact)."""
+        """Standard errors of the order-``k`` tensor from shot noise, its shape; zeros on an exact result.
+
+        Example:
+            >>> import qshift
+            >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+            >>> qshift.derivatives(c, [0.5], order=1).standard_error(1)
+            array([[0.]])
+        """
+        tensor = self.derivative(k)
         if self.stderr is None:
-            raise RequestError("this result is exact: it has no standard errors", expected="a request with shots",
-                               received="shots=None", fix="pass shots=N to estimate from samples")
-        self.derivative(k)
+            return np.zeros_like(tensor)
         return self.stderr[k]
 
     def covariance(self, k: int, *, output: int = 0, row: int = 0) -> np.ndarray:
         """Covariance of the order-``k`` entries of one output and row, ``(n^k, n^k)`` (flattened).
 
         Points shared between entries correlate their errors: the unshifted circuit enters every
-        diagonal Hessian entry, so the diagonal moves together.
+        diagonal Hessian entry, so the diagonal moves together. An exact result has zero covariance.
         """
-        self.standard_error(k)
+        self.derivative(k)
         m = next(m for m in self.plan.maps if m.order == k)
         per_row = self.plan.points_per_row
+        if self.point_variances is None:
+            n = len(_symmetric_index(len(self.plan.wrt), k))
+            return np.zeros((n, n))
         var = self.point_variances[row * per_row:(row + 1) * per_row, output]
         dense = np.zeros((len(m.entries), per_row))
         np.add.at(dense, (m.entry_index, m.point_index), m.coefficients)

@@ -41,8 +41,8 @@ FACTORIES: dict[str, Callable[[DeviceProfile, dict], Backend]] = {
 """Backend kinds (a profile's ``backend = "..."``) -> how to build one from a profile and its options.
 
 A factory takes the :class:`~qshift.DeviceProfile` and the keyword options for the
-backend class: the profile's ``[options]`` table plus, for every kind but ``local``,
-``name``, ``max_batch`` and (when the profile sets ``shots``) ``default_shots``. It passes
+backend class: the profile's ``[options]`` table plus ``name``, ``max_batch`` and (when
+the profile sets ``shots``) ``default_shots``, for every kind. It passes
 ``profile=profile`` on, so the backend knows its prices and limits. A factory that
 raises :class:`TypeError` (an option the class does not take) becomes a
 :class:`~qshift.ProfileError`.
@@ -118,12 +118,16 @@ def backend_from_profile(profile: DeviceProfile) -> Backend:
 
 
 def _options(profile: DeviceProfile) -> dict:
+    """The backend's keywords: the profile's ``[options]``, its name, batch limit and default shots.
+
+    Every kind gets them, the local simulator included, so a profile runs with the shots it is
+    priced with (:func:`qshift.estimate` reads the same ``shots``).
+    """
     options = dict(profile.options)
-    if profile.backend != "local":
-        options.setdefault("name", profile.name)
-        options.setdefault("max_batch", profile.max_batch)
-        if profile.shots is not None:
-            options.setdefault("default_shots", profile.shots)
+    options.setdefault("name", profile.name)
+    options.setdefault("max_batch", profile.max_batch)
+    if profile.shots is not None:
+        options.setdefault("default_shots", profile.shots)
     return options
 
 

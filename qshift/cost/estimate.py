@@ -4,17 +4,19 @@ An estimate counts what a derivative request would send — distinct circuits
 (the planner's points), executions (times the measurement groups on a
 sampling device), provider calls, billed tasks and shots — and prices them
 with the device profile's ``[price]`` (and ``[time]`` for time-billed
-devices). It does so for the planned request and for naive nesting (every
-order differentiating the one below it, nothing shared), so the planner's
-saving shows in money. Estimates ignore the evaluation cache: a run may cost
-less, never more.
+devices; see :mod:`qshift.cost.pricing` for how executions become billed
+tasks). It does so for the planned request and for naive nesting (every order
+differentiating the one below it, nothing shared), so the planner's saving
+shows in money. Estimates ignore the evaluation cache: a run may cost less.
 
-How a profile's ``task`` turns executions into billed tasks:
-
-* ``"job"``: one task per provider call (``ceil(circuits / max_batch)``);
-* ``"execution"``: one task per circuit run (Braket ``run_batch`` on SV1/DM1);
-* ``"program_set"``: program sets of at most ``max_executables`` executables and
-  ``max_total_shots`` shots, one task and one provider call each.
+It takes the arguments of :func:`qshift.derivatives` that decide what runs —
+``rule``, ``allocation``, ``target_stderr``, ``pilot_shots`` — and prices the
+executor calls the run makes (the ``calls`` of its :mod:`~qshift.cost.sampling` strategy): fixed shots and
+optimal allocation are what a run sends, exactly. A target standard error is
+a pilot and then top-ups that depend on the spread the pilot measures; the
+estimate prices them with the spread at its worst case, so its shots are an
+*expected* figure, an upper bound of what a run tops up, and it says so
+(:attr:`Estimate.expected`).
 
 Example:
     >>> import qshift
@@ -23,6 +25,9 @@ Example:
     (2081, 4161, 21, 2081000)
     >>> round(e.planned.price, 2), round(e.naive.price, 2)
     (166486.3, 332892.6)
+    >>> t = qshift.estimate(qshift.hardware_efficient(2, 1), order=1, device="ionq-forte", target_stderr=0.05)
+    >>> t.expected, t.planned.circuits == qshift.plan(qshift.hardware_efficient(2, 1), order=1).circuits
+    (True, True)
 """
 
 from __future__ import annotations
@@ -33,42 +38,35 @@ from dataclasses import dataclass
 from qshift._display import estimate_html
 from qshift._errors import CostLimitError
 from qshift.backends.base import Backend
-from qshift.backends.profiles import DeviceProfile
 from qshift.backends.registry import resolve_profile
-from qshift.cost.checks import check_shots, plan_request
+from qshift.cost.checks import check_pilot_shots, check_shots, plan_request
+from qshift.cost.pricing import Cost, cost_of, cost_of_calls, money
+from qshift.cost.sampling import Exact, Sampling, TargetError, sampling_for
+from qshift.cost.shots import request_family
 from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import n_groups
 from qshift.planning.planner import Plan
 
 __all__ = ["Cost", "CostLimitError", "Estimate", "cost_of", "estimate"]
 
-
-@dataclass(frozen=True)
-class Cost:
-    """What one way of running a request would send and cost.
-
-    Attributes:
-        circuits: distinct circuits (points).
-        executions: circuit runs (circuits x measurement groups on a sampling device).
-        jobs: provider calls.
-        tasks: billed tasks (see the module docstring).
-        shots: shots in all.
-        seconds: billed device time (time-billed devices only, else ``None``).
-        price: the price in the profile's currency (``0.0`` for a device without prices).
-    """
-
-    circuits: int
-    executions: int
-    jobs: int
-    tasks: int
-    shots: int
-    seconds: float | None
-    price: float
+_money = money
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """:func:`estimate`'s answer: the planned and the naive cost of one request on one device."""
+    """:func:`estimate`'s answer: the planned and the naive cost of one request on one device.
+
+    Attributes:
+        shots_per_execution: the shots of every execution (fixed shots), or their mean per circuit
+            and measurement group, rounded up (optimal allocation; a target: pilot and top-ups
+            together), or ``None`` (exact). The naive cost is priced with these shots per circuit.
+        rule: the rule family priced (``"min-cost"`` resolved to the family it picks).
+        allocation: ``"uniform"`` or ``"optimal"`` (shots by each circuit's weight).
+        target_stderr, pilot_shots: the target and its pilot, when one is priced.
+        expected: ``True`` when the shots (and the price) are an expected figure rather than what
+            the run sends for sure: a target's top-ups, priced with the shot variance at its worst
+            case (an upper bound of what a run tops up).
+    """
 
     device: str
     circuit: str
@@ -81,128 +79,160 @@ class Estimate:
     currency: str
     prices_read: str | None
     source: str | None
+    rule: str = "standard"
+    allocation: str = "uniform"
+    target_stderr: float | None = None
+    pilot_shots: int | None = None
+    expected: bool = False
 
     @property
     def saving(self) -> float:
         """Naive price minus planned price."""
         return self.naive.price - self.planned.price
 
+    @property
+    def shots_text(self) -> str:
+        """How the shots are spent, in words (the head line of the text and HTML views)."""
+        if self.target_stderr is not None:
+            return (f"expected shots: a pilot of {self.pilot_shots:,} per execution, then top-ups to a standard "
+                    f"error of {self.target_stderr:g} on every entry ({self.allocation} allocation, worst-case "
+                    f"shot variance: an upper bound), about {self.shots_per_execution:,} per circuit and measurement group in all")
+        if self.shots_per_execution is None:
+            return "exact"
+        if self.allocation == "optimal":
+            return f"shots by weight (optimal allocation), about {self.shots_per_execution:,} per execution"
+        return f"{self.shots_per_execution:,} shots per execution"
+
     def __str__(self) -> str:
-        shots = "exact" if self.shots_per_execution is None else f"{self.shots_per_execution} shots per execution"
-        head = (f"{self.circuit} orders {list(self.orders)} x {self.rows} row(s) on {self.device}: "
-                f"{self.groups} measurement group(s), {shots}")
-        lines = [head, f"{'':10}{'circuits':>12}{'executions':>12}{'tasks':>8}{'jobs':>7}{'shots':>14}{'price':>16}"]
-        for label, c in (("planned", self.planned), ("naive", self.naive)):
-            lines.append(f"{label:10}{c.circuits:>12,}{c.executions:>12,}{c.tasks:>8,}{c.jobs:>7,}{c.shots:>14,}"
-                         f"{_money(c.price, self.currency):>16}")
+        rule = "" if self.rule == "standard" else f", rule {self.rule}"
+        head = (f"{self.circuit} orders {list(self.orders)} x {self.rows} row(s) on {self.device}{rule}: "
+                f"{self.groups} measurement group(s), {self.shots_text}")
+        costs = (("planned", self.planned), ("naive", self.naive))
+        cells = [[label, f"{c.circuits:,}", f"{c.executions:,}", f"{c.tasks:,}", f"{c.jobs:,}", f"{c.shots:,}",
+                  _money(c.price, self.currency)] for label, c in costs]
+        header = ["", "circuits", "executions", "tasks", "jobs", "shots", "price"]
+        widths = [10] + [max(w, *(len(row[i]) + 2 for row in cells)) for i, w in enumerate((12, 12, 8, 7, 14, 16), 1)]
+        lines = [head] + ["".join(f"{text:{'<' if i == 0 else '>'}{widths[i]}}" for i, text in enumerate(row))
+                          for row in [header] + cells]
         lines.append(f"planner saves {_money(self.saving, self.currency)}"
                      + (f" (prices read {self.prices_read} from {self.source})" if self.prices_read else " (no prices: free)"))
+        if self.expected:
+            lines.append("shots and price are expected figures (top-ups at the worst-case shot variance: "
+                         "a run spends at most this many shots)")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         return estimate_html(self)
 
 
-def _money(amount: float, currency: str) -> str:
-    return f"{amount:,.2f} {currency}"
-
-
-def cost_of(circuits: int, profile: DeviceProfile | None, *, shots: int | None, groups: int,
-            max_batch: int | None = None) -> Cost:
-    """The cost of running ``circuits`` distinct circuits on a device described by ``profile``.
-
-    Example:
-        >>> from qshift.backends.profiles import load_profile
-        >>> c = cost_of(250, load_profile("ionq-forte"), shots=1000, groups=2)
-        >>> c.executions, c.tasks, c.shots, round(c.price, 2)
-        (500, 5, 500000, 40001.5)
-    """
-    executions = circuits * (groups if shots else 1)
-    total_shots = executions * (shots or 0)
-    max_batch = max_batch if max_batch is not None else (profile.max_batch if profile else None)
-    jobs = math.ceil(circuits / max_batch) if max_batch else int(circuits > 0)
-    tasks = _tasks(profile, circuits, executions, jobs, shots, max_batch, groups)
-    if profile is not None and profile.task == "program_set" and shots:
-        jobs = tasks  # one provider call per program set
-    seconds = _seconds(profile, tasks, executions, total_shots)
-    return Cost(circuits, executions, jobs, tasks, total_shots, seconds, _price(profile, tasks, total_shots, seconds))
-
-
-def _tasks(profile, circuits, executions, jobs, shots, max_batch, groups) -> int:
-    unit = profile.task if profile is not None else "job"
-    if unit == "execution":
-        return executions
-    if unit == "job" or not executions:
-        return jobs
-    per_set = profile.max_executables or executions
-    if shots and profile.max_total_shots:
-        per_set = max(1, min(per_set, profile.max_total_shots // shots))
-    rows = max_batch or circuits
-    full, rest = divmod(circuits, rows)
-    per_call = lambda r: math.ceil(r * (groups if shots else 1) / per_set)
-    return full * per_call(rows) + (per_call(rest) if rest else 0)
-
-
-def _seconds(profile, tasks: int, executions: int, shots: int) -> float | None:
-    if profile is None or profile.time is None:
-        return None
-    t = profile.time
-    busy = tasks * t.per_task_s + executions * t.per_execution_s + shots * t.per_shot_s
-    return max(busy, tasks * t.minimum_task_s)
-
-
-def _price(profile, tasks: int, shots: int, seconds: float | None) -> float:
-    if profile is None or profile.price is None:
-        return 0.0
-    p = profile.price
-    price = tasks * p.per_task + shots * p.per_shot
-    if seconds is not None:
-        price += seconds * (p.per_second + p.per_minute / 60.0)
-    return float(price)
-
-
 def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | None = None, values=None,
              rows: int | None = None, wrt=None, shift: float | None = None, orders=None,
-             rule: str = "standard") -> Estimate:
+             rule: str = "standard", allocation: str | None = None, target_stderr: float | None = None,
+             pilot_shots: int = 100) -> Estimate:
     """Circuits, tasks, shots and price of ``qshift.derivatives(circuit, ..., order)`` on ``device``, unrun.
 
-    Works for every profile, cloud targets included (nothing is sent, no credentials needed).
+    Works for every profile, cloud targets included (nothing is sent, no credentials needed). It
+    prices the plan :func:`qshift.derivatives` runs with the same arguments: the same circuits,
+    and for fixed shots (uniform or optimal allocation) the same executions and shots.
 
     Args:
         circuit: the circuit.
         order: highest derivative order (or ``orders=`` for exactly which).
         device: a profile name or path, a profile, or a backend (priced only if built from a profile).
-        shots: shots per execution (default: the profile's; ``None`` on an exact device: exact).
+        shots: shots per execution (default: the device's; ``None`` on an exact device: exact).
         values: symbol values (only their number of rows matters), or ``rows=``.
-        wrt, shift, rule: as for :func:`qshift.derivatives`.
+        wrt, shift: as for :func:`qshift.derivatives`.
+        rule: ``"standard"``, ``"min-circuits"``, or with ``target_stderr`` also ``"min-shots"`` and
+            ``"min-cost"`` (the family the device's prices make cheapest), as for :func:`qshift.derivatives`.
+        allocation: ``"uniform"`` or ``"optimal"``, as for :func:`qshift.derivatives`.
+        target_stderr, pilot_shots: price a pilot of ``pilot_shots`` per circuit and the top-ups to
+            this standard error, with the shot variance at its worst case (:attr:`Estimate.expected`).
+
+    Example:
+        >>> import qshift
+        >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+        >>> e = qshift.estimate(c, order=2, device="local", shots=1000, allocation="optimal")
+        >>> e.planned.circuits, e.allocation, e.expected
+        (79, 'optimal', False)
     """
     profile = resolve_profile(device)
-    shots = check_shots(shots)
-    if shots is None and profile is not None:
-        shots = profile.shots
-    the_plan = plan_request(circuit, order, orders, values=values, rows=rows, wrt=wrt, shift=shift, rule=rule)
-    groups = n_groups(circuit) if shots else 1
-    planned = cost_of(the_plan.circuits, profile, shots=shots, groups=groups)
-    naive = cost_of(the_plan.naive_circuits, profile, shots=shots, groups=groups)
+    shots = _shots(check_shots(shots), device, profile)
+    pilot = check_pilot_shots(pilot_shots) if target_stderr is not None else None
+    n_rows = rows if values is None else circuit.check_values(values)[0].shape[0]
+    order_args = {"order": order, "orders": orders, "wrt": wrt, "shift": shift, "rows": n_rows or 1}
+    family, optimal = request_family(circuit, rule, target_stderr, allocation, order_args, device)
+    the_plan = plan_request(circuit, order, orders, rows=n_rows, wrt=wrt, shift=shift, rule=family)
+    strategy = sampling_for(shots, optimal=optimal, target_stderr=target_stderr, pilot_shots=pilot or 100)
+    max_batch = device.max_batch if _is_backend(device) else None
+    planned = price_calls(strategy, the_plan, circuit, profile, max_batch)
+    groups = _groups(strategy, circuit)
+    mean = math.ceil(planned.shots / (planned.circuits * groups)) if planned.shots else None
+    naive = cost_of(the_plan.naive_circuits, profile, shots=mean, groups=groups, max_batch=max_batch)
     price = profile.price if profile is not None else None
     return Estimate(profile.name if profile else getattr(device, "name", str(device)), circuit.name,
-                    tuple(the_plan.orders), the_plan.rows, groups, shots, planned, naive,
+                    tuple(the_plan.orders), the_plan.rows, groups, mean, planned, naive,
                     price.currency if price else "USD", price.prices_read if price else None,
-                    price.source if price else None)
+                    price.source if price else None, rule=_family_name(rule, family, optimal),
+                    allocation="optimal" if optimal and mean else "uniform", target_stderr=target_stderr,
+                    pilot_shots=pilot, expected=isinstance(strategy, TargetError))
+
+
+def price_calls(strategy: Sampling, the_plan: Plan, circuit: Circuit, profile, max_batch: int | None) -> Cost:
+    """What ``strategy`` sends for ``the_plan`` (its executor calls, unrun), priced with ``profile``."""
+    calls = strategy.calls(the_plan, circuit.n_outputs)
+    return cost_of_calls(calls, profile, groups=_groups(strategy, circuit), max_batch=max_batch)
+
+
+def _groups(strategy: Sampling, circuit: Circuit) -> int:
+    """Executions per circuit: the measurement groups when sampling, one when exact."""
+    return 1 if isinstance(strategy, Exact) else n_groups(circuit)
+
+
+def _is_backend(device) -> bool:
+    return all(hasattr(device, attr) for attr in ("run", "name", "exact"))
+
+
+def _shots(shots: int | None, device, profile) -> int | None:
+    """The shots a request runs with there: its own, else the backend's default, else the profile's."""
+    if shots is not None:
+        return shots
+    if _is_backend(device):
+        return getattr(device, "default_shots", None)
+    return profile.shots if profile is not None else None
+
+
+def _family_name(rule: str, family: str, optimal: bool) -> str:
+    """The family a request runs: ``min-cost`` becomes the one it picked."""
+    if rule != "min-cost":
+        return rule
+    return "min-circuits" if family == "min-circuits" else ("min-shots" if optimal else "standard")
+
+
+def _device_name(backend: Backend) -> str:
+    """The device as the user named it: the profile's name (and the backend's, when it differs)."""
+    profile = backend.profile
+    if profile is None or profile.name == backend.name:
+        return repr(backend.name)
+    return f"{profile.name!r} (backend {backend.name!r})"
 
 
 def check_cost(the_plan: Plan, circuit: Circuit, backend: Backend, shots: int | None,
-               max_cost: float | None) -> Cost | None:
-    """Refuse a request whose planned price exceeds ``max_cost`` (raises :class:`CostLimitError`)."""
+               max_cost: float | None, sampling: Sampling | None = None) -> Cost | None:
+    """Refuse a request whose planned price exceeds ``max_cost`` (raises :class:`CostLimitError`).
+
+    The price is that of the calls ``sampling`` (the request's strategy) would make for
+    ``the_plan`` on ``backend`` — what :func:`estimate` prices for the same arguments; without a
+    strategy, ``shots`` on every circuit. The error names the device as the user did (its profile).
+    """
     if max_cost is None:
         return None
     profile = backend.profile
-    groups = n_groups(circuit) if shots else 1
-    cost = cost_of(the_plan.circuits, profile, shots=shots, groups=groups, max_batch=backend.max_batch)
+    strategy = sampling if sampling is not None else sampling_for(shots)
+    cost = price_calls(strategy, the_plan, circuit, profile, backend.max_batch)
     if cost.price > max_cost:
         currency = profile.price.currency if profile and profile.price else "USD"
         raise CostLimitError(
-            f"the request would cost about {_money(cost.price, currency)} on {backend.name!r}, "
+            f"the request would cost about {_money(cost.price, currency)} on {_device_name(backend)}, "
             "over max_cost",
             expected=f"at most {_money(max_cost, currency)}",
             received=f"{_money(cost.price, currency)} for {cost.circuits:,} circuits, {cost.executions:,} executions, "

@@ -13,6 +13,11 @@ looks inside:
 * :class:`TargetError`: a pilot measures each point's spread, then each point is topped
   up until every entry's standard error is about the target.
 
+Each strategy also says, without running anything, which executor calls it would
+make (``calls``: circuits, shots per execution, and whether they are new circuits or
+top-ups of circuits already run); :func:`qshift.estimate` and the ``max_cost`` guard
+price those, so they price what runs.
+
 Seeds: a strategy that makes several executor calls (shot levels, pilot and top-up)
 gives call ``i`` the ``i``-th child of the request seed (:mod:`qshift._seeding`).
 
@@ -34,7 +39,7 @@ from typing import Protocol
 import numpy as np
 
 from qshift._seeding import child_ints
-from qshift.cost.shots import allocate, quantize, required_shots
+from qshift.cost.shots import optimal_split, top_up
 from qshift.execution.executor import Stats
 from qshift.ir.circuit import Circuit
 from qshift.planning.planner import Plan
@@ -60,11 +65,18 @@ class Samples:
     stats: Stats
 
 
+Call = tuple[int, "int | None", bool]
+"""One executor call a strategy makes: ``(circuits, shots per execution or None, new circuits?)``."""
+
+
 class Sampling(Protocol):
     """A way to spend shots on a plan's points (see the module notes)."""
 
     def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
         """Evaluate ``points`` (``plan.points(...)``) through ``executor``."""
+
+    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+        """The executor calls :meth:`run` makes for ``plan``, unrun (what an estimate prices)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,9 @@ class Exact:
     def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
         values, variances, stats = executor.evaluate(circuit, points, shots=None, seed=self.seed)
         return Samples(values, variances, None, stats)
+
+    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+        return [(plan.circuits, None, True)]
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,9 @@ class FixedShots:
         values, per_shot, stats = executor.evaluate(circuit, points, shots=self.shots, seed=self.seed)
         return Samples(values, per_shot / self.shots, None, stats)
 
+    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+        return [(plan.circuits, self.shots, True)]
+
 
 @dataclass(frozen=True)
 class OptimalAllocation:
@@ -98,10 +116,14 @@ class OptimalAllocation:
     seed: int | None = None
 
     def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
-        split = quantize(allocate(plan, self.shots * plan.points_per_row))
+        split = optimal_split(plan, self.shots)
         per_point = np.tile(split, len(points) // plan.points_per_row)
         values, per_shot, stats = run_levels(executor, circuit, points, per_point, self.seed)
         return Samples(values, per_shot / per_point[:, None], per_point, stats)
+
+    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+        """One call per shot level (:func:`run_levels`)."""
+        return _levels(optimal_split(plan, self.shots), plan.rows, new=True)
 
 
 @dataclass(frozen=True)
@@ -129,13 +151,23 @@ class TargetError:
             per_shot[top] = w1[:, None] * v1[top] + w2[:, None] * v2
         return Samples(values, per_shot / total[:, None], total, stats)
 
+    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+        """The pilot, then one call per top-up level, with the shot variance at its worst case.
+
+        The top-ups of a run depend on the spread its pilot measures; with ``sigma^2 = 1`` (the
+        most a Pauli output has) every point gets at least the top-up any run gives it, so the
+        shots are an upper bound (an expected figure, not a promise of the task count).
+        """
+        worst = top_up(plan, self.target_stderr, np.ones((plan.points_per_row, n_outputs)), self.pilot_shots,
+                       optimal=self.optimal)
+        return [(plan.circuits, self.pilot_shots, True)] + _levels(worst[worst > 0], plan.rows, new=False)
+
     def _extra(self, plan: Plan, pilot_variances: np.ndarray) -> np.ndarray:
         """Shots each point needs beyond the pilot (on the ladder of levels; 0: none)."""
         sigma2 = np.maximum(pilot_variances, 1.0 / self.pilot_shots)
         per_row = plan.points_per_row
-        need = np.concatenate([required_shots(plan, self.target_stderr, sigma2[r:r + per_row], optimal=self.optimal)
-                               for r in range(0, len(sigma2), per_row)])
-        return np.where(need > self.pilot_shots, quantize(np.maximum(need - self.pilot_shots, 1)), 0)
+        return np.concatenate([top_up(plan, self.target_stderr, sigma2[r:r + per_row], self.pilot_shots,
+                                      optimal=self.optimal) for r in range(0, len(sigma2), per_row)])
 
 
 def sampling_for(shots: int | None, seed: int | None = None, *, optimal: bool = False,
@@ -163,3 +195,9 @@ def run_levels(executor, circuit: Circuit, points: np.ndarray, shots: np.ndarray
         values[idx], variances[idx] = v, var
         stats.add(st)
     return values, variances, stats
+
+
+def _levels(per_point: np.ndarray, rows: int, *, new: bool) -> list[Call]:
+    """One call per distinct shot level (the same levels in every row), lowest first."""
+    levels, counts = np.unique(per_point, return_counts=True)
+    return [(int(n) * rows, int(level), new) for level, n in zip(levels, counts)]

@@ -6,10 +6,14 @@ plan's points. With ``N_j`` shots on point ``j`` (per-shot variance
 ``sum_j c_j^2 sigma_j^2 / N_j``. For one entry, ``N_j ~ |c_j| sigma_j``
 minimises it (``Var = (sum |c_j| sigma_j)^2 / N``). For a whole tensor each
 point gets the weight of everything it feeds,
-``w_j = sqrt(sum_entries,outputs c_ej^2 sigma_j^2)``, and ``N_j ~ w_j``
-minimises the summed variance of all entries. A target standard error ``eps``
-on every entry then fixes the total: ``N = max_e sum_j c_ej^2 sigma_j^2 /
-(pi_j eps^2)`` with ``pi_j = w_j / sum w``.
+``w_j = sqrt(sum_e c_ej^2 sigma_j^2)``, and ``N_j ~ w_j`` minimises the summed
+variance of all entries. A point's shots serve all its outputs at once, and
+every output must meet the target, so ``sigma_j^2`` is its noisiest output's
+(``max_o sigma_jo^2``). A target standard error ``eps`` on every entry then
+fixes the total: ``N = max_e,o sum_j c_ej^2 sigma_jo^2 / (pi_j eps^2)`` with
+``pi_j = w_j / sum w``. The shots each point needs only grow with any
+``sigma_jo``, so pricing them at ``sigma^2 = 1`` (the most a Pauli output has)
+bounds what a run, which measures ``sigma`` in a pilot, spends.
 
 Shared points correlate entries: the unshifted ``f(x)`` enters every diagonal
 Hessian entry, so their errors move together; :meth:`Derivatives.covariance`
@@ -44,11 +48,12 @@ import numpy as np
 from qshift._errors import RequestError
 from qshift.backends.registry import resolve_profile
 from qshift.cost.checks import check_target, plan_request
-from qshift.cost.estimate import cost_of
+from qshift.cost.pricing import cost_of
 from qshift.ir.grouping import n_groups
 from qshift.planning.planner import Plan
 
-__all__ = ["Choice", "allocate", "choices", "entry_variances", "required_shots", "weights"]
+__all__ = ["Choice", "allocate", "choices", "entry_variances", "optimal_split", "request_family", "required_shots",
+           "top_up", "weights"]
 
 RULE_FAMILIES = ("standard", "min-shots", "min-circuits", "min-cost")
 _LADDER = 2 ** 0.25  # shot levels: fewer distinct levels means fewer provider calls
@@ -66,10 +71,14 @@ def _terms(plan: Plan):
 
 
 def weights(plan: Plan, sigma2: np.ndarray | None = None) -> np.ndarray:
-    """``w_j = sqrt(sum c_ej^2 sigma_jo^2)`` for one row's points; ``sigma2`` is ``(points, n_out)`` (default 1)."""
+    """``w_j = sqrt(sum_e c_ej^2 max_o sigma_jo^2)`` for one row's points; ``sigma2`` is ``(points, n_out)`` (default 1).
+
+    The noisiest output of a point sets its weight: its shots must bring every output to the
+    target, and with it the shots a target needs only grow with each ``sigma_jo``.
+    """
     entries, points, coeff, _ = _terms(plan)
     s2 = np.ones((plan.points_per_row, 1)) if sigma2 is None else np.asarray(sigma2)
-    per_term = coeff ** 2 * s2[points].sum(axis=1)
+    per_term = coeff ** 2 * s2[points].max(axis=1)
     return np.sqrt(np.bincount(points, per_term, minlength=plan.points_per_row))
 
 
@@ -103,6 +112,28 @@ def quantize(shots: np.ndarray) -> np.ndarray:
     shots = np.maximum(np.asarray(shots, dtype=float), 1.0)
     levels = np.ceil(_LADDER ** np.ceil(np.log(shots) / np.log(_LADDER) - 1e-9))
     return levels.astype(np.int64)
+
+
+def optimal_split(plan: Plan, shots: int) -> np.ndarray:
+    """Shots per point of one row for ``shots`` per circuit on average, split by weight, on the ladder.
+
+    Example:
+        >>> import qshift
+        >>> optimal_split(qshift.plan(qshift.Circuit.from_qasm(qshift.circuit_path("sin")), order=2), 1000).tolist()
+        [1723, 862, 862, 862]
+    """
+    return quantize(allocate(plan, shots * plan.points_per_row))
+
+
+def top_up(plan: Plan, target_stderr: float, sigma2: np.ndarray, pilot_shots: int, *, optimal: bool) -> np.ndarray:
+    """Shots each point of one row needs beyond a pilot of ``pilot_shots`` (on the ladder; 0: none).
+
+    ``sigma2`` is the per-shot variance of every point and output, ``(points_per_row, n_out)``:
+    measured by the pilot in a run, ``1`` (the worst case for Pauli outputs) in an estimate. The
+    shots only grow with ``sigma2``, so the worst case bounds what any run tops up.
+    """
+    need = required_shots(plan, target_stderr, sigma2, optimal=optimal)
+    return np.where(need > pilot_shots, quantize(np.maximum(need - pilot_shots, 1)), 0)
 
 
 @dataclass(frozen=True)
@@ -149,6 +180,23 @@ def _shot_price(profile, extra_shots: int) -> float:
 
 def cheapest(table: list[Choice]) -> Choice:
     return min(table, key=lambda c: (c.price, c.shots, c.circuits))
+
+
+def request_family(circuit, rule: str, target_stderr, allocation, order_args: dict, device) -> tuple[str, bool]:
+    """(planner rule, optimal allocation?) of a request or an estimate with these arguments.
+
+    Plain requests (a planner rule, no target, no allocation) keep their rule and uniform shots;
+    the others are resolved by :func:`resolve_family`.
+
+    Example:
+        >>> import qshift
+        >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+        >>> request_family(c, "min-shots", 0.01, None, {"order": 1}, "local")
+        ('standard', True)
+    """
+    if rule not in ("min-shots", "min-cost") and target_stderr is None and allocation is None:
+        return rule, False
+    return resolve_family(rule, target_stderr, allocation, circuit, order_args, device)
 
 
 def resolve_family(rule: str, target_stderr, allocation, circuit, order_args: dict, device) -> tuple[str, bool]:

@@ -2,7 +2,9 @@
 
 An :class:`Angle` is what a gate's angle is in the IR: builder code combines
 symbols with numbers (``2 * theta + 0.5``) and anything that is not affine in
-one symbol raises :class:`~qshift.NonAffineAngleError`.
+one symbol raises :class:`~qshift.NonAffineAngleError` (``np.sin(theta)``,
+``math.sin(theta)`` and ``theta * theta`` included). NumPy numbers work like
+Python's (``np.float64(2) * theta``, ``np.pi / 2``).
 
 Example:
     >>> theta = Angle("theta")
@@ -15,7 +17,10 @@ Example:
 from __future__ import annotations
 
 import numbers
+import operator
 from dataclasses import dataclass
+
+import numpy as np
 
 from qshift._errors import CircuitError, NonAffineAngleError
 from qshift._format import format_affine
@@ -110,8 +115,44 @@ class Angle:
             raise _non_affine(f"{other} ** ({self})")
         return NotImplemented
 
+    def __float__(self) -> float:
+        if self.is_constant:
+            return self.b
+        raise NonAffineAngleError(
+            f"the symbol {self.symbol!r} has no number while the circuit is built",
+            expected="a * symbol + b, or a constant", received=f"float({self})",
+            fix="gate angles are affine in one symbol: feed a function of your data (sin(x), ...) as a symbol's "
+                "value instead, e.g. an input 'sx' set to sin(x)")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy on angles: arithmetic stays affine (``np.float64(2) * theta``), constants fold
+        (``np.sin(Angle.constant(1.0))``), anything else of a symbol is a :class:`~qshift.NonAffineAngleError`."""
+        scalars = all(isinstance(x, (Angle, numbers.Real)) for x in inputs)
+        if method == "__call__" and not kwargs and ufunc.__name__ in _OPERATORS:
+            if scalars:  # Python floats: NumPy's own scalars would hand the operation back here
+                return _OPERATORS[ufunc.__name__](*(x if isinstance(x, Angle) else float(x) for x in inputs))
+            return ufunc(*(np.asarray(x, dtype=object) if isinstance(x, Angle) else x for x in inputs))
+        if method == "__call__" and not kwargs and scalars and all(_constant(x) for x in inputs):
+            return Angle.constant(ufunc(*(x.b if isinstance(x, Angle) else x for x in inputs)))
+        args = ", ".join(str(x) for x in inputs)
+        raise NonAffineAngleError(
+            f"np.{ufunc.__name__} of a symbol is not an affine angle",
+            expected="a * symbol + b, or a constant (NumPy numbers such as np.pi / 2 are fine)",
+            received=f"np.{ufunc.__name__}({args})" + ("" if method == "__call__" else f" ({method})"),
+            fix="gate angles are affine in one symbol: feed a function of your data (sin(x), ...) as a symbol's "
+                "value instead, e.g. an input 'sx' set to sin(x)")
+
     def __str__(self) -> str:
         return format_affine(self.symbol, self.a, self.b)
+
+
+_OPERATORS = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul,
+              "true_divide": operator.truediv, "divide": operator.truediv, "negative": operator.neg,
+              "positive": operator.pos, "power": operator.pow, "equal": operator.eq, "not_equal": operator.ne}
+
+
+def _constant(x) -> bool:
+    return not isinstance(x, Angle) or x.is_constant
 
 
 def _non_affine(text: str) -> NonAffineAngleError:

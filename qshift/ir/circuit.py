@@ -72,7 +72,15 @@ class Circuit:
     # -- constructors ---------------------------------------------------------------------------
     @classmethod
     def from_qasm(cls, source: "str | Path") -> "Circuit":
-        """Read an OpenQASM 3 program (text, or a path to a ``.qasm`` file). See docs/qasm.md for the subset."""
+        """Read an OpenQASM 3 program: text, a path to a ``.qasm`` file, or a library circuit's name.
+
+        See docs/qasm.md for the subset. A name such as ``"vqe-h2"`` that is no existing file is
+        read from the circuit library (:func:`qshift.library`), as the command line does.
+
+        Example:
+            >>> Circuit.from_qasm("vqe-h2").n_qubits
+            4
+        """
         return cls(*qasm_parts(source))
 
     def to_qasm(self) -> str:
@@ -150,15 +158,33 @@ class Circuit:
     def check_values(self, values, *, name: str = "values") -> tuple[np.ndarray, tuple[int, ...]]:
         """Validate symbol values; return them as float64 ``(rows, n_symbols)`` and the batch shape.
 
+        A single number is the value of a circuit's one symbol (one row, like ``[x]``).
+
+        Example:
+            >>> import qshift
+            >>> sin = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+            >>> sin.check_values(0.5)
+            (array([[0.5]]), ())
+
         Raises:
-            ValuesError: wrong last dimension, non-numeric, NaN or infinite entries.
+            ValuesError: wrong last dimension, a single number for a circuit without exactly one
+                symbol, non-numeric, NaN or infinite entries.
         """
         try:
             arr = np.asarray(values, dtype=float)
         except (TypeError, ValueError) as exc:
             raise ValuesError(f"{name} must be numbers", expected=f"an array of shape (..., {self.n_symbols})",
                               received=f"{type(values).__name__}: {exc}", fix="pass a float array") from None
-        if arr.ndim == 0 or arr.shape[-1] != self.n_symbols:
+        if arr.ndim == 0 and self.n_symbols == 1:
+            arr = arr.reshape(1)
+        elif arr.ndim == 0:
+            raise ValuesError(
+                f"a single number for {name} fits only a circuit with one symbol",
+                expected=f"one value per symbol {list(self.symbols)}: shape (..., {self.n_symbols})",
+                received=f"the number {arr.item()!r}",
+                fix=f"pass a list of {self.n_symbols} values in the order of circuit.symbols" if self.n_symbols
+                else "pass an empty list of values: this circuit has no symbols")
+        if arr.shape[-1] != self.n_symbols:
             raise ValuesError(
                 f"{name} has the wrong shape for this circuit",
                 expected=f"shape (..., {self.n_symbols}) — one value per symbol {list(self.symbols)}",

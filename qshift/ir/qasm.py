@@ -1,5 +1,8 @@
 """OpenQASM 3 in and out, through the ``openqasm3`` reference parser.
 
+A source is OpenQASM 3 text, a path to a ``.qasm`` file, or the name of a circuit
+of the library (``"vqe-h2"``: one word that is no existing file).
+
 The accepted subset (docs/qasm.md): ``include "stdgates.inc"`` only; ``input
 float[64] name;`` symbols (a symbol may share a gate's name, as builder and
 converter circuits do: gates are only called, symbols only read; stricter
@@ -27,6 +30,7 @@ import math
 import re
 from pathlib import Path
 
+from qshift._data import shipped_files
 from qshift._errors import CircuitError, MissingExtraError, NonAffineAngleError, QasmError, QubitIndexError, SymbolError
 from qshift._format import format_affine
 from qshift.ir.angle import Angle, as_angle
@@ -39,6 +43,7 @@ __all__ = ["qasm_parts", "to_qasm"]
 _CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": 2 * math.pi, "τ": 2 * math.pi, "euler": math.e, "ℇ": math.e}
 _FUNCTIONS = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "sqrt": math.sqrt,
               "arcsin": math.asin, "arccos": math.acos, "arctan": math.atan, "ln": math.log}
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 _OBS_FACTOR = re.compile(r"^\s*([ixyzIXYZ])\s*\(\s*([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*\)\s*$")
 
 
@@ -48,18 +53,36 @@ def _read_source(source) -> tuple[str, str]:
     if not isinstance(source, str):
         raise QasmError("cannot read a circuit from this object", expected="OpenQASM 3 text or a path to a .qasm file",
                         received=type(source).__name__, fix="pass a str or pathlib.Path")
-    if "\n" not in source and ";" not in source:
-        return _read_file(Path(source)), Path(source).stem
+    if source.strip() and "\n" not in source and ";" not in source:
+        path = Path(source)
+        if not path.exists() and source.strip() in _library():  # a library circuit's name, e.g. "vqe-h2"
+            path = _library()[source.strip()]
+        return _read_file(path), path.stem
     return source, "circuit"
+
+
+def _library() -> dict[str, Path]:
+    return shipped_files("circuits", ".qasm", CircuitError, "the circuit library")
 
 
 def _read_file(path: Path) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        raise QasmError(f"cannot read {str(path)!r}", expected="an existing .qasm file or OpenQASM 3 text",
+        raise QasmError(f"cannot read {str(path)!r}",
+                        expected="an existing .qasm file, a library circuit name or OpenQASM 3 text",
                         received=f"{type(exc).__name__}: {exc.strerror or exc}",
-                        fix="check the path (or pass the program text itself)") from None
+                        fix="check the path, or pick a name from qshift.library() (or pass the program text "
+                            "itself)") from None
+
+
+def _check_not_empty(text: str) -> None:
+    """An empty program (nothing but blanks and comments) is refused before the parser sees it."""
+    if not _COMMENT.sub("", text).strip():
+        raise QasmError("the program is empty", expected="an OpenQASM 3 program: qubits, gates and "
+                        "'#pragma braket result expectation' outputs",
+                        received="an empty text" if not text.strip() else "only comments",
+                        fix="check the file: it has no statements")
 
 
 def _parse(text: str):
@@ -294,6 +317,7 @@ def _describe(node) -> str:
 def qasm_parts(source) -> CircuitParts:
     """The parts of the circuit in OpenQASM 3 text or a ``.qasm`` path (``Circuit(*parts)`` validates them)."""
     text, name = _read_source(source)
+    _check_not_empty(text)
     return _Reader(name).read(_parse(text))
 
 

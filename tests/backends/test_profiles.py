@@ -134,3 +134,71 @@ def test_unknown_names_list_the_known_ones():
     with pytest.raises(qshift.DeviceError) as info:
         resolve_device("ionq-fortee")
     assert "ionq-forte" in str(info.value) and "available_devices" in str(info.value)
+
+
+# -- a profile runs as it is priced -------------------------------------------------------------------
+
+MINE = ('name = "mine"\ndescription = "the local simulator, sampled and priced"\nbackend = "local"\nshots = 1000\n'
+        '[price]\nper_task = 0.30\nper_shot = 0.01\nprices_read = "2026-01-01"\nsource = "https://example.com"\n')
+
+
+@pytest.fixture
+def mine(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(MINE)
+    return path
+
+
+def test_a_local_profile_with_shots_runs_with_them(mine):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    x = [0.3, 0.2]
+    backend = resolve_device(mine)
+    assert (backend.name, backend.default_shots, backend.profile.name) == ("mine", 1000, "mine")
+    e = qshift.estimate(c, order=2, device=mine)
+    d = qshift.derivatives(c, x, order=2, device=mine, seed=4, store=False)
+    assert d.stats.shots > 0 and d.stats.shots == 1000 * d.stats.executions
+    assert (d.stats.circuits, d.stats.executions, d.stats.shots) == (
+        e.planned.circuits, e.planned.executions, e.planned.shots)
+    assert e.shots_per_execution == 1000 and e.planned.price == pytest.approx(0.30 + 0.01 * e.planned.shots)
+    exact = qshift.derivatives(c, x, order=2)  # the same simulator without shots
+    for k in range(3):
+        err = d.standard_error(k)
+        assert err.shape == exact.derivative(k).shape and np.all(err > 0)
+        assert np.all(np.abs(d.derivative(k) - exact.derivative(k)) < 5 * err)
+    assert qshift.derivatives(c, x, order=1, device=mine, shots=10, store=False, seed=1).stats.shots == \
+        10 * qshift.estimate(c, order=1, device=mine, shots=10).planned.executions  # shots= still wins
+
+
+def test_max_cost_refuses_a_profile_before_anything_runs(mine, monkeypatch):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    calls = []
+    run = qshift.LocalSimulator.run
+    monkeypatch.setattr(qshift.LocalSimulator, "run", lambda self, *a, **k: calls.append(1) or run(self, *a, **k))
+    price = qshift.estimate(c, order=2, device=mine).planned.price
+    with pytest.raises(qshift.CostLimitError) as info:
+        qshift.derivatives(c, [0.3, 0.2], order=2, device=mine, max_cost=price - 0.01, store=False)
+    assert calls == []
+    message = str(info.value)
+    assert "'mine'" in message and "'local'" not in message and f"{price:,.2f} USD" in message
+    d = qshift.derivatives(c, [0.3, 0.2], order=2, device=mine, max_cost=price, store=False, seed=2)
+    assert len(calls) == 1 and d.stats.shots == qshift.estimate(c, order=2, device=mine).planned.shots
+
+
+def test_local_simulator_memory_sizes():
+    assert qshift.LocalSimulator(max_memory="6GiB").max_memory == 6 * 2 ** 30
+    assert qshift.LocalSimulator(max_memory="512 MiB").max_memory == 512 * 2 ** 20
+    assert qshift.LocalSimulator(max_memory="2GB").max_memory == 2 * 10 ** 9
+    assert qshift.LocalSimulator(max_memory=1e6).max_memory == 10 ** 6
+    for bad in ("6 gigs", "", "-1GiB", 0, None, True, "nanGB"):
+        with pytest.raises(qshift.DeviceError) as info:
+            qshift.LocalSimulator(max_memory=bad)
+        assert "'6GiB'" in str(info.value)
+
+
+def test_memory_sizes_from_a_profile(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text('name = "small"\ndescription = "d"\nbackend = "local"\n[options]\nmax_memory = "1MiB"\n')
+    backend = resolve_device(path)
+    assert backend.max_memory == 2 ** 20 and backend.rows_per_chunk(10) == 16
+    with pytest.raises(qshift.SimulationMemoryError):
+        backend.rows_per_chunk(16)

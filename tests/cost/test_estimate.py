@@ -141,3 +141,107 @@ def test_default_shots_come_from_the_device_and_give_standard_errors():
     d = qshift.derivatives(c, [0.4], order=1, device=_Priced(), seed=3)
     assert d.stats.shots == 100 * d.stats.executions
     assert d.standard_error(1).shape == d.jacobian.shape and np.all(d.standard_error(1) > 0)
+
+
+# -- every rule family priced as it runs ------------------------------------------------------------
+
+def _counts(x):
+    return (x.circuits, x.executions, x.shots, x.jobs)
+
+
+@pytest.fixture(scope="module")
+def three_outputs():
+    """Two symbols, three outputs in two measurement groups (X0 apart from Z0, Z1)."""
+    b = qshift.CircuitBuilder(2)
+    x, y = b.input("x"), b.input("y")
+    return b.ry(x, 0).cx(0, 1).rx(y, 1).expectation("X0").expectation("Z0").expectation("Z1").build()
+
+
+@pytest.mark.parametrize("kw", [
+    {"shots": 300},
+    {"shots": 300, "rule": "min-circuits"},
+    {"shots": 300, "allocation": "optimal"},
+    {"shots": 300, "allocation": "optimal", "rule": "min-circuits"},
+    {"shots": 300, "allocation": "uniform"},
+])
+def test_fixed_shots_are_priced_exactly_as_they_run(three_outputs, kw):
+    c, values = three_outputs, np.array([[0.3, -0.4], [1.1, 0.2]])
+    e = qshift.estimate(c, order=2, device="local", values=values, **kw)
+    d = qshift.derivatives(c, values, order=2, seed=5, **kw)
+    assert _counts(e.planned) == _counts(d.stats)  # circuits, executions, shots and calls, all equal
+    assert e.groups == 2 and not e.expected
+    assert e.allocation == kw.get("allocation", "uniform")
+    if e.allocation == "optimal":
+        assert d.stats.shots == int(d.shots_per_point.sum()) * 2  # shots by weight, two groups each
+        assert e.planned.jobs > 1  # one call per shot level
+
+
+@pytest.mark.parametrize("rule, allocation", [("standard", None), ("min-shots", None), ("min-circuits", None),
+                                              ("min-cost", None), ("standard", "optimal")])
+def test_a_target_is_priced_as_an_upper_bound_of_what_runs(three_outputs, rule, allocation):
+    c, x = three_outputs, [0.3, -0.4]
+    e = qshift.estimate(c, order=2, device="local", target_stderr=0.05, rule=rule, allocation=allocation,
+                        pilot_shots=200)
+    assert e.expected and e.target_stderr == 0.05 and e.pilot_shots == 200
+    assert "expected figures" in str(e) and "expected" in e._repr_html_()
+    for seed in (1, 2, 3):
+        d = qshift.derivatives(c, x, order=2, target_stderr=0.05, rule=rule, allocation=allocation, pilot_shots=200,
+                               seed=seed)
+        assert d.stats.circuits == e.planned.circuits == d.plan.circuits
+        assert d.stats.shots <= e.planned.shots and d.stats.executions <= e.planned.executions
+        assert d.stats.shots >= 200 * 2 * d.plan.circuits  # the pilot at least
+    # the worst case sigma^2 = 1 is what a run tops up with on an output of mean 0 (X0 at x = pi/2)
+    worst = qshift.derivatives(c, [np.pi / 2, np.pi / 2], order=2, target_stderr=0.05, rule=rule,
+                               allocation=allocation, pilot_shots=200, seed=4)
+    assert worst.stats.shots <= e.planned.shots
+
+
+def test_min_cost_prices_the_family_it_picks():
+    c = qshift.hardware_efficient(3, 1)
+    table = qshift.cost.shots.choices(c, order=2, target_stderr=0.05, device="ionq-forte")
+    picked = qshift.cost.shots.cheapest(table).rule
+    e = qshift.estimate(c, order=2, device="ionq-forte", target_stderr=0.05, rule="min-cost")
+    same = qshift.estimate(c, order=2, device="ionq-forte", target_stderr=0.05, rule=picked)
+    assert e.rule == picked and _counts(e.planned) == _counts(same.planned)
+    assert e.planned.price == same.planned.price
+
+
+def test_rules_that_need_a_target_say_so_as_derivatives_does():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    for rule in ("min-shots", "min-cost"):
+        with pytest.raises(qshift.RequestError) as est:
+            qshift.estimate(c, order=1, rule=rule)
+        with pytest.raises(qshift.RequestError) as run:
+            qshift.derivatives(c, [0.1], order=1, rule=rule)
+        assert str(est.value) == str(run.value) and "target_stderr" in str(est.value)
+    for bad in ({"allocation": "greedy"}, {"target_stderr": -1.0}, {"target_stderr": 0.1, "pilot_shots": 0},
+                {"rule": "fastest"}):
+        with pytest.raises(qshift.RequestError):
+            qshift.estimate(c, order=1, **bad)
+
+
+def test_max_cost_prices_the_request_s_strategy():
+    from qshift.cost.estimate import check_cost
+    from qshift.cost.sampling import OptimalAllocation, TargetError
+
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    backend = _Priced()
+    plan = qshift.plan(c, order=2)
+    target = qshift.estimate(c, order=2, device=backend, target_stderr=0.05)
+    with pytest.raises(qshift.CostLimitError) as info:
+        check_cost(plan, c, backend, None, target.planned.price - 1, TargetError(0.05, False, 100))
+    assert f"{target.planned.price:,.2f} USD" in str(info.value)
+    assert check_cost(plan, c, backend, None, target.planned.price, TargetError(0.05, False, 100)) == target.planned
+    optimal = qshift.estimate(c, order=2, device=backend, allocation="optimal")
+    assert optimal.shots_per_execution >= 100 and optimal.allocation == "optimal"  # the device's 100 shots
+    assert check_cost(plan, c, backend, 100, 1e12, OptimalAllocation(100)) == optimal.planned
+
+
+def test_a_target_over_several_rows_stays_under_its_estimate(rng):
+    c = qshift.hardware_efficient(2, 1)
+    values = rng.uniform(-np.pi, np.pi, (2, c.n_symbols))
+    e = qshift.estimate(c, order=1, values=values, target_stderr=0.03, rule="min-shots")
+    assert e.rows == 2 and e.planned.circuits == qshift.plan(c, order=1, rows=2).circuits
+    for seed in range(4):
+        d = qshift.derivatives(c, values, order=1, target_stderr=0.03, rule="min-shots", seed=seed)
+        assert d.stats.circuits == e.planned.circuits and d.stats.shots <= e.planned.shots

@@ -137,3 +137,15 @@ def test_bad_shot_requests(ising, kwargs, match):
     c, x = ising
     with pytest.raises(qshift.RequestError, match=match):
         qshift.derivatives(c, x, order=2, **kwargs)
+
+
+def test_exact_results_have_zero_standard_errors_and_covariance():
+    c = qshift.hardware_efficient(2, 1)
+    d = qshift.derivatives(c, np.full((3, c.n_symbols), 0.2), order=2)
+    for k in range(3):
+        assert d.standard_error(k).shape == d.derivative(k).shape and not d.standard_error(k).any()
+    assert d.covariance(2).shape == (16, 16) and not d.covariance(2).any()
+    sampled = qshift.derivatives(c, np.full(c.n_symbols, 0.2), order=1, shots=500, seed=1)
+    assert np.all(sampled.standard_error(1) > 0)
+    with pytest.raises(qshift.RequestError, match="not computed"):
+        d.standard_error(3)

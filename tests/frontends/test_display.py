@@ -111,6 +111,14 @@ def test_estimate_html_is_a_table_of_planned_and_naive_costs():
     assert f"{timed.planned.seconds:,.0f} s" in text_of(timed._repr_html_())
 
 
+def test_estimate_html_says_when_shots_are_an_expected_figure():
+    c = qshift.hardware_efficient(2, 1)
+    target = text_of(qshift.estimate(c, order=1, device="ionq-forte", target_stderr=0.05)._repr_html_())
+    assert "expected shots: a pilot of 100" in target and "Shots and price are expected figures" in target
+    optimal = text_of(qshift.estimate(c, order=1, device="ionq-forte", allocation="optimal")._repr_html_())
+    assert "optimal allocation" in optimal and "expected" not in optimal
+
+
 def test_derivatives_html_counts_points_read_from_a_store(tmp_path):
     c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
     qshift.derivatives(c, [0.5], order=1, store=tmp_path / "run.sqlite")

@@ -244,7 +244,8 @@ def two_symbols():
 
 
 @pytest.mark.parametrize("values, received", [
-    ([0.1], "shape (1,)"), ([0.1, 0.2, 0.3], "shape (3,)"), (np.zeros((4, 1)), "shape (4, 1)"), (0.5, "shape ()"),
+    ([0.1], "shape (1,)"), ([0.1, 0.2, 0.3], "shape (3,)"), (np.zeros((4, 1)), "shape (4, 1)"),
+    (0.5, "the number 0.5"), (np.float64(0.5), "the number 0.5"),
 ])
 def test_values_of_the_wrong_shape(two_symbols, values, received):
     with pytest.raises(qshift.ValuesError) as err:
@@ -265,6 +266,44 @@ def test_non_numeric_values(two_symbols):
     with pytest.raises(qshift.ValuesError) as err:
         qshift.simulate(two_symbols, ["a", "b"])
     assert_helpful(err, "must be numbers")
+
+
+def test_a_number_is_the_value_of_a_one_symbol_circuit(two_symbols):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    rows, batch = c.check_values(0.5)
+    assert rows.tolist() == [[0.5]] and batch == ()
+    d = qshift.derivatives(c, 0.5, order=1)
+    np.testing.assert_allclose([d.value[0], d.jacobian[0, 0]], [np.sin(0.5), np.cos(0.5)], atol=1e-12)
+    assert d.value.shape == qshift.derivatives(c, [0.5]).value.shape == (1,)
+    with pytest.raises(qshift.ValuesError) as err:
+        qshift.derivatives(two_symbols, 0.5)
+    assert_helpful(err, "fits only a circuit with one symbol", "2 values")
+    with pytest.raises(qshift.ValuesError, match="NaN"):
+        c.check_values(float("nan"))
+    none = qshift.CircuitBuilder(1).x(0).expectation("Z0").build()
+    with pytest.raises(qshift.ValuesError, match="no symbols"):
+        none.check_values(1.0)
+
+
+def test_numpy_functions_of_a_symbol_are_refused_and_numpy_numbers_are_constants():
+    b = CircuitBuilder(1)
+    a = b.input("a")
+    for make, name in ((lambda: np.sin(a), "np.sin"), (lambda: np.exp(2 * a), "np.exp"),
+                       (lambda: np.sqrt(a + 1), "np.sqrt"), (lambda: math.sin(a), "float(a)")):
+        with pytest.raises(qshift.NonAffineAngleError) as err:
+            b.ry(make(), 0)
+        assert_helpful(err, name, "a * symbol + b")
+    with pytest.raises(qshift.NonAffineAngleError):
+        b.ry(np.float64(2.0) ** a, 0)
+    b.ry(np.float64(0.5), 0).ry(np.pi / 2, 0).rz(np.float64(2.0) * a + np.float32(0.25), 0).rx(a / np.int64(4), 0)
+    b.rx(np.sin(Angle.constant(0.5)), 0)  # a constant folds
+    c = b.expectation("Z0").build()
+    angles = [op.angle for op in c.operations]
+    assert angles[:2] == [Angle(None, 0.0, 0.5), Angle(None, 0.0, np.pi / 2)]
+    assert angles[2] == Angle("a", 2.0, 0.25) and angles[3] == Angle("a", 0.25, 0.0)
+    assert angles[4] == Angle(None, 0.0, math.sin(0.5))
+    assert all(type(x.a) is float and type(x.b) is float for x in angles)
+    assert (np.array([1.0, 2.0]) * a).tolist() == [a, 2 * a] and np.float64(1.0) != a
 
 
 def test_circuit_without_symbols_takes_empty_value_rows():

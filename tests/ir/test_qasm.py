@@ -153,6 +153,31 @@ def test_unreadable_path():
     assert "fix:" in str(info.value) and "no/such/file.qasm" in str(info.value)
 
 
+def test_library_names_read_as_the_cli_reads_them(tmp_path, monkeypatch):
+    c = Circuit.from_qasm("vqe-h2")
+    assert c == Circuit.from_qasm(qshift.circuit_path("vqe-h2")) and c.name == "vqe-h2"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sin").write_text(qshift.circuit_path("ising-2q").read_text())
+    assert Circuit.from_qasm("sin").symbols == ("coupling", "field")  # an existing file comes first
+    with pytest.raises(qshift.QasmError) as info:
+        Circuit.from_qasm("vqe-h3")
+    assert "qshift.library()" in info.value.fix
+    text = "OPENQASM 3.0; qubit[1] q; x q[0]; #pragma braket result expectation z(q[0])"
+    assert Circuit.from_qasm(text).name == "circuit"  # OpenQASM text stays text
+
+
+@pytest.mark.parametrize("text, received", [("", "an empty text"), ("  \n\t\n", "an empty text"),
+                                            ("// just a comment\n/* and another */\n", "only comments")])
+def test_an_empty_program_is_a_qasm_error(tmp_path, text, received):
+    path = tmp_path / "empty.qasm"
+    path.write_text(text)
+    for source in (path, str(path), text):
+        with pytest.raises(qshift.QasmError) as info:
+            Circuit.from_qasm(source)
+        assert info.value.problem == "the program is empty" and info.value.received == received
+        assert "fix:" in str(info.value)
+
+
 # -- round trips ------------------------------------------------------------------------------------
 
 def assert_round_trip(c: Circuit, rng):

@@ -41,11 +41,12 @@ Example:
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
 
-from qshift._errors import SimulationMemoryError
+from qshift._errors import DeviceError, SimulationMemoryError
 from qshift.backends._common import check_angles
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.local.compile import _compile, _Program
@@ -54,7 +55,7 @@ from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import n_groups
 
-__all__ = ["LocalSimulator", "simulate"]
+__all__ = ["LocalSimulator", "parse_size", "simulate"]
 
 _BYTES_PER_AMPLITUDE = 16
 _WORKING_COPIES = 4  # two state buffers, the copies of split groups, and a kernel's temporaries
@@ -67,19 +68,34 @@ class LocalSimulator(Backend):
     """The default device: an exact, batched statevector simulator in NumPy.
 
     Args:
-        max_memory: bytes of working memory a run may use (default 2 GiB). Rows are processed
-            in chunks that fit; a single state that does not fit raises
-            :class:`~qshift.SimulationMemoryError`.
+        max_memory: working memory a run may use: bytes, or a size such as ``"6GiB"``,
+            ``"512MiB"`` or ``"2GB"`` (default 2 GiB). Rows are processed in chunks that fit;
+            a single state that does not fit raises :class:`~qshift.SimulationMemoryError`.
+        default_shots: shots of a request that passes none (``None``: exact). With shots, each
+            output is sampled from the exact distribution (see :meth:`run`).
+        name: the device name shown to users (a profile's name; default ``"local"``).
+        max_batch: most rows one :meth:`run` call accepts (``None``: no limit).
         profile: the device profile this simulator was built from, or ``None``.
+
+    Example:
+        >>> LocalSimulator(max_memory="512MiB").max_memory == 512 * 2 ** 20
+        True
+        >>> LocalSimulator(default_shots=1000).resolve_shots(None)
+        1000
     """
 
     name = "local"
     exact = True
     max_batch = None
 
-    def __init__(self, max_memory: int = 2 * 1024 ** 3, *, profile: DeviceProfile | None = None):
-        self.max_memory = int(max_memory)
+    def __init__(self, max_memory: int | str = 2 * 1024 ** 3, *, default_shots: int | None = None,
+                 name: str = "local", max_batch: int | None = None, profile: DeviceProfile | None = None):
+        self.max_memory = parse_size(max_memory)
+        self.default_shots = _check_default_shots(default_shots)
+        self.name = name
+        self.max_batch = max_batch
         self.profile = profile
+        self.cache_key = "local"  # one simulator whatever the profile calls it: its results are the same
 
     def rows_per_chunk(self, n_qubits: int) -> int:
         """How many rows fit in ``max_memory`` at once (at least one, or an error)."""
@@ -96,7 +112,7 @@ class LocalSimulator(Backend):
 
     def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
             seed: int | None = None) -> RunResult:
-        """Exact expectation values for every row of slot angles ``(B, n_slots)``."""
+        """Expectation values for every row of slot angles ``(B, n_slots)``: exact, or sampled with ``shots``."""
         angles = check_angles(circuit, angles)
         rows = len(angles)
         chunk = min(self.rows_per_chunk(circuit.n_qubits), _cache_rows(circuit.n_qubits))  # before compiling
@@ -111,6 +127,44 @@ class LocalSimulator(Backend):
             sampled = _sample(values, shots, seed)
             return RunResult(sampled.values, sampled.variances, rows * n_groups(circuit), 1)
         return RunResult(values, None, rows, 1)
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
+          "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", re.IGNORECASE)
+
+
+def parse_size(size) -> int:
+    """Bytes in ``size``: a positive number of bytes, or text such as ``"6GiB"``, ``"512 MiB"``, ``"2GB"``.
+
+    Example:
+        >>> parse_size("6GiB") == 6 * 2 ** 30, parse_size("2GB"), parse_size(1024)
+        (True, 2000000000, 1024)
+
+    Raises:
+        DeviceError: not a size, or not positive.
+    """
+    number = None
+    if isinstance(size, str):
+        m = _SIZE.fullmatch(size)
+        if m and m.group(2).lower() in _UNITS:
+            number = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    elif isinstance(size, (int, float, np.integer, np.floating)) and not isinstance(size, bool):
+        number = float(size)
+    if number is None or not np.isfinite(number) or number < 1:
+        raise DeviceError("max_memory must be a size in bytes", expected="a positive number of bytes, or text like "
+                          "'6GiB', '512MiB', '2GB' (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
+                          received=repr(size), fix="pass e.g. LocalSimulator(max_memory='6GiB')")
+    return int(number)
+
+
+def _check_default_shots(shots) -> int | None:
+    if shots is None:
+        return None
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise DeviceError("default_shots must be a positive integer or None", expected="e.g. default_shots=1000",
+                          received=repr(shots), fix="pass a positive integer, or None for exact results")
+    return int(shots)
 
 
 _KEPT = threading.local()
