@@ -6,18 +6,25 @@ levels, a pilot and a top-up). Part ``i`` gets the ``i``-th child of
 integer (the first word of its state). An unseeded request stays unseeded in
 every part (``None``).
 
+An unseeded request that keeps an evaluation store gets a fresh seed of its own
+(:func:`fresh`, from the operating system's entropy), recorded with the request,
+so that a rerun after a crash can read back what it already sampled while a new
+request draws new samples (see :mod:`qshift.execution.store`).
+
 Example:
     >>> child_ints(7, 2) == [as_int(s) for s in spawn(7, 2)]
     True
     >>> child_ints(None, 3)
     [None, None, None]
+    >>> fresh() != fresh()
+    True
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["as_int", "child_ints", "spawn"]
+__all__ = ["as_int", "child_ints", "fresh", "spawn"]
 
 
 def spawn(seed, n: int) -> list[np.random.SeedSequence | None]:
@@ -35,3 +42,8 @@ def as_int(seed_seq: np.random.SeedSequence | None) -> int | None:
 def child_ints(seed, n: int) -> list[int | None]:
     """The integer seeds of the ``n`` children of ``seed`` (``spawn`` then ``as_int``)."""
     return [as_int(s) for s in spawn(seed, n)]
+
+
+def fresh() -> int:
+    """A new seed from the operating system's entropy (128 bits, as ``SeedSequence().entropy``)."""
+    return int(np.random.SeedSequence().entropy)

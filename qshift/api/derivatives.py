@@ -39,7 +39,8 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
                 seed: int | None = None, shift: float | None = None, rule: str = "standard", wrt=None,
                 orders=None, executor=None, progress: bool | None = None,
                 max_cost: float | None = None, target_stderr: float | None = None,
-                allocation: str | None = None, pilot_shots: int = 100, store=None) -> Derivatives:
+                allocation: str | None = None, pilot_shots: int = 100, store=None,
+                resume: bool | None = None) -> Derivatives:
     """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
 
     Args:
@@ -58,7 +59,9 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         executor: run through this :class:`~qshift.execution.executor.Executor` (its cache and counters)
             instead of a fresh one for ``device``; or a ``dask.distributed.Client`` (or a
             scheduler address) to run the circuits on a Dask cluster (``qshift[dask]``).
-        progress: show a progress bar on long runs (default: when stderr is a terminal).
+        progress: a progress bar of the circuits run (``tqdm``; the notebook widget in Jupyter).
+            ``None`` (default): on runs longer than about two seconds, when stderr is a terminal or
+            in a Jupyter kernel; ``True``: at once; ``False``: never.
         max_cost: refuse to start (:class:`~qshift.CostLimitError`) when the estimated price of
             the planned circuits on ``device`` exceeds this (see :func:`qshift.estimate`).
         target_stderr: sample until every entry's standard error is about this: a pilot of
@@ -72,6 +75,16 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
             file for cloud and shot-based devices and none for exact simulators, ``False`` none,
             ``True`` the user cache file, or a path (see :mod:`qshift.execution.store`). ``stats`` then says
             how many points came from the store, were re-attached or were submitted.
+        resume: what an unseeded request with shots does with the store. Each such request is
+            recorded there with a seed of its own. ``None`` (default): resume only an *interrupted*
+            request (the same circuit, device, shots and values whose run crashed or was stopped):
+            it runs with its recorded seed, so finished circuits come from the store, tasks still
+            running are re-attached and a crash never pays twice; a request that completed is
+            **not** replayed: a repeat draws a fresh seed and new samples, because repeated
+            experiments must be independent samples, not one sample copied. ``True``: replay the
+            latest recorded request (its results come from the store; ``stats.from_store``).
+            ``False``: always sample anew. A seeded request always runs with its seed (the same
+            numbers, from the store when there); exact results have no seed.
 
     Example:
         >>> import qshift, numpy as np
@@ -82,8 +95,18 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         True
         >>> d.stats.circuits, d.stats.jobs
         (4, 1)
+
+        Repeats with shots and a store are independent samples; ``resume=True`` replays:
+
+        >>> import os, tempfile
+        >>> store = os.path.join(tempfile.mkdtemp(), "runs.sqlite")
+        >>> a = qshift.derivatives(c, [0.5], shots=100, store=store)
+        >>> b = qshift.derivatives(c, [0.5], shots=100, store=store)
+        >>> again = qshift.derivatives(c, [0.5], shots=100, store=store, resume=True)
+        >>> b.stats.from_store, again.stats.from_store, bool((again.jacobian == b.jacobian).all())
+        (0, 3, True)
     """
     args = Arguments(order=order, orders=orders, device=device, shots=shots, seed=seed, shift=shift, rule=rule,
                      wrt=wrt, executor=executor, progress=progress, max_cost=max_cost, target_stderr=target_stderr,
-                     allocation=allocation, pilot_shots=pilot_shots, store=store)
+                     allocation=allocation, pilot_shots=pilot_shots, store=store, resume=resume)
     return run(Request.of(circuit, values, args))

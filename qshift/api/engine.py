@@ -6,6 +6,8 @@ store, backend); the plan's contraction turns their values into the value,
 gradient, Hessian and higher tensors. Nothing here checks arguments, opens a
 store or prices the request again: :meth:`Request.of` did that once, which is
 what lets :mod:`qshift.tf` call :func:`run` for every order of every call.
+The one thing decided per run is the seed of a sampled request that keeps a
+store: the store records it with the request (see :func:`run`).
 
 Example:
     >>> import qshift
@@ -18,21 +20,47 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
 import numpy as np
 
 from qshift.api.request import Request
 from qshift.api.result import Derivatives
-from qshift.cost.sampling import Samples
+from qshift.cost.sampling import Samples, Sampling
+from qshift.execution.store import request_key
 
 __all__ = ["run"]
 
 
 def run(request: Request) -> Derivatives:
-    """Evaluate the request's points with its sampling strategy and contract them into tensors."""
+    """Evaluate the request's points with its sampling strategy and contract them into tensors.
+
+    A sampled request whose executor keeps a store is recorded there with its seed while it
+    runs (:meth:`~qshift.EvaluationStore.request`). Unseeded, it runs with the seed of the same
+    request when that one was interrupted (a rerun after a crash resumes: nothing is paid
+    twice), and otherwise with a fresh seed (a repeat is a new, independent sample);
+    ``request.resume=True`` replays the latest recorded one from the store instead.
+    """
     circuit, plan = request.circuit, request.plan
     points = plan.points(circuit.slot_angles(request.rows))
-    samples = request.sampling.run(request.executor, circuit, plan, points)
+    with _recorded(request, points) as sampling:
+        samples = sampling.run(request.executor, circuit, plan, points)
     return _result(request, samples)
+
+
+@contextmanager
+def _recorded(request: Request, points: np.ndarray) -> Iterator[Sampling]:
+    """The request's strategy, with the seed it runs with (recorded in the store while it runs)."""
+    store, sampling = request.executor.store, request.sampling
+    if store is None or request.exact or not hasattr(sampling, "seed"):
+        yield sampling
+        return
+    backend = request.executor.backend
+    key = request_key(request.circuit.fingerprint, backend.cache_key, request.shots, points, sampling)
+    with store.request(key, backend.cache_key, sampling.seed, resume=request.resume) as seed:
+        yield replace(sampling, seed=seed)
 
 
 def _result(request: Request, samples: Samples) -> Derivatives:

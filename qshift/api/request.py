@@ -2,11 +2,12 @@
 
 :func:`qshift.derivatives` gathers its keyword arguments in :class:`Arguments`
 and :meth:`Request.of` turns them into a :class:`Request`, in this order: the
-shots, the values, the rule family (``rule`` / ``target_stderr`` /
+shots, ``resume``, the values, the rule family (``rule`` / ``target_stderr`` /
 ``allocation``; ``"min-cost"`` asks the device's prices), the plan (orders,
 ``wrt``, ``shift``), the executor and its store, the shots the device runs
 with (:meth:`~qshift.Backend.resolve_shots`, the one place that decides
-"exact or how many shots"), the ``max_cost`` guard and the sampling strategy
+"exact or how many shots"), that ``resume=True`` has a store to replay from,
+the ``max_cost`` guard and the sampling strategy
 (:mod:`qshift.cost.sampling`). Nothing is run.
 
 :func:`qshift.api.engine.run` then runs a request. A TensorFlow op
@@ -33,7 +34,7 @@ from qshift._errors import RequestError
 from qshift.cost.checks import check_orders, check_pilot_shots, check_shots
 from qshift.cost.estimate import check_cost
 from qshift.cost.sampling import Exact, Sampling, sampling_for
-from qshift.cost.shots import resolve_family
+from qshift.cost.shots import request_family
 from qshift.execution.cluster import as_executor
 from qshift.ir.circuit import Circuit
 from qshift.planning.planner import Plan, make_plan
@@ -60,6 +61,7 @@ class Arguments:
     allocation: str | None = None
     pilot_shots: int = 100
     store: object = None
+    resume: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Request:
         shots: the shots per execution the device runs with (``None``: exact).
         sampling: how the shots are spent (:mod:`qshift.cost.sampling`).
         wrt, shift: as given, to plan again at other orders (:meth:`at`).
+        resume: whether an unseeded sampled request replays a recorded one (``None``: only an
+            interrupted one; see :func:`qshift.api.engine.run`).
     """
 
     circuit: Circuit
@@ -86,20 +90,26 @@ class Request:
     sampling: Sampling
     wrt: object = None
     shift: float | None = None
+    resume: bool | None = None
 
     @classmethod
     def of(cls, circuit: Circuit, values, args: Arguments) -> "Request":
         """Check ``args`` for ``circuit`` at ``values`` and resolve the executor, the shots and the strategy."""
         shots = check_shots(args.shots)
+        _check_resume(args.resume)
         rows, batch = circuit.check_values(values)
         rule, optimal = _family(circuit, len(rows), args)
         the_plan = make_plan(circuit, check_orders(args.order, args.orders), wrt=args.wrt, shift=args.shift,
                              rows=len(rows), rule=rule)
         executor = _executor(args)
         shots = executor.backend.resolve_shots(shots)
-        check_cost(the_plan, circuit, executor.backend, shots, args.max_cost)
-        return cls(circuit, rows, batch, the_plan, executor, shots, _sampling(shots, optimal, args),
-                   args.wrt, args.shift)
+        if args.resume and shots is not None and executor.store is None:
+            raise RequestError("resume=True replays a request from the store, and this one has none",
+                               expected="a store", received="no evaluation store",
+                               fix="pass store= the file the earlier run used (or leave resume out)")
+        sampling = _sampling(shots, optimal, args)
+        check_cost(the_plan, circuit, executor.backend, shots, args.max_cost, sampling)
+        return cls(circuit, rows, batch, the_plan, executor, shots, sampling, args.wrt, args.shift, args.resume)
 
     @property
     def exact(self) -> bool:
@@ -116,27 +126,29 @@ class Request:
 
 def _family(circuit: Circuit, rows: int, args: Arguments) -> tuple[str, bool]:
     """(the planner's rule, allocate shots by weight?) of a request."""
-    if args.rule not in ("min-shots", "min-cost") and args.target_stderr is None and args.allocation is None:
-        return args.rule, False
     order_args = {"order": args.order, "rows": rows, "wrt": args.wrt, "shift": args.shift, "orders": args.orders}
-    return resolve_family(args.rule, args.target_stderr, args.allocation, circuit, order_args, args.device)
+    return request_family(circuit, args.rule, args.target_stderr, args.allocation, order_args, args.device)
+
+
+def _check_resume(resume) -> None:
+    if resume is not None and not isinstance(resume, bool):
+        raise RequestError("resume must be True, False or None", expected="resume=True (replay the latest "
+                           "recorded request), False (never) or None (only an interrupted one)",
+                           received=repr(resume), fix="pass resume=True, resume=False, or leave it out")
 
 
 def _executor(args: Arguments):
-    """The request's executor: the one given, or a new one for ``device`` with the store asked for."""
-    draws_apart = args.target_stderr is not None and args.seed is None
-    # the pilot and the top-up of a point are separate draws: keep them out of the store
-    store = False if draws_apart and args.store is None else args.store
-    if args.executor is not None and store is not None:
+    """The request's executor: the one given, or a new one for ``device`` with the store asked for.
+
+    An unseeded request with a store runs with a seed recorded in the store (the engine draws
+    it), so the pilot and the top-ups of ``target_stderr`` are stored apart like any other draws.
+    """
+    if args.executor is not None and args.store is not None:
         raise RequestError("store= applies to the executor made for device=, not to one passed in",
-                           expected="store=None with executor=", received=f"store={store!r}",
-                           fix="make the executor with it: qshift.Executor(backend, store=qshift.EvaluationStore(path))")
-    executor = as_executor(args.executor, args.device, progress=args.progress, store=store)
-    if draws_apart and executor.store is not None:
-        raise RequestError("target_stderr with a store needs a seed", expected="seed=N",
-                           received="seed=None", fix="pass seed= (the pilot and top-up samples are then stored apart), "
-                                                     "or store=False")
-    return executor
+                           expected="store=None with executor=", received=f"store={args.store!r}",
+                           fix="make the executor with it: "
+                               "qshift.Executor(backend, store=qshift.EvaluationStore(path))")
+    return as_executor(args.executor, args.device, progress=args.progress, store=args.store)
 
 
 def _sampling(shots: int | None, optimal: bool, args: Arguments) -> Sampling:

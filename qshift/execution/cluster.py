@@ -22,7 +22,8 @@ How one request runs:
    or accepts in one call (``max_batch``).
 4. Each chunk is one task, submitted with ``retries=``: a chunk that raises is retried by
    Dask, and the chunks of a worker that dies are rerun elsewhere by the scheduler.
-5. Chunks are gathered as they finish (with a progress bar when stderr is a terminal) and
+5. Chunks are gathered as they finish (with a progress bar on runs of more than a couple of
+   seconds when stderr is a terminal or in a Jupyter kernel; ``progress=True``: always) and
    each is put in the cache at once; values come back in request order. When a chunk
    fails for good, the chunks already finished are cached, the rest are cancelled, and
    the error names the chunk: a rerun sends only what is missing.
@@ -59,7 +60,7 @@ from qshift._errors import DeviceError, QShiftError, RequestError, require
 from qshift._seeding import child_ints
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.registry import resolve_device
-from qshift.execution.executor import EvaluationCache, Executor, Stats
+from qshift.execution.executor import PROGRESS_DELAY, EvaluationCache, Executor, Stats, _interactive
 from qshift.execution.store import open_store
 from qshift.ir.circuit import Circuit
 
@@ -127,7 +128,8 @@ class DaskExecutor:
             picklable backend object (shipped to each worker once).
         cache: the evaluation cache (a new bounded one by default).
         reuse_sampled: reuse shot-noise results across requests (off by default).
-        progress: a progress bar over chunks (``None``: when stderr is a terminal).
+        progress: a progress bar over chunks (``None``: after about two seconds, when stderr is a
+            terminal or in a Jupyter kernel; ``True``: at once; ``False``: never).
         chunk_rows: rows per chunk (default: from the worker count and the backend's limits,
             see :func:`chunk_rows`).
         chunks_per_worker: chunks per worker thread when sizing automatically.
@@ -167,9 +169,9 @@ class DaskExecutor:
         return self._executor.store
 
     def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
-                 seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
+                 seed: int | None = None, resume: bool | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
         """As :meth:`Executor.evaluate`: values (and variances when sampling) of every row, and the request's stats."""
-        return self._executor.evaluate(circuit, angles, shots=shots, seed=seed)
+        return self._executor.evaluate(circuit, angles, shots=shots, seed=seed, resume=resume)
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.client!r}, device={self.backend.name!r})"
@@ -284,8 +286,9 @@ class _ClusterRunner:
     def _bar(self, circuit: Circuit, total: int):
         from tqdm.auto import tqdm
 
+        shown = self.progress or (self.progress is None and _interactive())  # a Jupyter kernel too
         return tqdm(total=total, desc=f"{circuit.name} on {self.backend.name} (dask)", unit="chunk", leave=False,
-                    disable=True if self.progress is False or total < 2 else (None if self.progress is None else False))
+                    disable=not shown or total < 2, delay=0.0 if self.progress else PROGRESS_DELAY)
 
 
 def _chunk_error(exc: BaseException, i: int, chunks: list[np.ndarray], device: str, retries: int) -> QShiftError:

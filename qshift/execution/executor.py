@@ -12,7 +12,17 @@ cache are looked up there next (``Stats.from_store``); every finished piece is r
 there too, and a backend that sends provider tasks (one whose ``iter_run`` streams, such as
 :class:`~qshift.BraketBackend` on an ``AwsDevice``) records each task as it submits it, so
 a rerun after a crash re-attaches to tasks still running (``Stats.reattached``) and
-submits only what never ran (``Stats.submitted``). See :mod:`qshift.execution.store`.
+submits only what never ran (``Stats.submitted``). An unseeded sampled call with a store is
+recorded there with a seed of its own: a fresh one, or the recorded one of the same call when
+that was interrupted (``resume=``; see :mod:`qshift.execution.store` for the rule), so repeats
+are independent samples while a crashed call resumes.
+
+Progress. A request that runs for more than about two seconds shows a bar (``tqdm.auto``:
+the notebook widget inside a Jupyter kernel) of circuits done out of those to run and the
+time elapsed, refreshed by a small timer thread while a single blocking backend call runs,
+and closed when the request ends. It appears on its own only when stderr is a terminal or
+in a Jupyter kernel (so never in tests or logs), at once with ``progress=True``, and never
+with ``progress=False``.
 
 One step is replaceable: *how* the rows missing from the cache reach the
 backend. An :class:`Executor` hands them to its runner (a :class:`Runner`),
@@ -59,7 +69,7 @@ import numpy as np
 from qshift._errors import DeviceError, QShiftError
 from qshift._seeding import child_ints
 from qshift.backends.base import Backend, NoLedger, RunResult, TaskLedger, as_backend
-from qshift.execution.store import EvaluationStore, Ledger
+from qshift.execution.store import EvaluationStore, Ledger, request_key
 from qshift.ir.circuit import Circuit
 
 __all__ = ["EvaluationCache", "Executor", "Runner", "Stats"]
@@ -158,9 +168,10 @@ class Executor:
             ``name`` and ``exact``; read through :func:`~qshift.backends.base.as_backend`).
         cache: the evaluation cache (a new bounded one by default).
         reuse_sampled: reuse shot-noise results across requests (off by default).
-        progress: show a progress bar (tqdm.auto: a widget in notebooks). ``None``: only when
-            the run has several batches and stderr is a terminal or a Jupyter kernel;
-            ``False``: never; ``True``: whenever there are several batches.
+        progress: show a progress bar over the circuits run (tqdm.auto: a widget in notebooks).
+            ``None``: for runs longer than about two seconds, when stderr is a terminal or in a
+            Jupyter kernel; ``False``: never; ``True``: at once, on every run that reaches the
+            backend.
         runner: how rows missing from the cache are run (default: batches of the backend's
             ``max_batch``, one after the other, in this process); see :class:`Runner`.
         store: a persistent :class:`~qshift.EvaluationStore` for results and submitted tasks
@@ -180,15 +191,24 @@ class Executor:
         self._lock = threading.RLock()  # concurrent callers (TF runs ops in parallel) share one cache
 
     def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
-                 seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
+                 seed: int | None = None, resume: bool | None = None) -> tuple[np.ndarray, np.ndarray | None, Stats]:
         """Values (and variances when sampling) of every row of slot ``angles``; returns the request's stats.
 
         ``shots=None`` takes the backend's ``default_shots`` when it has one (a sampling device's
         profile); exact otherwise (:meth:`~qshift.Backend.resolve_shots`). No rows: empty arrays and
         empty stats, and the backend is not called. Calls are serialized, so two concurrent
         requests for the same points run them once.
+
+        An unseeded sampled call with a store runs with a seed recorded in the store: the seed of
+        the same call when it was interrupted, otherwise a fresh one (independent samples);
+        ``resume=True`` replays the latest recorded call, ``resume=False`` never resumes (see
+        :mod:`qshift.execution.store`).
         """
         shots = self.backend.resolve_shots(shots)
+        if seed is None and shots is not None and self.store is not None and len(angles):
+            key = request_key(circuit.fingerprint, self.backend.cache_key, shots, angles, "evaluate")
+            with self.store.request(key, self.backend.cache_key, resume=resume) as drawn:
+                return self.evaluate(circuit, angles, shots=shots, seed=drawn)
         pending = self._pending(circuit, angles, shots, seed)
         if not pending.keys:
             return pending.values, pending.variances, pending.request
@@ -234,6 +254,7 @@ class Executor:
         circuit, shots, seed, request = pending.circuit, pending.shots, pending.seed, pending.request
         ledger = Ledger(self.store, circuit.fingerprint, self.backend.cache_key, shots, seed)
         runner = self.runner or partial(self._run_batches, ledger=ledger)
+        bar = self._bar(circuit, len(order))
         try:
             for part, result in runner(circuit, pending.angles[order], shots=shots, seed=seed):
                 self._check_result(circuit, result, len(part))
@@ -242,7 +263,9 @@ class Executor:
                 request.jobs += result.jobs
                 request.executions += result.executions
                 request.shots += (shots or 0) * result.executions
+                bar.advance(len(part))
         finally:
+            bar.close()
             request.reattached += ledger.reattached
             request.submitted += request.circuits - ledger.reattached
 
@@ -264,7 +287,7 @@ class Executor:
         ledger = ledger if ledger is not None else NoLedger()
         limit = self.backend.max_batch or len(angles)
         batches = [np.arange(i, min(i + limit, len(angles))) for i in range(0, len(angles), limit)]
-        for batch, batch_seed in zip(self._progress(batches, circuit), child_ints(seed, len(batches))):
+        for batch, batch_seed in zip(batches, child_ints(seed, len(batches))):
             yield from self._stream_batch(circuit, angles[batch], batch, shots, batch_seed, ledger)
 
     def _stream_batch(self, circuit, angles, batch, shots, seed, ledger):
@@ -289,13 +312,54 @@ class Executor:
                            fix="check the device; results finished before the failure are cached, so a rerun "
                                "only sends the rest")
 
-    def _progress(self, batches, circuit):
-        if len(batches) < 2 or self.progress is False:
-            return batches
+    def _bar(self, circuit: Circuit, total: int) -> "_Progress":
+        """The progress of one run of ``total`` circuits (a Dask runner shows its own, over chunks)."""
+        if self.progress is False or self.runner is not None or not (self.progress or _interactive()):
+            return _Progress(None)
         from tqdm.auto import tqdm
 
-        return tqdm(batches, desc=f"{circuit.name} on {self.backend.name}", unit="batch",
-                    disable=not (self.progress or _interactive()), leave=False)
+        delay = 0.0 if self.progress else PROGRESS_DELAY
+        return _Progress(tqdm(total=total, desc=f"{circuit.name} on {self.backend.name}", unit="circuit",
+                              leave=False, delay=delay, miniters=0))  # miniters=0: the timer's update(0) redraws
+
+
+PROGRESS_DELAY = 2.0  # seconds a request runs before its bar appears on its own
+PROGRESS_TICK = 0.5  # seconds between refreshes while a backend call blocks
+
+
+class _Progress:
+    """A tqdm bar over a request's circuits, refreshed by a timer thread while the backend blocks.
+
+    ``_Progress(None)`` shows nothing. The bar counts circuits as pieces finish; between
+    pieces (a single backend call of a minute) the timer redraws it, so the elapsed time moves.
+    """
+
+    def __init__(self, bar, tick: float = PROGRESS_TICK):
+        self.bar = bar
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._timer = None
+        if bar is not None:
+            self._timer = threading.Thread(target=self._refresh, args=(tick,), name="qshift-progress", daemon=True)
+            self._timer.start()
+
+    def _refresh(self, tick: float) -> None:
+        while not self._stop.wait(tick):
+            with self._lock:
+                self.bar.update(0)  # redraws (elapsed time) once the bar's delay has passed
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            with self._lock:
+                self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is None:
+            return
+        self._stop.set()
+        self._timer.join()
+        with self._lock:
+            self.bar.close()
 
 
 @dataclass

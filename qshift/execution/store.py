@@ -12,11 +12,35 @@ Keys. A result is keyed by the circuit's fingerprint, the device (its
 exact bytes of the row of slot angles. A task is keyed by its result key and the
 *part* it computes (``-1``: every output; ``g``: measurement group ``g``).
 
-Format. Two tables, ``results`` (values and variances as float64 blobs, never
-pickles; a checksum per row) and ``tasks`` (task id, the idempotency token of
-its create call, status, attempts, timestamps), plus a ``meta`` row naming the
-format and its version. Nothing stored is executable and nothing stored is a
-credential: task ids, tokens qshift draws itself, device names and numbers.
+Requests and seeds. A sampled request is recorded in ``requests`` with the seed it
+ran with, and marked complete when it ends. The seed decides which stored samples
+it may read back, so the rule for an **unseeded** request is:
+
+* the same request (circuit, device, shots, sampling strategy, the exact angle rows)
+  recorded and **not complete** (its process crashed or was interrupted) is
+  **resumed** with its recorded seed: finished points come from the store, tasks
+  still running are re-attached, only the rest is sent. A crash never pays twice;
+* otherwise (complete, or never seen) it draws a **fresh** seed, records it and
+  samples anew: repeated experiments are independent samples, never one sample
+  copied;
+* replaying a complete request is an explicit choice: ``resume=True``
+  (:func:`qshift.derivatives`) takes the latest recorded seed of the same request,
+  so its results come from the store; ``resume=False`` always samples anew.
+
+A request still running in another live process on this machine is not
+"interrupted": an identical request started meanwhile draws its own seed. (A
+request recorded by a process on another machine cannot be checked, and is
+resumed.) A **seeded** request always runs with its seed, so it is reproducible
+and read back from the store; exact results have no seed and are always read back.
+
+Format. Three tables, ``results`` (values and variances as float64 blobs, never
+pickles; a checksum per row), ``tasks`` (task id, the idempotency token of
+its create call, status, attempts, timestamps) and ``requests`` (a hash of what
+identifies a request, its seed, whether it completed, the process that ran it),
+plus a ``meta`` row naming the format and its version. A file written before
+``requests`` existed gets the table when it is opened. Nothing stored is executable
+and nothing stored is a credential: task ids, tokens qshift draws itself, device
+names and numbers.
 
 Safety. WAL journal, ``BEGIN IMMEDIATE`` transactions (one writer at a time,
 readers never blocked), a busy timeout, so two processes can share one file.
@@ -50,22 +74,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
 
 from qshift._errors import RequestError, StoreError
+from qshift._seeding import fresh
 from qshift.backends.base import TaskEntry
 from qshift.ir.circuit import Circuit
 
-__all__ = ["EvaluationStore", "Ledger", "StoreError", "TaskEntry", "default_store_path", "open_store"]
+__all__ = ["EvaluationStore", "Ledger", "StoreError", "TaskEntry", "default_store_path", "open_store",
+           "request_key"]
 
 FORMAT = "qshift-evaluations"
-VERSION = 1
+VERSION = 1  # bumped only for changes older readers cannot ignore (a new table is not one)
 _CHUNK = 400  # keys per IN (...) query, below SQLite's parameter limit
 
 _SCHEMA = """
@@ -80,6 +110,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     submitted_at REAL NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (key, part));
 CREATE INDEX IF NOT EXISTS tasks_by_id ON tasks (task_id);
 CREATE INDEX IF NOT EXISTS tasks_by_token ON tasks (token);
+CREATE TABLE IF NOT EXISTS requests (
+    key TEXT NOT NULL, seed TEXT NOT NULL, device TEXT NOT NULL, complete INTEGER NOT NULL, owner TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, PRIMARY KEY (key, seed));
 """
 
 
@@ -165,6 +198,71 @@ def result_key(fingerprint: str, device: str, shots: int | None, seed, row: byte
     return hashlib.sha256(head + row).hexdigest()
 
 
+def request_key(fingerprint: str, device: str, shots: int | None, angles: np.ndarray, how: object = "") -> str:
+    """What identifies a request in ``requests``: circuit, device, shots, strategy ``how`` and every angle row.
+
+    ``how`` describes how the shots are spent (a sampling strategy: its type and fields but its
+    seed; see :func:`describe`), so that two requests that differ only there are not one.
+
+    Example:
+        >>> import numpy as np
+        >>> a = request_key("f", "dev", 100, np.zeros((3, 2)))
+        >>> a == request_key("f", "dev", 100, np.zeros((3, 2))), a == request_key("f", "dev", 200, np.zeros((3, 2)))
+        (True, False)
+    """
+    rows = np.ascontiguousarray(angles, dtype="<f8")
+    head = f"request\0{fingerprint}\0{device}\0{shots}\0{describe(how)}\0{rows.shape}\0".encode()
+    return hashlib.sha256(head + rows.tobytes()).hexdigest()
+
+
+def describe(how: object) -> str:
+    """``how`` as text for :func:`request_key`: a dataclass as its type and fields but ``seed``."""
+    if not is_dataclass(how):
+        return str(how)
+    parts = [f"{f.name}={getattr(how, f.name)!r}" for f in fields(how) if f.name != "seed"]
+    return f"{type(how).__name__}({', '.join(parts)})"
+
+
+_ACTIVE: Counter = Counter()  # (file, key, seed) of the requests this process is running now
+_ACTIVE_LOCK = threading.Lock()
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (``/proc``); ``None`` when it is gone or a zombie, ``""`` when unknown."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if os.path.exists("/proc/self/stat"):
+            return None
+        try:  # no /proc (macOS, Windows): whether the pid exists is all there is to know
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except OSError:
+            pass
+        return ""
+    except OSError:
+        return ""
+    after = text.rsplit(")", 1)[-1].split()  # fields 3.. of stat; 22 is the start time
+    return None if not after or after[0] in ("Z", "X") else after[19]
+
+
+def _owner() -> str:
+    """This process, as recorded with the requests it runs: host, pid and start time."""
+    return f"{socket.gethostname()}\0{os.getpid()}\0{_process_start(os.getpid()) or ''}"
+
+
+def _running(owner: str, active: bool) -> bool:
+    """Whether the process ``owner`` still runs the request (``active``: this process runs it now)."""
+    host, pid, start = (owner.split("\0") + ["", "", ""])[:3]
+    if owner == _owner():
+        return active
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's process cannot be checked: resume rather than pay twice
+    now = _process_start(int(pid))
+    return now is not None and (now == start or "" in (now, start))
+
+
 def _checksum(key: str, n_outputs: int, vals: bytes, var: bytes | None) -> str:
     h = hashlib.sha256(f"{key}\0{n_outputs}\0".encode())
     h.update(vals)
@@ -245,7 +343,7 @@ class EvaluationStore:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "meta" not in tables:
             raise StoreError(f"{self.path} is an SQLite file but not a qshift evaluation store",
-                             expected=f"tables meta, results, tasks ({FORMAT})",
+                             expected=f"tables meta, results, tasks, requests ({FORMAT})",
                              received="tables " + ", ".join(sorted(tables)),
                              fix="pass store= another path (this file belongs to something else)")
         db.execute("BEGIN IMMEDIATE")
@@ -359,6 +457,72 @@ class EvaluationStore:
         self._transaction(lambda db: db.executemany(
             "INSERT OR IGNORE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records), write=True)
 
+    # -- requests ---------------------------------------------------------------------------------
+    @contextmanager
+    def request(self, key: str, device: str, seed: int | None = None, *,
+                resume: bool | None = None) -> Iterator[int]:
+        """Record one sampled request while it runs; yields the seed it runs with.
+
+        ``key``: :func:`request_key`. ``seed``: the user's (it is recorded and used as is), or
+        ``None``: the recorded seed of the same request when it was interrupted (``resume=None``,
+        the default), the latest recorded one whether complete or not (``resume=True``; a fresh
+        one when there is none), and otherwise, or with ``resume=False``, a fresh seed. The request
+        is marked complete when the ``with`` block ends without an exception.
+
+        Example:
+            >>> import qshift, tempfile, os
+            >>> store = qshift.EvaluationStore(os.path.join(tempfile.mkdtemp(), "s.sqlite"))
+            >>> with store.request("k", "dev") as first:
+            ...     pass
+            >>> with store.request("k", "dev") as second:      # complete: a new sample
+            ...     pass
+            >>> with store.request("k", "dev", resume=True) as replay:
+            ...     pass
+            >>> first != second, replay == second
+            (True, True)
+        """
+        seed = self._transaction(lambda db: self._begin(db, key, device, seed, resume), write=True)
+        try:
+            yield seed
+            self._transaction(lambda db: db.execute(
+                "UPDATE requests SET complete = 1, updated_at = ? WHERE key = ? AND seed = ?",
+                (time.time(), key, str(seed))), write=True)
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE[self._active_key(key, seed)] -= 1
+                if _ACTIVE[self._active_key(key, seed)] <= 0:
+                    del _ACTIVE[self._active_key(key, seed)]
+
+    def _active_key(self, key: str, seed) -> tuple[str, str, str]:
+        return (str(self.path), key, str(seed))
+
+    def _begin(self, db: sqlite3.Connection, key: str, device: str, seed: int | None, resume: bool | None) -> int:
+        """Choose the seed of a request and record it as running (in the caller's transaction)."""
+        if seed is None:
+            seed = self._recorded_seed(db, key, resume)
+        seed = fresh() if seed is None else int(seed)
+        now = time.time()
+        db.execute("INSERT INTO requests VALUES (?, ?, ?, 0, ?, ?, ?) ON CONFLICT (key, seed) DO UPDATE SET "
+                   "complete = 0, owner = excluded.owner, updated_at = excluded.updated_at",
+                   (key, str(seed), device, _owner(), now, now))
+        with _ACTIVE_LOCK:  # marked before the transaction ends: no other thread takes it for a crash
+            _ACTIVE[self._active_key(key, seed)] += 1
+        return seed
+
+    def _recorded_seed(self, db: sqlite3.Connection, key: str, resume: bool | None) -> int | None:
+        """The seed an unseeded request resumes with (``None``: a fresh one)."""
+        if resume is False:
+            return None
+        rows = db.execute("SELECT seed, complete, owner FROM requests WHERE key = ? ORDER BY rowid DESC",
+                          (key,)).fetchall()
+        if resume is True:
+            return int(rows[0][0]) if rows else None
+        with _ACTIVE_LOCK:
+            for seed, complete, owner in rows:
+                if not complete and not _running(owner, _ACTIVE[self._active_key(key, seed)] > 0):
+                    return int(seed)
+        return None
+
     # -- tasks ------------------------------------------------------------------------------------
     def ledger(self, circuit: Circuit, device: str, shots: int | None, seed) -> "Ledger":
         """The task ledger of one request: what a backend records as it submits and collects."""
@@ -378,9 +542,10 @@ class EvaluationStore:
         """Delete what is older than ``older_than`` seconds: results, and tasks that have ended.
 
         Tasks still being created or running are always kept (a rerun re-attaches to them), as is
-        everything newer. ``device``: only the entries of this device (the ``cache_key`` the
-        store records for it). ``vacuum``: give the freed pages back to the file system (rewrites
-        the file; it waits for other processes using it).
+        everything newer. The records of old complete requests go too (the records of
+        interrupted ones stay, so that a rerun still resumes them). ``device``: only the entries
+        of this device (the ``cache_key`` the store records for it). ``vacuum``: give the freed
+        pages back to the file system (rewrites the file; it waits for other processes using it).
 
         Returns how many results and tasks were deleted.
 
@@ -400,6 +565,7 @@ class EvaluationStore:
             results = db.execute(f"DELETE FROM results WHERE created_at < ?{where}", (cutoff, *extra)).rowcount
             tasks = db.execute("DELETE FROM tasks WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') "
                                f"AND updated_at < ?{where}", (cutoff, *extra)).rowcount
+            db.execute(f"DELETE FROM requests WHERE complete = 1 AND updated_at < ?{where}", (cutoff, *extra))
             return {"results": results, "tasks": tasks}
 
         removed = self._transaction(delete, write=True)
