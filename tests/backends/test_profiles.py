@@ -202,3 +202,21 @@ def test_memory_sizes_from_a_profile(tmp_path):
     assert backend.max_memory == 2 ** 20 and backend.rows_per_chunk(10) == 16
     with pytest.raises(qshift.SimulationMemoryError):
         backend.rows_per_chunk(16)
+
+
+def test_max_cost_prices_the_strategy_that_runs(mine, monkeypatch):
+    # a target error is priced as its pilot and top-ups (an expected figure), optimal allocation as
+    # its shot levels: max_cost must see the same price estimate() shows for the same arguments
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
+    calls = []
+    run = qshift.LocalSimulator.run
+    monkeypatch.setattr(qshift.LocalSimulator, "run", lambda self, *a, **k: calls.append(1) or run(self, *a, **k))
+    uniform = qshift.estimate(c, order=2, device=mine).planned.price  # the profile's 1000 shots everywhere
+    for kwargs in ({"target_stderr": 0.05}, {"allocation": "optimal"}, {"rule": "min-shots", "target_stderr": 0.05}):
+        e = qshift.estimate(c, order=2, device=mine, **kwargs)
+        if "target_stderr" in kwargs:  # dearer than uniform shots: a guard pricing uniform shots let it run
+            assert e.planned.price > uniform
+        with pytest.raises(qshift.CostLimitError):
+            qshift.derivatives(c, [0.3, 0.2], order=2, device=mine, max_cost=e.planned.price - 0.01, store=False,
+                               **kwargs)
+    assert calls == []
