@@ -7,14 +7,14 @@ caching, batching, counting, progress and the cost guard wrap it
 imported when a backend is created, never at ``import qshift``; a missing SDK
 is a :class:`~qshift.MissingExtraError` naming the extra to install.
 
-* :class:`AerBackend` (extra ``aer``): one ``EstimatorV2.run`` with one PUB; shots give
-  Gaussian estimates of precision ``1/sqrt(shots)``.
+* :class:`AerBackend` (extra ``aer``): exact, one ``EstimatorV2.run`` with one PUB; shots, one
+  ``SamplerV2.run`` with one PUB per measurement group, estimates from the measured bits.
 * :class:`PennyLaneBackend` (extra ``pennylane``): one ``qml.execute`` on all tapes; shots
   sample one tape per row and measurement group.
 * :class:`BraketBackend` (extra ``braket``): one ``run_batch`` (exact), or one
   ``ProgramSet`` per device limit (shots); estimates from measured parities per group.
-* :class:`IBMBackend` (extra ``ibm``): one runtime ``EstimatorV2.run`` with one PUB on a
-  circuit transpiled once for the device; always sampled.
+* :class:`IBMBackend` (extra ``ibm``): one runtime ``SamplerV2.run`` with one PUB per measurement
+  group, each circuit transpiled once for the device; always sampled, estimates from the measured bits.
 
 The layout:
 

@@ -1,19 +1,20 @@
-"""Device ``aer``: Qiskit Aer's ``EstimatorV2``, one PUB per request.
+"""Device ``aer``: Qiskit Aer primitives, one provider call per request.
 
-A batch of ``B`` slot-angle rows is one PUB ``(circuit, observables[n_out],
-values[B, 1, n_slots])``: the circuit is built once (one ``Parameter`` per
-slot), the observables broadcast against the rows, and one ``run`` call returns
-``evs[B, n_out]``. So one request is one provider call (``jobs == 1``).
-
-* Exact (``shots=None``): Aer computes expectation values from the state
-  (``precision = 0``); with a noise model, from the density matrix.
-* Shots: Aer's estimator draws each estimate from a normal distribution around
-  the exact value with standard deviation ``precision = 1 / sqrt(shots)``; qshift
-  reports the matching per-shot variance ``stds**2 * shots`` (= 1) and counts one
-  execution per measurement group and row, as hardware would need.
+* Exact (``shots=None``): ``EstimatorV2``. A batch of ``B`` slot-angle rows is one PUB
+  ``(circuit, observables[n_out], values[B, 1, n_slots])``: the circuit is built once (one
+  ``Parameter`` per slot), the observables broadcast against the rows, and one ``run`` call
+  returns ``evs[B, n_out]`` computed from the state (``precision = 0``); with a noise model,
+  from the density matrix.
+* Shots: ``SamplerV2`` measures. Each measurement group (qubit-wise-commuting outputs,
+  :mod:`qshift.ir.grouping`) is the circuit with the group's basis rotations appended and
+  every qubit measured; one ``run`` call takes one PUB per group with every row bound as a
+  parameter array, and the estimates and per-shot variances come from the measured bits
+  (:func:`~qshift.ir.grouping.estimate_from_bits`). So estimates stay in ``[-1, 1]``, an
+  eigenstate gives its eigenvalue with zero variance, and one execution is counted per
+  measurement group and row. A seed seeds Aer's simulator (``seed_simulator``).
 * Noise: ``noise={"depolarizing_1q": p1, "depolarizing_2q": p2}`` (see
-  :class:`~qshift.backends._common.Depolarizing`), simulated exactly with the
-  ``density_matrix`` method.
+  :class:`~qshift.backends._common.Depolarizing`), simulated with the ``density_matrix``
+  method; with shots the measured bits are drawn from the noisy state.
 * An Aer GPU build is used when present (``device="auto"``), never required.
 
 Example:
@@ -22,6 +23,9 @@ Example:
     >>> r = AerBackend().run(c, np.array([[0.0], [np.pi / 2]]))   # doctest: +SKIP
     >>> np.round(r.values, 12).tolist(), r.jobs                    # doctest: +SKIP
     ([[0.0], [1.0]], 1)
+    >>> s = AerBackend().run(c, np.array([[np.pi / 2]]), shots=100, seed=1)   # doctest: +SKIP
+    >>> s.values.tolist(), s.variances.tolist(), s.executions              # doctest: +SKIP
+    ([[1.0]], [[0.0]], 1)
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import numpy as np
 
 from qshift._errors import DeviceError, require
 from qshift.backends._common import Depolarizing, check_angles, describe, exact_result, sampled_result
-from qshift.backends._qiskit import bind_columns, to_qiskit, to_qiskit_observables
+from qshift.backends._qiskit import (bind_columns, estimates_from_samples, sampler_pubs, to_qiskit,
+                                     to_qiskit_measured, to_qiskit_observables)
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
@@ -43,7 +48,7 @@ _METHODS = ("automatic", "statevector", "density_matrix", "matrix_product_state"
 
 
 class AerBackend(Backend):
-    """Qiskit Aer ``EstimatorV2`` behind the one-method backend contract.
+    """Qiskit Aer behind the one-method backend contract: ``EstimatorV2`` exact, ``SamplerV2`` with shots.
 
     Args:
         name: the device name (used in messages and cache keys).
@@ -73,29 +78,49 @@ class AerBackend(Backend):
 
     def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
             seed: int | None = None) -> RunResult:
-        """Expectation values of every output at every row of slot ``angles`` (one PUB, one call)."""
+        """Expectation values of every output at every row of slot ``angles`` (one provider call).
+
+        Exact without shots (``EstimatorV2``, one PUB); with shots, sampled (``SamplerV2``, one
+        PUB per measurement group).
+        """
         angles = check_angles(circuit, angles)
-        estimator = self.estimator(seed)
+        if shots is None:
+            return self._run_exact(circuit, angles)
+        return self._run_sampled(circuit, angles, int(shots), seed)
+
+    def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
         qc = to_qiskit(circuit, "aer", _supported(self.method), self.noise)
-        precision = 0.0 if shots is None else 1.0 / np.sqrt(shots)
         pub = (qc, list(to_qiskit_observables(circuit)))
         if qc.num_parameters:  # rows bind as (B, 1, P) against observables (n_out,): evs (B, n_out)
             pub += (angles[:, bind_columns(qc)][:, None, :],)
-        job = estimator.run([pub], precision=precision)
-        data = job.result()[0].data
-        evs = _rows(np.asarray(data.evs, dtype=float), len(angles), circuit.n_outputs)
-        if shots is None:
-            return exact_result(evs)
-        stds = _rows(np.asarray(data.stds, dtype=float), len(angles), circuit.n_outputs)
-        return sampled_result(circuit, evs, stds ** 2 * shots)
+        data = self.estimator().run([pub], precision=0.0).result()[0].data
+        return exact_result(_rows(np.asarray(data.evs, dtype=float), len(angles), circuit.n_outputs))
+
+    def _run_sampled(self, circuit: Circuit, angles: np.ndarray, shots: int, seed: int | None) -> RunResult:
+        if not len(angles):
+            empty = np.zeros((0, circuit.n_outputs))
+            return sampled_result(circuit, empty, empty, jobs=0)
+        measured = to_qiskit_measured(circuit, "aer", _supported(self.method), self.noise)
+        result = self.sampler(shots, seed).run(sampler_pubs(measured, angles, shots)).result()
+        values, variances = estimates_from_samples(circuit, list(result), len(angles))
+        return sampled_result(circuit, values, variances)
 
     def estimator(self, seed: int | None = None):
         """A fresh ``qiskit_aer.primitives.EstimatorV2`` with this backend's options."""
         from qiskit_aer.primitives import EstimatorV2
 
-        backend_options = {"method": self.method, "device": self.device}
         run_options = {} if seed is None else {"seed_simulator": int(seed)}
-        return EstimatorV2(options={"backend_options": backend_options, "run_options": run_options})
+        return EstimatorV2(options={"backend_options": self._backend_options(), "run_options": run_options})
+
+    def sampler(self, shots: int, seed: int | None = None):
+        """A fresh ``qiskit_aer.primitives.SamplerV2`` with this backend's options (seeded when asked)."""
+        from qiskit_aer.primitives import SamplerV2
+
+        return SamplerV2(default_shots=int(shots), seed=None if seed is None else int(seed),
+                         options={"backend_options": self._backend_options()})
+
+    def _backend_options(self) -> dict:
+        return {"method": self.method, "device": self.device}
 
     def __repr__(self) -> str:
         return f"AerBackend(name={self.name!r}, {self.cache_key})"

@@ -1,17 +1,17 @@
-"""Device ``ibm-fake-brisbane``: qiskit-ibm-runtime's ``EstimatorV2`` on an IBM backend.
+"""Device ``ibm-fake-brisbane``: qiskit-ibm-runtime's ``SamplerV2`` on an IBM backend.
 
-Each circuit structure is transpiled once for the backend — its coupling map,
-its native gates (``ecr``, ``rz``, ``sx``, ``x`` on Eagle) — keeping one
-``Parameter`` per slot; the observables are mapped through the resulting layout.
-A batch of rows is then one PUB ``(isa_circuit, observables, values[B, 1, P])``
-and one ``run`` call (``jobs == 1``).
+It always samples. Each measurement group of a circuit (qubit-wise-commuting outputs,
+:mod:`qshift.ir.grouping`) is the circuit with the group's basis rotations appended and
+every qubit measured; each is transpiled once per circuit structure for the backend —
+its coupling map, its native gates (``ecr``, ``rz``, ``sx``, ``x`` on Eagle) — keeping
+one ``Parameter`` per slot. A batch of rows is then one PUB per group
+``(isa_circuit, values[B, P], shots)`` in one ``run`` call (``jobs == 1``; one
+execution per group and row), and the estimates and per-shot variances come from the
+measured bits (:func:`~qshift.ir.grouping.estimate_from_bits`).
 
 Here the backend is one of the runtime's fake backends (``FakeBrisbane``,
 ``FakeSherbrooke``, ...): a snapshot of a real device's coupling map, gates and
-calibrated noise, executed locally by Aer. It always samples: the estimator
-groups qubit-wise-commuting observables, appends the basis rotations and
-measures (one execution per group and row), and reports standard errors, from
-which qshift takes per-shot variances ``stds**2 * shots``.
+calibrated noise (readout errors included), executed locally by Aer.
 
 ``noise=False`` keeps the transpilation for the fake device but executes the
 transpiled circuit on Aer's ideal simulator: a check of layout, routing and
@@ -37,7 +37,7 @@ import numpy as np
 
 from qshift._errors import DeviceError, require
 from qshift.backends._common import check_angles, describe, sampled_result
-from qshift.backends._qiskit import bind_columns, to_qiskit, to_qiskit_observables
+from qshift.backends._qiskit import estimates_from_samples, sampler_pubs, to_qiskit_measured
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
@@ -79,42 +79,42 @@ class IBMBackend(Backend):
 
     def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
             seed: int | None = None) -> RunResult:
-        """Estimates at every row of slot ``angles`` (one PUB, one ``EstimatorV2.run``)."""
+        """Estimates at every row of slot ``angles`` (one PUB per measurement group, one ``SamplerV2.run``)."""
         angles = check_angles(circuit, angles)
         shots = int(self.resolve_shots(shots))
-        isa, observables = self.transpiled(circuit)
-        values = angles[:, bind_columns(isa)][:, None, :]
-        job = self.estimator(shots, seed).run([(isa, list(observables), values)])
-        data = job.result()[0].data
-        n = circuit.n_outputs
-        evs = np.broadcast_to(np.asarray(data.evs, dtype=float).reshape(-1, n), (len(angles), n)).copy()
-        stds = np.broadcast_to(np.asarray(data.stds, dtype=float).reshape(-1, n), (len(angles), n))
-        return sampled_result(circuit, evs, stds ** 2 * shots)
+        if not len(angles):
+            empty = np.zeros((0, circuit.n_outputs))
+            return sampled_result(circuit, empty, empty, jobs=0)
+        job = self.sampler(shots, seed).run(sampler_pubs(self.transpiled(circuit), angles, shots))
+        values, variances = estimates_from_samples(circuit, list(job.result()), len(angles))
+        return sampled_result(circuit, values, variances)
 
-    def transpiled(self, circuit: Circuit):
-        """``(isa_circuit, observables)`` for the backend, transpiled once per circuit structure."""
+    def transpiled(self, circuit: Circuit) -> tuple:
+        """One ISA circuit per measurement group, transpiled once per circuit structure.
+
+        The measurements are part of the transpiled circuit, so bit ``q`` of the result is
+        qshift qubit ``q`` whatever the layout.
+        """
         key = circuit.fingerprint
         if key not in self._isa:
             from qiskit.transpiler import generate_preset_pass_manager
 
             pm = generate_preset_pass_manager(backend=self.backend, optimization_level=self.optimization_level)
-            isa = pm.run(to_qiskit(circuit, "ibm"))
-            observables = tuple(o.apply_layout(isa.layout) for o in to_qiskit_observables(circuit, "ibm"))
-            self._isa[key] = (isa, observables)
+            self._isa[key] = tuple(pm.run(list(to_qiskit_measured(circuit, "ibm"))))
         return self._isa[key]
 
-    def estimator(self, shots: int, seed: int | None):
-        """The runtime ``EstimatorV2`` in local mode (the fake backend, or Aer's ideal simulator)."""
-        from qiskit_ibm_runtime import EstimatorV2
+    def sampler(self, shots: int, seed: int | None):
+        """The runtime ``SamplerV2`` in local mode (the fake backend, or Aer's ideal simulator)."""
+        from qiskit_ibm_runtime import SamplerV2
 
         mode = self.backend if self.noise else _ideal_simulator(self.backend)
-        with warnings.catch_warnings():  # 0.50 deprecates EstimatorV2 in favour of a client-side Estimator
+        with warnings.catch_warnings():  # 0.50 deprecates SamplerV2 in favour of a client-side Sampler
             warnings.simplefilter("ignore", DeprecationWarning)
-            estimator = EstimatorV2(mode=mode)
-        estimator.options.default_shots = int(shots)
+            sampler = SamplerV2(mode=mode)
+        sampler.options.default_shots = int(shots)
         if seed is not None:
-            estimator.options.simulator.seed_simulator = int(seed)
-        return estimator
+            sampler.options.simulator.seed_simulator = int(seed)
+        return sampler
 
     def __repr__(self) -> str:
         return f"IBMBackend(name={self.name!r}, {self.cache_key})"

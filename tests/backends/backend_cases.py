@@ -5,8 +5,8 @@ small on purpose (two qubits, a few rows): the whole folder must stay under abou
 two minutes on two cores.
 
 `ibm` here is the fake Brisbane device with `noise=False`: circuits are transpiled
-to Brisbane's coupling map and native gates, the runtime's EstimatorV2 groups and
-samples them, and Aer runs them without noise; so its estimates can be held to
+to Brisbane's coupling map and native gates (one measured circuit per measurement
+group), the runtime's SamplerV2 samples them, and Aer runs them without noise; so its estimates can be held to
 5 standard errors of the exact values. The noisy fake device is compared in
 `test_noise.py` with a tolerance for its noise.
 """
@@ -47,9 +47,10 @@ def _break_local(mp):
 
 
 def _break_aer(mp):
-    from qiskit_aer.primitives import EstimatorV2
+    from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
     mp.setattr(EstimatorV2, "run", _boom)
+    mp.setattr(SamplerV2, "run", _boom)
 
 
 def _break_pennylane(mp):
@@ -66,9 +67,9 @@ def _break_braket(mp):
 
 
 def _break_ibm(mp):
-    from qiskit_ibm_runtime import EstimatorV2
+    from qiskit_ibm_runtime import SamplerV2
 
-    mp.setattr(EstimatorV2, "run", _boom)
+    mp.setattr(SamplerV2, "run", _boom)
 
 
 CASES = [

@@ -8,7 +8,7 @@ What is compared with what:
 
 * exact backends (aer, default.qubit, lightning.qubit, braket_sv) with `local`, to 1e-9;
 * `ibm` with noise=False — the circuit transpiled once for FakeBrisbane (its coupling map
-  and ecr/rz/sx/x gates), sampled by the runtime's EstimatorV2 and run on Aer without noise —
+  and ecr/rz/sx/x gates), sampled by the runtime's SamplerV2 and run on Aer without noise —
   with `local` within 5 of its own standard errors;
 * `ibm` with Brisbane's noise (FakeBrisbane's calibration snapshot, simulated by Aer) with
   `local` within an absolute 0.25 per entry (entries are at most 0.6 here; this noise shrinks

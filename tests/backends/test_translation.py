@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import qshift
+from qshift.ir.grouping import n_groups
 
 from backend_cases import all_gates_circuit, within
 
@@ -26,6 +27,8 @@ EXACT = {
 
 SAMPLED = {
     "local": lambda: qshift.LocalSimulator(),
+    "aer statevector": lambda: qshift.AerBackend(method="statevector"),
+    "aer density_matrix": lambda: qshift.AerBackend(method="density_matrix"),
     "default.qubit": lambda: qshift.PennyLaneBackend("default.qubit"),
     "braket_sv": lambda: qshift.BraketBackend("braket_sv"),
     "ibm (fake, ideal)": lambda: qshift.IBMBackend("fake_brisbane", noise=False),
@@ -77,7 +80,8 @@ def test_braket_circuit_has_one_free_parameter_per_slot(circuit):
 
 def test_ibm_transpiles_once_per_structure_to_native_gates(circuit, rows):
     backend = qshift.IBMBackend("fake_brisbane", noise=False)
-    isa, observables = backend.transpiled(circuit)
-    assert backend.transpiled(circuit)[0] is isa
-    assert {inst.operation.name for inst in isa.data} <= {"ecr", "rz", "sx", "x", "id", "barrier"}
-    assert isa.num_qubits == 127 and all(o.num_qubits == 127 for o in observables)
+    isas = backend.transpiled(circuit)  # one per measurement group, the measurements included
+    assert backend.transpiled(circuit) is isas and len(isas) == n_groups(circuit)
+    for isa in isas:
+        assert {inst.operation.name for inst in isa.data} <= {"ecr", "rz", "sx", "x", "id", "barrier", "measure"}
+        assert isa.num_qubits == 127 and isa.count_ops()["measure"] == circuit.n_qubits
