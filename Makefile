@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 
 demo: $(VENV)/.installed-base
 	$(VENV)/bin/qshift run circuits/vqe-h2.qasm --values 0.2 0 0
-	$(VENV)/bin/qshift run circuits/hea-4q-2l.qasm --values 0.1
+	$(VENV)/bin/qshift run circuits/hea-4q-2l.qasm --values 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0 1.1 1.2 1.3 1.4 1.5 1.6
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q --durations=15

@@ -16,9 +16,9 @@ from reference import qiskit_expectations
 SCRIPT = shutil.which("qshift", path=str(Path(sys.executable).parent)) or "qshift"
 
 
-def qshift_cli(*args, check=True):
+def qshift_cli(*args, check=True, cwd=None):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -131,3 +131,14 @@ def test_json_output_is_machine_readable():
 def test_debug_shows_the_traceback():
     proc = qshift_cli("--debug", "run", "no/such/file.qasm", "--values", "1", check=False)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_make_demo_commands_run():
+    # `make demo` is the README's first command: every qshift line of its recipe must run as written
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    commands = [line.strip().split()[1:] for line in recipe if line.strip().startswith("$(VENV)/bin/qshift")]
+    assert len(commands) == 2
+    for args in commands:
+        out = qshift_cli(*args, cwd=Path(__file__).resolve().parents[2]).stdout
+        assert "value:" in out and "gradient:" in out
