@@ -35,7 +35,7 @@ from qshift.cost.checks import check_orders, check_pilot_shots, check_shots
 from qshift.cost.estimate import check_cost
 from qshift.cost.sampling import Exact, Sampling, sampling_for
 from qshift.cost.shots import request_family
-from qshift.execution.cluster import as_executor
+from qshift.execution.cluster import as_executor, names_a_cluster
 from qshift.ir.circuit import Circuit
 from qshift.planning.planner import Plan, make_plan
 
@@ -143,9 +143,9 @@ def _executor(args: Arguments):
     An unseeded request with a store runs with a seed recorded in the store (the engine draws
     it), so the pilot and the top-ups of ``target_stderr`` are stored apart like any other draws.
     """
-    if args.executor is not None and args.store is not None:
-        raise RequestError("store= applies to the executor made for device=, not to one passed in",
-                           expected="store=None with executor=", received=f"store={args.store!r}",
+    if args.executor is not None and args.store is not None and not names_a_cluster(args.executor):
+        raise RequestError("store= applies to the executor made for device= or for a Dask cluster, not to one "
+                           "passed in", expected="store=None with executor=", received=f"store={args.store!r}",
                            fix="make the executor with it: "
                                "qshift.Executor(backend, store=qshift.EvaluationStore(path))")
     return as_executor(args.executor, args.device, progress=args.progress, store=args.store)

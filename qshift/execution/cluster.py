@@ -28,6 +28,17 @@ How one request runs:
    fails for good, the chunks already finished are cached, the rest are cancelled, and
    the error names the chunk: a rerun sends only what is missing.
 
+Resuming. With a store (``DaskExecutor(client, device, store="run.sqlite")``) the chunks of a
+request outlive the client: they are published on the scheduler as a dataset named after the
+request's chunks (``qshift-chunk-<id>``), and each chunk's rows are recorded in the store's task
+ledger (task id ``qshift-chunk-<id>/<chunk>``) before the results come back. When the client
+process dies, the scheduler keeps the chunks running; a rerun of the same request against the
+same scheduler reads finished rows from the store (``Stats.from_store``), gathers the recorded
+chunks the scheduler still holds instead of running them again (``Stats.reattached``), and
+submits only the rest (``Stats.submitted``). A finished request unpublishes its datasets. An
+interrupted one (Ctrl-C) leaves them for a rerun; without a store nothing is published or
+recorded, and every chunk still running when the request stops is cancelled.
+
 Counting: ``circuits`` is the distinct rows run, ``jobs`` one per chunk (one backend call
 each; a chunk rerun after a worker loss still counts once), ``executions`` and ``shots``
 what the backends report.
@@ -58,13 +69,13 @@ import numpy as np
 
 from qshift._errors import DeviceError, QShiftError, RequestError, require
 from qshift._seeding import child_ints
-from qshift.backends.base import Backend, RunResult
+from qshift.backends.base import Backend, NoLedger, RunResult, TaskLedger
 from qshift.backends.registry import resolve_device
 from qshift.execution.executor import PROGRESS_DELAY, EvaluationCache, Executor, Stats, _interactive
-from qshift.execution.store import open_store
+from qshift.execution.store import EvaluationStore, open_store
 from qshift.ir.circuit import Circuit
 
-__all__ = ["DaskExecutor", "as_executor", "chunk_rows"]
+__all__ = ["DaskExecutor", "as_executor", "chunk_rows", "names_a_cluster"]
 
 _CLIENTS: dict[str, object] = {}  # scheduler address -> the Client this process opened for it
 _CLIENTS_LOCK = threading.Lock()
@@ -96,8 +107,9 @@ def as_executor(executor=None, device="local", *, cache: EvaluationCache | None 
         return Executor(backend, cache=cache, progress=progress, store=open_store(store, backend))
     if callable(getattr(executor, "evaluate", None)):
         return executor
-    if _is_client(executor) or isinstance(executor, str):
-        return DaskExecutor(executor, device, cache=cache, progress=progress)
+    if names_a_cluster(executor):  # a cluster's store is only ever the one asked for (no default file)
+        return DaskExecutor(executor, device, cache=cache, progress=progress,
+                            store=None if store is None or store is False else store)
     raise RequestError("executor must be an executor, a dask Client or a scheduler address",
                        expected="None, qshift.Executor(...), a dask.distributed.Client, or e.g. 'tcp://host:8786'",
                        received=type(executor).__name__,
@@ -135,6 +147,10 @@ class DaskExecutor:
         chunks_per_worker: chunks per worker thread when sizing automatically.
         retries: times Dask retries a chunk that raised, before the request fails.
         worker_timeout: seconds to wait for a first worker when the cluster has none.
+        store: an evaluation store (a path, ``True`` for the default file, or an
+            :class:`~qshift.EvaluationStore`; ``None``, the default: none). With one, results are
+            kept and the chunks of a request are recorded, so a rerun after the client crashed
+            re-attaches to them on the scheduler (see the module's "Resuming").
 
     Attributes:
         stats: cumulative counters (as :attr:`Executor.stats`; ``jobs`` counts chunks).
@@ -142,14 +158,15 @@ class DaskExecutor:
 
     def __init__(self, client, device="local", *, cache: EvaluationCache | None = None,
                  reuse_sampled: bool = False, progress: bool | None = None, chunk_rows: int | None = None,
-                 chunks_per_worker: int = 4, retries: int = 2, worker_timeout: float = 60.0):
+                 chunks_per_worker: int = 4, retries: int = 2, worker_timeout: float = 60.0, store=None):
         self.client = _connect(client)
         self.device = device
         self._runner = _ClusterRunner(self.client, device, resolve_device(device), progress=progress,
                                       chunk_rows=chunk_rows, chunks_per_worker=chunks_per_worker,
                                       retries=retries, worker_timeout=worker_timeout)
         self._executor = Executor(self._runner.backend, cache=cache, reuse_sampled=reuse_sampled,
-                                  progress=progress, runner=self._runner)
+                                  progress=progress, runner=self._runner,
+                                  store=open_store(False if store is None else store, self._runner.backend))
 
     @property
     def backend(self) -> Backend:
@@ -164,8 +181,8 @@ class DaskExecutor:
         return self._executor.stats
 
     @property
-    def store(self) -> None:
-        """Always ``None``: a cluster run keeps no evaluation store."""
+    def store(self) -> EvaluationStore | None:
+        """The evaluation store of results and recorded chunks (``None``: none, the default)."""
         return self._executor.store
 
     def evaluate(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
@@ -181,6 +198,7 @@ class _ClusterRunner:
     """The :class:`~qshift.execution.executor.Runner` of a :class:`DaskExecutor`: chunks as Dask tasks."""
 
     _KEPT_CIRCUITS = 16  # scattered circuits kept on the workers (least recently used dropped)
+    takes_ledger = True  # recorded chunks are re-attached after a crash (see the module's "Resuming")
 
     def __init__(self, client, device, backend: Backend, *, progress, chunk_rows, chunks_per_worker, retries,
                  worker_timeout):
@@ -195,15 +213,79 @@ class _ClusterRunner:
         self._scattered: OrderedDict[str, object] = OrderedDict()  # fingerprint -> Future of a _Payload
         self._lock = threading.Lock()  # a TF op may evaluate from several threads
 
-    def __call__(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
-                 seed: int | None) -> Iterator[tuple[np.ndarray, RunResult]]:
-        chunks = self._chunks(circuit, len(angles))
+    def __call__(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None, seed: int | None,
+                 ledger: TaskLedger | None = None) -> Iterator[tuple[np.ndarray, RunResult]]:
+        ledger = ledger if ledger is not None else NoLedger()
         payload = self._payload(circuit)
-        prefix = f"qshift-chunk-{uuid.uuid4().hex}"
+        name = f"{_DATASET}{uuid.uuid4().hex}"
+        held, resumed = self._reattach(angles, ledger)
+        taken = np.concatenate([p.rows for p in held]) if held else np.zeros(0, dtype=int)
+        rest = np.setdiff1d(np.arange(len(angles)), taken)
+        # a resumed request's new chunks draw seeds of their own, never those of the chunks it lost
+        seeds_from = [seed, int(name[len(_DATASET):], 16)] if resumed and seed is not None else seed
+        new = self._submit(circuit, payload, angles, rest, (shots, seeds_from), name, ledger)
+        names = {p.token.rpartition("/")[0] for p in held} | ({name} if new and ledger.records else set())
+        return self._gather(circuit, held + new, ledger, names)
+
+    def _submit(self, circuit: Circuit, payload, angles: np.ndarray, rest: np.ndarray, sampling, name: str,
+                ledger: TaskLedger) -> list["_Piece"]:
+        """Submit ``angles[rest]`` in chunks; with a recording ledger, publish them and record each chunk."""
+        if not len(rest):
+            return []
+        shots, seeds_from = sampling
+        chunks = [rest[c] for c in self._chunks(circuit, len(rest))]
+        tokens = [self._claim(ledger, name, i, angles, rows) for i, rows in enumerate(chunks)]
         futures = [self.client.submit(_run_chunk, payload, angles[rows], shots, chunk_seed,
-                                      key=(prefix, i), retries=self.retries, pure=False)
-                   for i, (rows, chunk_seed) in enumerate(zip(chunks, child_ints(seed, len(chunks))))]
-        return self._gather(circuit, futures, chunks)
+                                      key=(name, i), retries=self.retries, pure=False)
+                   for i, (rows, chunk_seed) in enumerate(zip(chunks, child_ints(seeds_from, len(chunks))))]
+        if ledger.records:
+            self.client.publish_dataset(futures, name=name)  # kept on the scheduler when this client dies
+            for token in filter(None, tokens):
+                ledger.submitted(token, token)
+        return [_Piece(rows, future, token) for rows, future, token in zip(chunks, futures, tokens)]
+
+    @staticmethod
+    def _claim(ledger: TaskLedger, name: str, i: int, angles: np.ndarray, rows: np.ndarray) -> str | None:
+        """Record chunk ``i`` (its rows, and their places in it) before it is sent; ``None``: not recorded."""
+        if not ledger.records:
+            return None
+        token = f"{name}/{i}"
+        parts = [(int(r), -1, (i, j)) for j, r in enumerate(rows)]
+        return token if ledger.creating(token, angles, parts, 1) == token else None  # else: another run's
+
+    def _reattach(self, angles: np.ndarray, ledger: TaskLedger) -> tuple[list["_Piece"], bool]:
+        """The recorded chunks of these rows that the scheduler still holds; whether any was recorded."""
+        if not ledger.records:
+            return [], False
+        groups: dict[str, list[tuple[int, int]]] = {}
+        for (row, _), entry in ledger.find(angles, [(r, -1) for r in range(len(angles))]).items():
+            if entry.status in ("creating", "submitted") and entry.token.startswith(_DATASET) and entry.position:
+                groups.setdefault(entry.token, []).append((entry.position[1], row))
+        held, datasets = [], {}
+        for token, members in groups.items():
+            future = self._recorded(token, datasets)
+            if future is None:  # the scheduler lost it (restarted): it is sent again
+                ledger.submitted(token, token)
+                ledger.ended(token, "CANCELLED", "no longer on the Dask scheduler")
+                continue
+            ledger.submitted(token, token)  # an earlier run may have died before recording the id
+            members.sort()
+            held.append(_Piece(np.array([r for _, r in members]), future, token,
+                               np.array([j for j, _ in members]), reattached=True))
+        return held, bool(groups)
+
+    def _recorded(self, token: str, datasets: dict):
+        """The future of recorded chunk ``<dataset>/<index>``, or ``None`` when the scheduler has no such dataset."""
+        name, _, index = token.rpartition("/")
+        if name not in datasets:
+            try:
+                datasets[name] = self.client.get_dataset(name, default=None)
+            except Exception:  # noqa: BLE001 - unreadable is as good as gone: the chunk is sent again
+                datasets[name] = None
+        futures = datasets[name]
+        if not isinstance(futures, list) or not index.isdigit() or int(index) >= len(futures):
+            return None
+        return futures[int(index)]
 
     def _chunks(self, circuit: Circuit, rows: int) -> list[np.ndarray]:
         size = self.chunk_rows or chunk_rows(rows, self._threads(), memory_rows=self._memory_rows(circuit),
@@ -249,39 +331,57 @@ class _ClusterRunner:
             self._scattered.popitem(last=False)[1].release()
         return future
 
-    def _gather(self, circuit: Circuit, futures: list,
-                chunks: list[np.ndarray]) -> Iterator[tuple[np.ndarray, RunResult]]:
+    def _gather(self, circuit: Circuit, pieces: list["_Piece"], ledger: TaskLedger,
+                names: set[str]) -> Iterator[tuple[np.ndarray, RunResult]]:
         """Yield chunks as they finish; on a failure, yield the finished ones, cancel the rest, raise."""
         from distributed import as_completed
 
-        index = {future.key: i for i, future in enumerate(futures)}
+        index = {piece.future.key: i for i, piece in enumerate(pieces)}
         pending = set(index)
-        bar = self._bar(circuit, len(futures))
+        bar = self._bar(circuit, len(pieces))
+        keep = False
         try:
-            for future in as_completed(futures, loop=self.client.loop):
+            for future in as_completed([p.future for p in pieces], loop=self.client.loop):
                 i = index[future.key]
                 pending.discard(future.key)
                 try:
                     result = future.result()
                 except Exception as exc:
-                    yield from self._finished(futures, chunks, pending)
-                    raise _chunk_error(exc, i, chunks, self.backend.name, self.retries) from exc
-                yield chunks[i], result
+                    _ended(ledger, pieces[i], "FAILED", f"{type(exc).__name__}: {exc}")
+                    yield from self._finished(pieces, pending, ledger)
+                    raise _chunk_error(exc, i, [p.rows for p in pieces], self.backend.name, self.retries) from exc
+                yield from _collected(pieces[i], result, ledger)
                 bar.update(1)
+        except KeyboardInterrupt:
+            keep = ledger.records  # left on the scheduler and in the store: a rerun re-attaches
+            raise
         finally:
-            self.client.cancel([f for f in futures if f.key in pending])
+            if not keep:
+                self._release(pieces, pending, ledger, names)
             bar.close()
 
+    def _release(self, pieces: list["_Piece"], pending: set, ledger: TaskLedger, names: set[str]) -> None:
+        """Unpublish the request's datasets and cancel its unfinished chunks."""
+        for name in names:
+            try:
+                self.client.unpublish_dataset(name)
+            except Exception:  # noqa: BLE001 - already gone (another run finished it) or scheduler lost
+                pass
+        unfinished = [p for p in pieces if p.future.key in pending]
+        self.client.cancel([p.future for p in unfinished])
+        for piece in unfinished:
+            _ended(ledger, piece, "CANCELLED", "the request stopped")
+
     @staticmethod
-    def _finished(futures, chunks, pending) -> Iterator[tuple[np.ndarray, RunResult]]:
-        for i, future in enumerate(futures):
-            if future.key in pending and future.status == "finished":
+    def _finished(pieces, pending, ledger) -> Iterator[tuple[np.ndarray, RunResult]]:
+        for piece in pieces:
+            if piece.future.key in pending and piece.future.status == "finished":
                 try:
-                    result = future.result(timeout=10)
+                    result = piece.future.result(timeout=10)
                 except Exception:  # noqa: BLE001 - a second failure changes nothing: report the first
                     continue
-                pending.discard(future.key)
-                yield chunks[i], result
+                pending.discard(piece.future.key)
+                yield from _collected(piece, result, ledger)
 
     def _bar(self, circuit: Circuit, total: int):
         from tqdm.auto import tqdm
@@ -289,6 +389,42 @@ class _ClusterRunner:
         shown = self.progress or (self.progress is None and _interactive())  # a Jupyter kernel too
         return tqdm(total=total, desc=f"{circuit.name} on {self.backend.name} (dask)", unit="chunk", leave=False,
                     disable=not shown or total < 2, delay=0.0 if self.progress else PROGRESS_DELAY)
+
+
+_DATASET = "qshift-chunk-"  # the names of published chunks (and the prefix of their task keys)
+
+
+@dataclass
+class _Piece:
+    """One chunk being awaited: the rows it answers, its future, and its ledger token when recorded.
+
+    ``pick``: for a chunk re-attached from an earlier run, the places in its result of ``rows``
+    (those still missing); ``None`` for a chunk this run submitted (its result is ``rows``, in order).
+    """
+
+    rows: np.ndarray
+    future: object
+    token: str | None = None
+    pick: np.ndarray | None = None
+    reattached: bool = False
+
+
+def _collected(piece: _Piece, result: RunResult, ledger: TaskLedger) -> Iterator[tuple[np.ndarray, RunResult]]:
+    """Yield a finished chunk's rows (counted as re-attached when an earlier run sent it); then mark it ended."""
+    if piece.pick is not None:
+        n = len(result.values)
+        result = RunResult(np.asarray(result.values)[piece.pick],
+                           None if result.variances is None else np.asarray(result.variances)[piece.pick],
+                           result.executions * len(piece.pick) // max(n, 1), result.jobs)
+    if piece.reattached:
+        ledger.reattached += len(piece.rows)
+    yield piece.rows, result
+    _ended(ledger, piece, "COMPLETED")  # after the executor stored the rows
+
+
+def _ended(ledger: TaskLedger, piece: _Piece, status: str, reason: str | None = None) -> None:
+    if piece.token is not None:
+        ledger.ended(piece.token, status, reason)
 
 
 def _chunk_error(exc: BaseException, i: int, chunks: list[np.ndarray], device: str, retries: int) -> QShiftError:
@@ -336,6 +472,11 @@ def _backend_named(name: str) -> Backend:
 
 
 # -- connecting ---------------------------------------------------------------------------------
+
+def names_a_cluster(executor) -> bool:
+    """Whether ``executor=`` names a Dask cluster: a ``dask.distributed.Client`` or a scheduler address."""
+    return _is_client(executor) or isinstance(executor, str)
+
 
 def _is_client(obj) -> bool:
     distributed = sys.modules.get("distributed")  # a Client exists only if distributed is imported

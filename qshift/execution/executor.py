@@ -154,6 +154,11 @@ class Runner(Protocol):
     any order: ``rows`` indexes into ``angles`` and ``result`` is the backend's
     :class:`~qshift.RunResult` for ``angles[rows]``. Every row must appear in exactly one
     piece. A runner that fails should first yield the pieces it has finished, then raise.
+
+    A runner whose ``takes_ledger`` attribute is true is also given ``ledger=``, the request's
+    :class:`~qshift.backends.base.TaskLedger` (in the evaluation store when there is one), to
+    record the work it sends out and re-attach to it after a crash; it adds the rows it collected
+    from an earlier run's work to ``ledger.reattached``.
     """
 
     def __call__(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None,
@@ -253,7 +258,7 @@ class Executor:
         order = np.array([rows[0] for rows in pending.missing.values()])
         circuit, shots, seed, request = pending.circuit, pending.shots, pending.seed, pending.request
         ledger = Ledger(self.store, circuit.fingerprint, self.backend.cache_key, shots, seed)
-        runner = self.runner or partial(self._run_batches, ledger=ledger)
+        runner = partial(self.runner or self._run_batches, ledger=ledger) if self._hands_ledger() else self.runner
         bar = self._bar(circuit, len(order))
         try:
             for part, result in runner(circuit, pending.angles[order], shots=shots, seed=seed):
@@ -268,6 +273,10 @@ class Executor:
             bar.close()
             request.reattached += ledger.reattached
             request.submitted += request.circuits - ledger.reattached
+
+    def _hands_ledger(self) -> bool:
+        """Whether the runner is given the request's task ledger: the default one, and runners that ask."""
+        return self.runner is None or bool(getattr(self.runner, "takes_ledger", False))
 
     def _record(self, pending: "_Pending", rows: np.ndarray, result: RunResult) -> None:
         """A finished piece: into the store (when there is one), the cache and the answers."""

@@ -1,9 +1,12 @@
 """The Dask executor on a LocalCluster of 2 worker processes: same results and circuit counts as
-the single-machine path, the circuit shipped once per worker, failures named by chunk, and a
-worker killed mid-run changing nothing."""
+the single-machine path, the circuit shipped once per worker, failures named by chunk, a
+worker killed mid-run changing nothing, and a client killed mid-request resumed from the store and
+the chunks the scheduler kept."""
 
 import os
 import signal
+import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -225,3 +228,179 @@ def test_the_tf_op_runs_every_order_on_the_cluster(client):
         np.testing.assert_allclose(a, b, atol=1e-12)
     n = c.n_symbols
     assert remote.stats.circuits == local.stats.circuits == 2 * n ** 2 + n + 1
+
+
+# -- a client killed mid-request -----------------------------------------------------------------
+
+SLOW_DEVICE = '''
+import time
+import numpy as np
+import qshift
+
+
+class SlowLocal:
+    """The local simulator, a little slow per chunk, appending every row it runs to a log file."""
+
+    name = "slow-local"
+    exact = True
+    max_batch = None
+
+    def __init__(self, log, pause):
+        self.log, self.pause = log, pause
+
+    def run(self, circuit, angles, *, shots=None, seed=None):
+        time.sleep(self.pause)
+        out = qshift.LocalSimulator().run(circuit, angles, shots=shots, seed=seed)
+        with open(self.log, "a") as f:  # one short append per chunk
+            f.write("".join(np.ascontiguousarray(row).tobytes().hex() + "\\n" for row in angles))
+        return out
+'''
+
+SCHEDULER = '''
+import sys, time
+import distributed
+
+if __name__ == "__main__":
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                       host="127.0.0.1", dashboard_address=None,
+                                       scheduler_kwargs={"dashboard_address": ":0"})
+    print(cluster.scheduler_address, flush=True)
+    while True:
+        time.sleep(1)
+'''
+
+DASK_CLIENT = '''
+import sys
+import numpy as np
+import qshift
+from slowdev import SlowLocal
+from qshift.execution.cluster import DaskExecutor
+
+address, store, log = sys.argv[1:4]
+c = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2"))
+ex = DaskExecutor(address, SlowLocal(log, 0.4), chunk_rows=2, store=store)
+qshift.derivatives(c, [0.22, 0.1, -0.3], order=1, executor=ex)
+print("finished", flush=True)
+'''
+
+
+def _stored(store, sql):
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+
+
+def test_a_client_killed_mid_request_is_resumed_by_reattaching_its_chunks(tmp_path, monkeypatch):
+    # The client process publishes its 13 chunks on a scheduler of its own process and records them
+    # in the store; it is killed with some results stored and chunks still running. The rerun reads
+    # the stored rows back and gathers the rest from the chunks the scheduler kept: nothing runs twice.
+    for name, text in {"slowdev.py": SLOW_DEVICE, "scheduler.py": SCHEDULER, "client.py": DASK_CLIENT}.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from slowdev import SlowLocal
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), repo]), "OMP_NUM_THREADS": "1"}
+    store, log = tmp_path / "run.sqlite", tmp_path / "rows.log"
+    c, x = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2")), [0.22, 0.1, -0.3]
+    ref = qshift.derivatives(c, x, order=1)  # 25 circuits: 13 chunks of 2 rows, 0.4 s each
+    scheduler = subprocess.Popen([sys.executable, "scheduler.py"], cwd=tmp_path, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    procs = [scheduler]
+    try:
+        address = scheduler.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:"), address
+        client = subprocess.Popen([sys.executable, "client.py", address, str(store), str(log)], cwd=tmp_path,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        procs.append(client)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and client.poll() is None:  # results kept and chunks still out
+            if (_stored(store, "SELECT COUNT(*) FROM results") >= 2
+                    and _stored(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'") >= 4):
+                break
+            time.sleep(0.02)
+        assert client.poll() is None, client.communicate()[0].decode()
+        client.send_signal(signal.SIGKILL)
+        assert client.wait(timeout=10) == -signal.SIGKILL
+
+        with distributed.Client(address, set_as_default=False) as dask_client:
+            ex = DaskExecutor(dask_client, SlowLocal(str(log), 0.0), chunk_rows=2, store=store)
+            d = qshift.derivatives(c, x, order=1, executor=ex)
+            assert dask_client.list_datasets() == ()  # the finished request unpublished its chunks
+    finally:
+        for proc in procs:
+            _stop(proc)
+    np.testing.assert_allclose(d.jacobian, ref.jacobian, rtol=0, atol=1e-12)
+    s, n = d.stats, ref.stats.circuits
+    assert s.from_store > 0 and s.reattached > 0
+    assert s.from_store + s.reattached + s.submitted == n == s.from_store + s.circuits
+    rows = log.read_text().split()
+    assert len(rows) == len(set(rows)) == n  # every circuit ran once, across both runs
+    assert _stored(store, "SELECT COUNT(*) FROM tasks WHERE status IN ('creating', 'submitted')") == 0
+    print(f"kill/resume: {s.from_store} from the store, {s.reattached} re-attached, {s.submitted} submitted")
+
+
+def test_recorded_chunks_the_scheduler_no_longer_holds_are_sent_again(client, tmp_path, monkeypatch):
+    asked, real = [], client.get_dataset
+    monkeypatch.setattr(client, "get_dataset", lambda name, **kw: asked.append(name) or real(name, **kw))
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2"))
+    x = np.array([0.22, 0.1, -0.3])
+    store = qshift.EvaluationStore(tmp_path / "run.sqlite")
+    points = qshift.plan(c, order=1).points(c.slot_angles(x[None]))
+    ledger = store.ledger(c, "local", None, None)  # as a crashed run on a scheduler since restarted left it
+    ledger.creating("qshift-chunk-gone/0", points, [(r, -1, (0, r)) for r in range(3)], 1)
+    d = qshift.derivatives(c, x, order=1, executor=DaskExecutor(client, "local", chunk_rows=5, store=store))
+    np.testing.assert_allclose(d.jacobian, qshift.derivatives(c, x, order=1).jacobian, rtol=0, atol=1e-12)
+    assert (d.stats.reattached, d.stats.submitted, d.stats.circuits, d.stats.jobs) == (0, 25, 25, 5)
+    assert asked == ["qshift-chunk-gone"]  # looked for, not found: its rows were sent again, and recorded anew
+    assert store.counts() == {"results": 25, "tasks COMPLETED": 25}
+    assert client.list_datasets() == ()
+    again = qshift.derivatives(c, x, order=1, executor=DaskExecutor(client, "local", store=store))
+    assert (again.stats.from_store, again.stats.circuits) == (25, 0)
+
+
+def test_an_interrupted_request_leaves_its_chunks_for_a_rerun(client, tmp_path, monkeypatch):
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2"))
+    x = np.array([0.22, 0.1, -0.3])
+    store = qshift.EvaluationStore(tmp_path / "run.sqlite")
+    real = distributed.as_completed
+
+    def interrupted_after_two_chunks(futures, **kw):  # Ctrl-C while the third chunk is awaited
+        for i, future in enumerate(real(futures, **kw)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield future
+
+    monkeypatch.setattr(distributed, "as_completed", interrupted_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        qshift.derivatives(c, x, order=1, executor=DaskExecutor(client, "local", chunk_rows=5, store=store))
+    monkeypatch.setattr(distributed, "as_completed", real)
+    assert len(client.list_datasets()) == 1  # the 5 chunks stay on the scheduler
+    d = qshift.derivatives(c, x, order=1, executor=DaskExecutor(client, "local", chunk_rows=5, store=store))
+    np.testing.assert_allclose(d.jacobian, qshift.derivatives(c, x, order=1).jacobian, rtol=0, atol=1e-12)
+    assert (d.stats.from_store, d.stats.reattached, d.stats.submitted, d.stats.jobs) == (10, 15, 0, 3)
+    assert client.list_datasets() == ()
+
+
+def test_derivatives_take_a_store_for_a_cluster(client, tmp_path):
+    # qshift.derivatives(..., executor=client, store=path) keeps the cluster's results and chunks in
+    # that file (a cluster never gets the default store file unasked); an executor object still
+    # refuses store= (it has its own)
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2"))
+    x = np.array([0.2, 0.1, -0.1])
+    store = tmp_path / "dask.sqlite"
+    first = qshift.derivatives(c, x, order=1, executor=client, store=store)
+    again = qshift.derivatives(c, x, order=1, executor=client, store=store)
+    np.testing.assert_allclose(first.jacobian, qshift.derivatives(c, x, order=1).jacobian, atol=1e-12)
+    assert (first.stats.submitted, again.stats.from_store, again.stats.circuits) == (25, 25, 0)
+    assert qshift.derivatives(c, x, order=1, executor=client).store is None
+    with pytest.raises(qshift.RequestError, match="store="):
+        qshift.derivatives(c, x, order=1, executor=qshift.Executor(qshift.LocalSimulator()), store=store)
