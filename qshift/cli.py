@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -277,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("qshift: error: " + str(exc), file=sys.stderr)  # problem, expected, received, fix: one per line
         return 2
+    except BrokenPipeError:  # the reader went away (`qshift run ... --json | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     return 0
 
 

@@ -142,3 +142,15 @@ def test_make_demo_commands_run():
     for args in commands:
         out = qshift_cli(*args, cwd=Path(__file__).resolve().parents[2]).stdout
         assert "value:" in out and "gradient:" in out
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    # `qshift run ... --json | head -c 10`: the reader leaves early; no traceback, the pipe's status
+    values = tmp_path / "rows.csv"
+    values.write_text("\n".join("0.1,0.2,0.3" for _ in range(400)) + "\n")
+    cmd = f"{SCRIPT} run circuits/vqe-h2.qasm --values-file {values} --json | head -c 10"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2], env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert len(proc.stdout) == 10
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+    assert proc.returncode == 141
