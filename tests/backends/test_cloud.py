@@ -11,7 +11,6 @@ import logging
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 
 import qshift
+from store_probe import count_in_store
 from fakes import QPU_ARN, SV1_ARN, FakeDevice, braket_service, fake_braket, inputs_key  # noqa: F401
 
 CIRCUIT = "bell-xx-yy"  # 3 qubits, 2 symbols, 2 outputs: 22 circuits for a Hessian
@@ -192,17 +192,6 @@ print("finished")
 """
 
 
-def _count(path: Path, sql: str) -> int:
-    """A count read from the store file while the client writes it (0 before it exists)."""
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:  # not created yet
-        return 0
-
-
 def test_sigkill_halfway_then_rerun_pays_for_nothing_twice(tmp_path):
     store = tmp_path / "run.sqlite"
     script = tmp_path / "client.py"
@@ -215,8 +204,8 @@ def test_sigkill_halfway_then_rerun_pays_for_nothing_twice(tmp_path):
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and client.poll() is None:  # wait until it is mid-batch:
-                stored = _count(store, "SELECT COUNT(*) FROM results")  # results kept,
-                waiting = _count(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'")  # tasks out,
+                stored = count_in_store(store, "SELECT COUNT(*) FROM results")  # results kept,
+                waiting = count_in_store(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'")  # tasks out,
                 if stored >= 4 and waiting >= 2 and len(fb.log.tasks) < 22:  # and circuits never sent
                     break
                 time.sleep(0.02)

@@ -5,7 +5,6 @@ the chunks the scheduler kept."""
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import pytest
 import qshift
 from qshift.execution import cluster as _dask
 from qshift.execution.cluster import DaskExecutor, as_executor, chunk_rows
+from store_probe import count_in_store
 
 pytest.importorskip("distributed", reason="needs qshift[dask]")
 import distributed  # noqa: E402
@@ -284,14 +284,6 @@ print("finished", flush=True)
 '''
 
 
-def _stored(store, sql):
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
-            return db.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:  # not created yet
-        return 0
-
-
 def _stop(proc):
     if proc.poll() is None:
         proc.kill()
@@ -323,8 +315,8 @@ def test_a_client_killed_mid_request_is_resumed_by_reattaching_its_chunks(tmp_pa
         procs.append(client)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and client.poll() is None:  # results kept and chunks still out
-            if (_stored(store, "SELECT COUNT(*) FROM results") >= 2
-                    and _stored(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'") >= 4):
+            if (count_in_store(store, "SELECT COUNT(*) FROM results") >= 2
+                    and count_in_store(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'") >= 4):
                 break
             time.sleep(0.02)
         assert client.poll() is None, client.communicate()[0].decode()
@@ -344,7 +336,7 @@ def test_a_client_killed_mid_request_is_resumed_by_reattaching_its_chunks(tmp_pa
     assert s.from_store + s.reattached + s.submitted == n == s.from_store + s.circuits
     rows = log.read_text().split()
     assert len(rows) == len(set(rows)) == n  # every circuit ran once, across both runs
-    assert _stored(store, "SELECT COUNT(*) FROM tasks WHERE status IN ('creating', 'submitted')") == 0
+    assert count_in_store(store, "SELECT COUNT(*) FROM tasks WHERE status IN ('creating', 'submitted')") == 0
     print(f"kill/resume: {s.from_store} from the store, {s.reattached} re-attached, {s.submitted} submitted")
 
 
