@@ -118,6 +118,7 @@ from qshift.api.request import Arguments, Request  # noqa: E402
 from qshift.execution.cluster import as_executor  # noqa: E402
 from qshift.execution.executor import EvaluationCache, Stats  # noqa: E402
 from qshift.ir.circuit import Circuit  # noqa: E402
+from qshift.planning.planner import wrt_names  # noqa: E402
 
 __all__ = ["QuantumFunction", "function"]
 
@@ -184,7 +185,7 @@ class QuantumFunction:
                  executor=None, wrt=None):
         self.circuit = _as_circuit(circuit)
         self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
-        self.wrt = _check_wrt(self.circuit, wrt)
+        self.wrt = wrt_names(self.circuit, wrt)
         self.executor = as_executor(executor, device, cache=EvaluationCache(cache_size), progress=False)
         self._request = Request.of(self.circuit, np.zeros(self.circuit.n_symbols),
                                    Arguments(orders=(0,), shots=shots, seed=seed, shift=shift, wrt=self.wrt,
@@ -344,21 +345,6 @@ def _depends_on_pfor_loop(tensor) -> bool:
                 seen.add(t.op)
                 stack.append(t.op)
     return False
-
-
-def _check_wrt(circuit: Circuit, wrt) -> tuple[str, ...] | None:
-    """``wrt`` as a tuple of names (``None``: every symbol); the planner checks the names themselves."""
-    if wrt is None:
-        return None
-    names = (wrt,) if isinstance(wrt, str) else wrt
-    try:
-        names = tuple(names)
-    except TypeError:
-        names = None
-    if names is None or not all(isinstance(name, str) for name in names):
-        raise RequestError("wrt must be a list of symbol names", expected=f"names from {list(circuit.symbols)}",
-                           received=repr(wrt), fix="pass wrt=['name', ...], or None to differentiate every symbol")
-    return names
 
 
 def _as_circuit(circuit) -> Circuit:

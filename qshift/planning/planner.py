@@ -41,7 +41,7 @@ from qshift._errors import RequestError
 from qshift.ir.circuit import Circuit
 from qshift.planning.rules import Stencil, first_order, second_order_reusing_first, stencil
 
-__all__ = ["Plan", "make_plan"]
+__all__ = ["Plan", "make_plan", "wrt_names"]
 
 PointKey = tuple[tuple[int, int], ...]
 
@@ -308,14 +308,37 @@ def _entry_terms(entry: tuple[int, ...], slots_of: list[list[int]], a: np.ndarra
     return terms
 
 
+def wrt_names(circuit: Circuit, wrt) -> tuple[str, ...] | None:
+    """``wrt`` as a tuple of names (``None``: every symbol): one name, or an iterable of names.
+
+    Only the type is checked here; :func:`make_plan` checks the names themselves.
+
+    Example:
+        >>> import qshift
+        >>> wrt_names(qshift.hardware_efficient(2, 1), "y0_1")
+        ('y0_1',)
+    """
+    if wrt is None:
+        return None
+    names = (wrt,) if isinstance(wrt, str) else wrt
+    try:
+        names = tuple(names)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise RequestError("wrt must be a list of symbol names", expected=f"names from {list(circuit.symbols)}",
+                           received=repr(wrt), fix="pass wrt=['name', ...], or None to differentiate every symbol")
+    return names
+
+
 def _check_request(circuit: Circuit, orders, wrt) -> tuple[tuple[int, ...], tuple[int, ...]]:
     orders = tuple(sorted(set(int(k) for k in orders)))
     if not orders or orders[0] < 0:
         raise RequestError("derivative order must be a non-negative integer", expected="order >= 0",
                            received=str(list(orders)), fix="pass order=0 (value), 1 (gradient), 2 (Hessian), ...")
-    if wrt is None:
+    names = wrt_names(circuit, wrt)
+    if names is None:
         return orders, tuple(range(circuit.n_symbols))
-    names = [wrt] if isinstance(wrt, str) else list(wrt)
     used = {circuit.symbols[i] for i in circuit.slot_symbol}
     index = []
     for name in names:

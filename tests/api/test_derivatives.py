@@ -148,6 +148,7 @@ def test_shots_give_standard_errors(rng):
     ({"shift": 0.0}, qshift.RequestError, "0 < s < pi"),
     ({"rule": "magic"}, qshift.RequestError, "unknown rule"),
     ({"wrt": ["nope"]}, qshift.RequestError, "unknown symbol"),
+    ({"wrt": 5}, qshift.RequestError, "list of symbol names"),
 ])
 def test_bad_requests(kwargs, error, match):
     c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
