@@ -34,7 +34,7 @@ from qshift.api.derivatives import derivatives
 from qshift.backends.profiles import bundled_profiles
 from qshift.backends.registry import load_profile, resolve_profile
 from qshift.cost.estimate import estimate
-from qshift.cost.shots import cheapest, choices
+from qshift.cost.families import cheapest, choices
 from qshift.execution.store import EvaluationStore, default_store_path
 from qshift.ir.circuit import Circuit
 
@@ -229,7 +229,7 @@ def _plan_rules(circuit: Circuit, args) -> None:
     profile = resolve_profile(args.device)
     currency = profile.price.currency if profile is not None and profile.price is not None else "USD"
     print(f"{circuit.name} orders 0..{args.order} on {args.device}: standard error <= {args.target_stderr:g} "
-          "on every entry (worst-case shot variance)")
+          "on every entry (a pilot of 100 shots per circuit, then top-ups at the worst-case shot variance)")
     print(f"{'rule':14}{'circuits':>10}{'shots':>14}{'tasks':>8}{'price':>20}")
     for choice in table:
         print(choice.row(currency))

@@ -33,8 +33,8 @@ import numpy as np
 from qshift._errors import RequestError
 from qshift.cost.checks import check_orders, check_pilot_shots, check_shots
 from qshift.cost.estimate import check_cost
+from qshift.cost.families import request_family
 from qshift.cost.sampling import Exact, Sampling, sampling_for
-from qshift.cost.shots import request_family
 from qshift.execution.cluster import as_executor, names_a_cluster
 from qshift.ir.circuit import Circuit
 from qshift.planning.planner import Plan, make_plan
@@ -127,7 +127,8 @@ class Request:
 def _family(circuit: Circuit, rows: int, args: Arguments) -> tuple[str, bool]:
     """(the planner's rule, allocate shots by weight?) of a request."""
     order_args = {"order": args.order, "rows": rows, "wrt": args.wrt, "shift": args.shift, "orders": args.orders}
-    return request_family(circuit, args.rule, args.target_stderr, args.allocation, order_args, args.device)
+    return request_family(circuit, args.rule, args.target_stderr, args.allocation, order_args, args.device,
+                          args.pilot_shots)
 
 
 def _check_resume(resume) -> None:

@@ -1,7 +1,7 @@
 """Checks of request arguments shared by the request API, the estimate and the shot rules.
 
 :func:`qshift.derivatives`, :func:`qshift.plan`, :func:`qshift.estimate` and
-:func:`~qshift.cost.shots.choices` take the same ``order`` / ``orders`` /
+:func:`~qshift.cost.families.choices` take the same ``order`` / ``orders`` /
 ``shots`` / ``target_stderr`` arguments; they are checked here, once, with the
 same messages everywhere, and :func:`plan_request` makes the plan they describe.
 

@@ -40,11 +40,10 @@ from qshift._errors import CostLimitError
 from qshift.backends.base import Backend
 from qshift.backends.registry import resolve_profile
 from qshift.cost.checks import check_pilot_shots, check_shots, plan_request
-from qshift.cost.pricing import Cost, cost_of, cost_of_calls, money
-from qshift.cost.sampling import Exact, Sampling, TargetError, sampling_for
-from qshift.cost.shots import request_family
+from qshift.cost.pricing import Cost, cost_of, money
+from qshift.cost.families import executions_per_circuit, price_calls, request_family
+from qshift.cost.sampling import Sampling, TargetError, sampling_for
 from qshift.ir.circuit import Circuit
-from qshift.ir.grouping import n_groups
 from qshift.planning.planner import Plan
 
 __all__ = ["Cost", "CostLimitError", "Estimate", "cost_of", "estimate"]
@@ -160,12 +159,12 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
     pilot = check_pilot_shots(pilot_shots) if target_stderr is not None else None
     n_rows = rows if values is None else circuit.check_values(values)[0].shape[0]
     order_args = {"order": order, "orders": orders, "wrt": wrt, "shift": shift, "rows": n_rows or 1}
-    family, optimal = request_family(circuit, rule, target_stderr, allocation, order_args, device)
+    family, optimal = request_family(circuit, rule, target_stderr, allocation, order_args, device, pilot or 100)
     the_plan = plan_request(circuit, order, orders, rows=n_rows, wrt=wrt, shift=shift, rule=family)
     strategy = sampling_for(shots, optimal=optimal, target_stderr=target_stderr, pilot_shots=pilot or 100)
     max_batch = device.max_batch if _is_backend(device) else None
     planned = price_calls(strategy, the_plan, circuit, profile, max_batch)
-    groups = _groups(strategy, circuit)
+    groups = executions_per_circuit(strategy, circuit)
     mean = math.ceil(planned.shots / (planned.circuits * groups)) if planned.shots else None
     naive = cost_of(the_plan.naive_circuits, profile, shots=mean, groups=groups, max_batch=max_batch)
     price = profile.price if profile is not None else None
@@ -175,17 +174,6 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
                     price.source if price else None, rule=_family_name(rule, family, optimal),
                     allocation="optimal" if optimal and mean else "uniform", target_stderr=target_stderr,
                     pilot_shots=pilot, expected=isinstance(strategy, TargetError))
-
-
-def price_calls(strategy: Sampling, the_plan: Plan, circuit: Circuit, profile, max_batch: int | None) -> Cost:
-    """What ``strategy`` sends for ``the_plan`` (its executor calls, unrun), priced with ``profile``."""
-    calls = strategy.calls(the_plan, circuit.n_outputs)
-    return cost_of_calls(calls, profile, groups=_groups(strategy, circuit), max_batch=max_batch)
-
-
-def _groups(strategy: Sampling, circuit: Circuit) -> int:
-    """Executions per circuit: the measurement groups when sampling, one when exact."""
-    return 1 if isinstance(strategy, Exact) else n_groups(circuit)
 
 
 def _is_backend(device) -> bool:

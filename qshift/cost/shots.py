@@ -19,43 +19,24 @@ Shared points correlate entries: the unshifted ``f(x)`` enters every diagonal
 Hessian entry, so their errors move together; :meth:`Derivatives.covariance`
 reports it.
 
-The rule families compared by :func:`choices` (and chosen by
-``rule="min-shots"`` / ``"min-cost"``):
-
-* ``standard``: tensor-product stencils, the same shots on every point;
-* ``min-shots``: the same points, shots allocated by weight (fewest shots);
-* ``min-circuits``: the circuit-minimal Hessian, shots allocated by weight
-  (fewest circuits, so fewest per-task fees, but larger coefficients);
-* ``min-cost``: whichever of these the device profile's prices make cheapest.
+The rule families built on these (``standard``, ``min-shots``, ``min-circuits``, and
+``min-cost`` choosing among them) are compared and priced in :mod:`qshift.cost.families`.
 
 Example:
     >>> import qshift
-    >>> c = qshift.hardware_efficient(3, 1)
-    >>> table = choices(c, order=2, target_stderr=0.05, device="ionq-forte")
-    >>> [ch.rule for ch in table]
-    ['standard', 'min-shots', 'min-circuits']
-    >>> table[1].shots < table[0].shots and table[2].circuits < table[0].circuits
-    True
+    >>> p = qshift.plan(qshift.Circuit.from_qasm(qshift.circuit_path("sin")), order=2)
+    >>> weights(p).round(3).tolist()   # f(x) feeds the value (c = 1) and f'' (c = -1/2): sqrt(1 + 1/4)
+    [1.118, 0.5, 0.5, 0.5]
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
-from qshift._errors import RequestError
-from qshift.backends.registry import resolve_profile
-from qshift.cost.checks import check_target, plan_request
-from qshift.cost.pricing import cost_of
-from qshift.ir.grouping import n_groups
 from qshift.planning.planner import Plan
 
-__all__ = ["Choice", "allocate", "choices", "entry_variances", "optimal_split", "request_family", "required_shots",
-           "top_up", "weights"]
+__all__ = ["allocate", "entry_variances", "optimal_split", "quantize", "required_shots", "top_up", "weights"]
 
-RULE_FAMILIES = ("standard", "min-shots", "min-circuits", "min-cost")
 _LADDER = 2 ** 0.25  # shot levels: fewer distinct levels means fewer provider calls
 
 
@@ -134,83 +115,3 @@ def top_up(plan: Plan, target_stderr: float, sigma2: np.ndarray, pilot_shots: in
     """
     need = required_shots(plan, target_stderr, sigma2, optimal=optimal)
     return np.where(need > pilot_shots, quantize(np.maximum(need - pilot_shots, 1)), 0)
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One way to meet a target standard error: the rule, its circuits and shots, and the price."""
-
-    rule: str
-    circuits: int
-    shots: int
-    tasks: int
-    price: float
-
-    def row(self, currency: str) -> str:
-        return f"{self.rule:14}{self.circuits:>10,}{self.shots:>14,}{self.tasks:>8,}{self.price:>16,.2f} {currency}"
-
-
-def choices(circuit, order: int = 2, *, target_stderr: float, device="local", rows: int = 1, wrt=None,
-            shift=None, orders=None) -> list[Choice]:
-    """Circuits, shots and price of each rule family for ``target_stderr`` on every entry.
-
-    Shot variances are taken at their worst case (``sigma^2 = 1`` for Pauli outputs), so real
-    runs, which measure ``sigma`` in a pilot, need at most this many shots.
-    """
-    check_target(target_stderr)
-    profile = resolve_profile(device)
-    groups = n_groups(circuit)
-    out = []
-    for family, rule, optimal in (("standard", "standard", False), ("min-shots", "standard", True),
-                                  ("min-circuits", "min-circuits", True)):
-        p = plan_request(circuit, order, orders, rows=rows, wrt=wrt, shift=shift, rule=rule)
-        per_point = quantize(required_shots(p, target_stderr, optimal=optimal))
-        total = int(per_point.sum()) * rows * groups
-        mean = math.ceil(total / (p.circuits * groups))
-        cost = cost_of(p.circuits, profile, shots=mean, groups=groups)
-        out.append(Choice(family, p.circuits, total, cost.tasks, cost.price - _shot_price(profile, mean * p.circuits
-                                                                                            * groups - total)))
-    return out
-
-
-def _shot_price(profile, extra_shots: int) -> float:
-    """The price of the shots the mean-shots rounding added (subtracted to price the exact total)."""
-    return 0.0 if profile is None or profile.price is None else extra_shots * profile.price.per_shot
-
-
-def cheapest(table: list[Choice]) -> Choice:
-    return min(table, key=lambda c: (c.price, c.shots, c.circuits))
-
-
-def request_family(circuit, rule: str, target_stderr, allocation, order_args: dict, device) -> tuple[str, bool]:
-    """(planner rule, optimal allocation?) of a request or an estimate with these arguments.
-
-    Plain requests (a planner rule, no target, no allocation) keep their rule and uniform shots;
-    the others are resolved by :func:`resolve_family`.
-
-    Example:
-        >>> import qshift
-        >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
-        >>> request_family(c, "min-shots", 0.01, None, {"order": 1}, "local")
-        ('standard', True)
-    """
-    if rule not in ("min-shots", "min-cost") and target_stderr is None and allocation is None:
-        return rule, False
-    return resolve_family(rule, target_stderr, allocation, circuit, order_args, device)
-
-
-def resolve_family(rule: str, target_stderr, allocation, circuit, order_args: dict, device) -> tuple[str, bool]:
-    """(planner rule, optimal allocation?) for a request; ``min-cost`` asks :func:`choices`."""
-    if rule in ("min-shots", "min-cost") and target_stderr is None:
-        raise RequestError(f"rule={rule!r} needs a target", expected="target_stderr=... with this rule",
-                           received="target_stderr=None",
-                           fix="pass target_stderr (e.g. 0.01), or use rule='standard' / 'min-circuits' with shots=")
-    if target_stderr is not None:
-        check_target(target_stderr)
-    if rule == "min-cost":
-        rule = cheapest(choices(circuit, target_stderr=target_stderr, device=device, **order_args)).rule
-    optimal = rule in ("min-shots", "min-circuits") if allocation is None else allocation == "optimal"
-    if allocation not in (None, "uniform", "optimal"):
-        raise RequestError(f"unknown allocation {allocation!r}", expected="'uniform' or 'optimal'",
-                           received=repr(allocation), fix="pass allocation='optimal' or 'uniform'")
-    return ("min-circuits" if rule == "min-circuits" else "standard"), optimal

@@ -198,12 +198,30 @@ def test_a_target_is_priced_as_an_upper_bound_of_what_runs(three_outputs, rule, 
 
 def test_min_cost_prices_the_family_it_picks():
     c = qshift.hardware_efficient(3, 1)
-    table = qshift.cost.shots.choices(c, order=2, target_stderr=0.05, device="ionq-forte")
-    picked = qshift.cost.shots.cheapest(table).rule
+    table = qshift.cost.families.choices(c, order=2, target_stderr=0.05, device="ionq-forte")
+    picked = qshift.cost.families.cheapest(table).rule
     e = qshift.estimate(c, order=2, device="ionq-forte", target_stderr=0.05, rule="min-cost")
     same = qshift.estimate(c, order=2, device="ionq-forte", target_stderr=0.05, rule=picked)
     assert e.rule == picked and _counts(e.planned) == _counts(same.planned)
     assert e.planned.price == same.planned.price
+
+
+@pytest.mark.parametrize("device", ["ionq-forte", "ibm-brisbane", "braket-sv1", "local"])
+def test_the_table_of_families_shows_what_estimate_prices_for_each(device):
+    # `qshift plan --target-stderr` prints this table and rule="min-cost" picks from it: every row
+    # must be the estimate of a request with that family (pilot and worst-case top-ups included)
+    c = qshift.hardware_efficient(3, 1)
+    args = {"rule": "standard", "allocation": "uniform"}, {"rule": "min-shots"}, {"rule": "min-circuits"}
+    for pilot in (100, 300):
+        table = qshift.cost.families.choices(c, order=2, target_stderr=0.05, device=device, rows=2,
+                                             pilot_shots=pilot)
+        for choice, family in zip(table, args):
+            e = qshift.estimate(c, order=2, device=device, target_stderr=0.05, rows=2, pilot_shots=pilot, **family)
+            assert e.expected and e.pilot_shots == pilot
+            assert (choice.circuits, choice.shots, choice.tasks) == (e.planned.circuits, e.planned.shots,
+                                                                      e.planned.tasks)
+            assert choice.price == pytest.approx(e.planned.price, rel=1e-12, abs=1e-12)
+    assert [ch.rule for ch in table] == ["standard", "min-shots", "min-circuits"]
 
 
 def test_rules_that_need_a_target_say_so_as_derivatives_does():

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import qshift
-from qshift.cost.shots import choices, cheapest, entry_variances, quantize, required_shots, weights
+from qshift.cost.families import cheapest, choices
+from qshift.cost.shots import entry_variances, quantize, required_shots, weights
 
 
 @pytest.fixture
