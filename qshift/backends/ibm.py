@@ -17,8 +17,10 @@ calibrated noise (readout errors included), executed locally by Aer.
 transpiled circuit on Aer's ideal simulator: a check of layout, routing and
 parameter binding free of hardware noise.
 
-A real IBM backend object works the same way (``IBMBackend(backend=service.backend(name))``),
-given an account; that is not exercised here.
+A service backend (``IBMBackend(backend=service.backend("ibm_brisbane"))``, given an IBM
+Quantum account) sends the same PUBs as runtime jobs: every job is recorded in the
+request's task ledger (the store) with its id and a tag, so a request rerun after a crash
+re-attaches to its jobs instead of paying for them again (:mod:`qshift.backends.ibm_jobs`).
 
 Example:
     >>> import numpy as np, qshift
@@ -38,8 +40,10 @@ import numpy as np
 from qshift._errors import DeviceError, require
 from qshift.backends._common import check_angles, describe, sampled_result
 from qshift.backends._qiskit import estimates_from_samples, sampler_pubs, to_qiskit_measured
-from qshift.backends.base import Backend, RunResult
+from qshift.backends.base import Backend, RunResult, TaskLedger
+from qshift.backends.ibm_jobs import DEFAULT_POLL_INTERVAL, DEFAULT_POLL_TIMEOUT, JobRun, on_service
 from qshift.backends.profiles import DeviceProfile
+from qshift.backends.retry import RetryPolicy
 from qshift.ir.circuit import Circuit
 
 __all__ = ["IBMBackend"]
@@ -57,23 +61,38 @@ class IBMBackend(Backend):
         optimization_level: the transpiler's level (0-3).
         default_shots: shots used when a request passes none.
         max_batch: most rows per provider call (``None``: no limit).
+        rows_per_job: on a service backend, most rows per runtime job (``None``: ``max_batch``, or every row
+            of a call); the jobs of one call are all queued before the first is awaited.
         profile: the device profile this backend was built from (prices and limits), or ``None``.
+        retry: how calls to a runtime service are retried (service backends only).
+        poll_interval: seconds between status polls of a runtime job (service backends only).
+        poll_timeout: the longest wait for a call's runtime jobs, in seconds (service backends only).
+
+    Attributes:
+        cloud: ``True`` on a service backend: runs are runtime jobs, recorded in the store.
     """
 
     exact = False
 
     def __init__(self, backend="fake_brisbane", *, name: str | None = None, noise: bool = True,
                  optimization_level: int = 1, default_shots: int = 4096, max_batch: int | None = None,
-                 profile: DeviceProfile | None = None):
+                 profile: DeviceProfile | None = None, rows_per_job: int | None = None,
+                 retry: RetryPolicy | None = None,
+                 poll_interval: float = DEFAULT_POLL_INTERVAL, poll_timeout: float = DEFAULT_POLL_TIMEOUT):
         require("qiskit_ibm_runtime", "ibm")
         self.backend = _resolve(backend)
+        self.cloud = on_service(self.backend)
+        self.retry = retry or RetryPolicy()
+        self.rows_per_job = rows_per_job
+        self.poll_interval, self.poll_timeout = float(poll_interval), float(poll_timeout)
         self.name = name or getattr(self.backend, "name", "ibm")
         self.noise = bool(noise)
         self.optimization_level = int(optimization_level)
         self.default_shots = int(default_shots)
         self.max_batch = max_batch
         self.profile = profile
-        self.cache_key = describe("ibm", backend=getattr(self.backend, "name", None), noise=self.noise,
+        self.cache_key = describe("ibm", backend=getattr(self.backend, "name", None),
+                                  noise=self.noise if not self.cloud else "service",
                                   optimization_level=self.optimization_level)
         self._isa: dict = {}
 
@@ -85,9 +104,22 @@ class IBMBackend(Backend):
         if not len(angles):
             empty = np.zeros((0, circuit.n_outputs))
             return sampled_result(circuit, empty, empty, jobs=0)
+        if self.cloud:
+            pieces = list(self.iter_run(circuit, angles, shots=shots, seed=seed))
+            return _joined(circuit, len(angles), pieces)
         job = self.sampler(shots, seed).run(sampler_pubs(self.transpiled(circuit), angles, shots))
         values, variances = estimates_from_samples(circuit, list(job.result()), len(angles))
         return sampled_result(circuit, values, variances)
+
+    def iter_run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None, seed: int | None = None,
+                 ledger: TaskLedger | None = None):
+        """Rows as their runtime jobs finish (a service backend; each job recorded in ``ledger``), else one piece."""
+        if not self.cloud:
+            yield from super().iter_run(circuit, angles, shots=shots, seed=seed)
+            return
+        angles = check_angles(circuit, angles)
+        if len(angles):
+            yield from JobRun(self, circuit, angles, int(self.resolve_shots(shots)), seed, ledger).stream()
 
     def transpiled(self, circuit: Circuit) -> tuple:
         """One ISA circuit per measurement group, transpiled once per circuit structure.
@@ -103,21 +135,32 @@ class IBMBackend(Backend):
             self._isa[key] = tuple(pm.run(list(to_qiskit_measured(circuit, "ibm"))))
         return self._isa[key]
 
-    def sampler(self, shots: int, seed: int | None):
-        """The runtime ``SamplerV2`` in local mode (the fake backend, or Aer's ideal simulator)."""
+    def sampler(self, shots: int, seed: int | None, tags: list[str] | None = None):
+        """The runtime ``SamplerV2``: in job mode on a service backend (``tags``: its job tags), else in local
+        mode (the fake backend, or Aer's ideal simulator)."""
         from qiskit_ibm_runtime import SamplerV2
 
-        mode = self.backend if self.noise else _ideal_simulator(self.backend)
+        mode = self.backend if self.noise or self.cloud else _ideal_simulator(self.backend)
         with warnings.catch_warnings():  # 0.50 deprecates SamplerV2 in favour of a client-side Sampler
             warnings.simplefilter("ignore", DeprecationWarning)
             sampler = SamplerV2(mode=mode)
         sampler.options.default_shots = int(shots)
         if seed is not None:
             sampler.options.simulator.seed_simulator = int(seed)
+        if tags:
+            sampler.options.environment.job_tags = list(tags)
         return sampler
 
     def __repr__(self) -> str:
         return f"IBMBackend(name={self.name!r}, {self.cache_key})"
+
+
+def _joined(circuit: Circuit, rows: int, pieces: list[tuple[np.ndarray, RunResult]]) -> RunResult:
+    """One result for ``rows`` rows from the pieces of :meth:`IBMBackend.iter_run`."""
+    values, variances = np.empty((rows, circuit.n_outputs)), np.empty((rows, circuit.n_outputs))
+    for taken, piece in pieces:
+        values[taken], variances[taken] = piece.values, piece.variances
+    return sampled_result(circuit, values, variances, jobs=sum(piece.jobs for _, piece in pieces))
 
 
 def _resolve(backend):

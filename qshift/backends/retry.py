@@ -7,7 +7,8 @@ often and how long to try again; :func:`classify` says which errors are worth it
 Transient (retried):
 
 * throttling: ``ThrottlingException``, ``TooManyRequestsException``,
-  ``RequestLimitExceeded``, ``SlowDown``, HTTP 429;
+  ``RequestLimitExceeded``, ``SlowDown``, HTTP 429 (from botocore, or the ``status_code`` of
+  qiskit-ibm-runtime's ``RequestsApiError``);
 * the service briefly failing: ``ServiceUnavailable(Exception)``,
   ``InternalServerException`` / ``InternalServiceException`` /
   ``InternalFailure``, ``RequestTimeout(Exception)``, HTTP 5xx;
@@ -90,10 +91,15 @@ def error_code(exc: BaseException) -> str | None:
 
 
 def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a provider error: botocore's response metadata, or a ``status_code``
+    (qiskit-ibm-runtime's ``RequestsApiError``, ``requests``' ``HTTPError`` response)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         return (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return None
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) and status > 0 else None  # -1: no answer (a connection error)
 
 
 def classify(exc: BaseException) -> str:
@@ -109,9 +115,9 @@ def classify(exc: BaseException) -> str:
     if code in PERMANENT_CODES:
         return "permanent"
     status = _status(exc)
-    if code is not None and status is not None:
+    if status is not None:
         return "transient" if status == 429 or status >= 500 else "permanent"
-    if isinstance(exc, (ConnectionError, TimeoutError)):
+    if isinstance(exc, (ConnectionError, TimeoutError)) or _connection_failure(exc):
         return "transient"
     try:
         from botocore import exceptions as bx
@@ -119,6 +125,19 @@ def classify(exc: BaseException) -> str:
         return "permanent"
     connection = (bx.ConnectionError, bx.ConnectionClosedError, bx.ReadTimeoutError, bx.ConnectTimeoutError)
     return "transient" if isinstance(exc, connection) else "permanent"
+
+
+def _connection_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` wraps a dropped or refused connection (``requests``' errors, as the IBM SDK raises them)."""
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None:
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in _REQUESTS_CONNECTION:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+_REQUESTS_CONNECTION = frozenset({"ConnectionError", "ConnectTimeout", "ReadTimeout", "Timeout", "ChunkedEncodingError"})
 
 
 def failure_is_transient(reason: str | None) -> bool:
