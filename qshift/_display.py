@@ -87,7 +87,7 @@ def _columns(circuit) -> list[list[_Glyph]]:
 
 
 def _outputs_text(circuit) -> str:
-    return ", ".join(f"⟨{o}⟩" for o in circuit.outputs) or "none"
+    return ", ".join(f"⟨{o.short() if hasattr(o, 'short') else o}⟩" for o in circuit.outputs) or "none"
 
 
 # -- text ---------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from qshift.cost.estimate import estimate
 from qshift.cost.families import cheapest, choices
 from qshift.execution.store import EvaluationStore, default_store_path
 from qshift.ir.circuit import Circuit
+from qshift.ir.pauli import PauliSum
 
 __all__ = ["main"]
 
@@ -161,7 +162,7 @@ def _is_number(text: str) -> bool:
 def _print_tensor(label: str, tensor: np.ndarray, circuit: Circuit, stderr: np.ndarray | None) -> None:
     print(f"{label}:" + ("  (± one standard error from shot noise)" if stderr is not None else ""))
     for k, pauli in enumerate(circuit.outputs):
-        head = f"  <{pauli}>: "
+        head = f"  <{pauli.short(2) if isinstance(pauli, PauliSum) else pauli}>: "
         for name, block in (("", tensor[k]), ("± ", None if stderr is None else stderr[k])):
             if block is None:
                 continue

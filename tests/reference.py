@@ -12,20 +12,43 @@ _EXTRA_GATES = """
 gate rzz(t) a, b { cx a, b; rz(t) b; cx a, b; }
 gate rxx(t) a, b { h a; h b; cx a, b; rz(t) b; cx a, b; h a; h b; }
 gate ryy(t) a, b { rx(pi/2) a; rx(pi/2) b; cx a, b; rz(t) b; cx a, b; rx(-pi/2) a; rx(-pi/2) b; }
+gate sexc(t) a, b { cx a, b; cry(t) b, a; cx a, b; }
+gate sexcp(t) a, b { sexc(t) a, b; rzz(-t/2) a, b; }
+gate sexcm(t) a, b { sexc(t) a, b; rzz(t/2) a, b; }
+gate dexc(t) a, b, c, d { cx c, d; cx a, c; h d; h a; cx c, d; cx a, b; ry(t/8) b; ry(-t/8) a; cx a, d; h d;
+  cx d, b; ry(t/8) b; ry(-t/8) a; cx c, b; cx c, a; ry(-t/8) b; ry(t/8) a; cx d, b; h d; cx a, d;
+  ry(-t/8) b; ry(t/8) a; cx a, b; cx c, a; h a; h d; cx a, c; cx c, d; }
+gate pairphase(t) a, b, c, d { cx c, d; cx a, b; cx a, c; x b; x d; cp(t/2) c, d; cx b, c; cp(-t/2) c, d;
+  cx b, c; cp(t/2) b, d; x b; x d; cx a, c; cx a, b; cx c, d; }
+gate dexcp(t) a, b, c, d { dexc(t) a, b, c, d; pairphase(-t/2) a, b, c, d; }
+gate dexcm(t) a, b, c, d { dexc(t) a, b, c, d; pairphase(t/2) a, b, c, d; }
 """
-_PRAGMA = re.compile(r"^\s*#pragma braket result expectation (.*)$", re.M)
+# (sexc .. dexcm: PennyLane's excitation gates up to a global phase, checked against qml.matrix in
+# tests/ir/test_chemistry_gates.py; pairphase(t) is exp(i t) on |0011> and |1100>.)
+_PRAGMA = re.compile(r"^\s*#pragma (braket result|qshift) expectation (.*)$", re.M)
 _FACTOR = re.compile(r"([ixyz])\(q\[(\d+)\]\)")
+_TERM = re.compile(r"([+-]?)\s*(?:([0-9.eE+-]+?)\s*\*\s*)?((?:[ixyz]\(q\[\d+\]\)\s*@?\s*)+)|([+-]?)\s*([0-9.eE+-]+)")
 
 
 def qiskit_expectations(qasm: str, values: dict[str, float]) -> np.ndarray:
-    """Expectations of every ``#pragma braket result expectation`` of ``qasm`` at ``values``."""
+    """Expectations of every output pragma of ``qasm`` at ``values`` (``braket result expectation`` products,
+    and ``qshift expectation`` weighted sums, read here with a regular expression of their own)."""
     import qiskit.qasm3
     from qiskit.quantum_info import SparsePauliOp, Statevector
 
-    observables = []
-    for body in _PRAGMA.findall(qasm):
-        factors = _FACTOR.findall(body)
-        observables.append([(p.upper(), int(q)) for p, q in factors if p != "i"])
+    observables = []  # per output: [(coefficient, [(pauli, qubit), ...]), ...]
+    for kind, body in _PRAGMA.findall(qasm):
+        if kind == "braket result":
+            observables.append([(1.0, [(p.upper(), int(q)) for p, q in _FACTOR.findall(body) if p != "i"])])
+            continue
+        terms = []  # a weighted sum: "0.5 * z(q[0]) @ z(q[1]) - 0.2 * x(q[0]) + 1.1"
+        for sign, number, product, csign, constant in _TERM.findall(body.replace(" ", "")):
+            if product:
+                c = float(number) if number else 1.0
+                terms.append((-c if sign == "-" else c, [(p.upper(), int(q)) for p, q in _FACTOR.findall(product)]))
+            elif constant:
+                terms.append((-float(constant) if csign == "-" else float(constant), []))
+        observables.append(terms)
     text = _PRAGMA.sub("", qasm)
     text = re.sub(r"\bxx\(", "rxx(", re.sub(r"\byy\(", "ryy(", re.sub(r"\bzz\(", "rzz(", text)))
     text = text.replace('include "stdgates.inc";', 'include "stdgates.inc";\n' + _EXTRA_GATES, 1)
@@ -34,11 +57,8 @@ def qiskit_expectations(qasm: str, values: dict[str, float]) -> np.ndarray:
     state = Statevector(bound)
     n = circuit.num_qubits
     out = []
-    for factors in observables:
-        if not factors:
-            out.append(1.0)
-            continue
-        op = SparsePauliOp.from_sparse_list([("".join(p for p, _ in factors), [q for _, q in factors], 1.0)], n)
+    for terms in observables:
+        op = SparsePauliOp.from_sparse_list([("".join(p for p, _ in f), [q for _, q in f], c) for c, f in terms], n)
         out.append(float(np.real(state.expectation_value(op))))
     return np.array(out)
 
@@ -58,6 +78,8 @@ def pennylane_qnode(circuit, device: str = "default.qubit"):
         "sdg": lambda wires: qml.adjoint(qml.S(wires)), "t": qml.T, "tdg": lambda wires: qml.adjoint(qml.T(wires)),
         "sx": qml.SX, "cx": qml.CNOT, "cy": qml.CY, "cz": qml.CZ, "ch": qml.CH, "swap": qml.SWAP,
         "ccx": qml.Toffoli, "cswap": qml.CSWAP, "id": qml.Identity,
+        "sexc": qml.SingleExcitation, "sexcp": qml.SingleExcitationPlus, "sexcm": qml.SingleExcitationMinus,
+        "dexc": qml.DoubleExcitation, "dexcp": qml.DoubleExcitationPlus, "dexcm": qml.DoubleExcitationMinus,
     }
     paulis = {"X": qml.PauliX, "Y": qml.PauliY, "Z": qml.PauliZ}
     index = {s: i for i, s in enumerate(circuit.symbols)}
@@ -74,12 +96,16 @@ def pennylane_qnode(circuit, device: str = "default.qubit"):
             else:
                 ops[op.gate](op.angle.a * x[index[op.angle.symbol]] + op.angle.b, wires=wires)
         measured = []
-        for out in circuit.outputs:
-            obs = [paulis[p](q) for q, p in out.factors]
-            prod = obs[0]
-            for o in obs[1:]:
-                prod = prod @ o
-            measured.append(qml.expval(prod))
+        for out in circuit.outputs:  # a product, or a weighted sum of products (a PennyLane Hamiltonian)
+            pairs = list(out.terms) if hasattr(out, "terms") else [(1.0, out)]
+            products = [qml.prod(*[paulis[p](q) for q, p in pauli.factors]) if len(pauli.factors) > 1
+                        else paulis[pauli.factors[0][1]](pauli.factors[0][0]) for _, pauli in pairs]
+            coefficients = [c for c, _ in pairs]
+            if getattr(out, "constant", 0.0):
+                products.append(qml.Identity(0))
+                coefficients.append(out.constant)
+            measured.append(qml.expval(qml.Hamiltonian(coefficients, products) if hasattr(out, "terms")
+                                       else products[0]))
         return tuple(measured)
 
     return qnode

@@ -10,7 +10,11 @@ Slot ``s`` becomes the parameter ``s[s]`` of one ``ParameterVector("s", n_slots)
 so a batch of slot-angle rows binds column by column, and a circuit
 transpiled once serves every row. qshift qubit ``q`` is Qiskit qubit ``q``;
 every qshift gate has a Qiskit gate of the same name and angle convention
-(``rz(t) = exp(-i t Z / 2)``, ``p(t) = diag(1, e^{i t})``, ``rxx(t) = exp(-i t XX / 2)``).
+(``rz(t) = exp(-i t Z / 2)``, ``p(t) = diag(1, e^{i t})``, ``rxx(t) = exp(-i t XX / 2)``),
+except the excitation gates (``sexc``, ``dexc`` and their Plus/Minus forms), which are
+written as their :func:`~qshift.ir.gates.decomposition` (CNOTs, ``cry``, ``ry``, ``cp``,
+``rzz`` ...; exact up to a global phase), each angle an expression ``scale * s[s]`` of the
+slot's one parameter.
 
 Needs ``qiskit`` (``pip install 'qshift[aer]'``).
 """
@@ -24,7 +28,8 @@ import numpy as np
 from qshift.ir.circuit import Circuit
 from qshift._errors import require
 from qshift.backends._common import Step, steps
-from qshift.ir.grouping import basis_rotations, estimate_from_bits, measurement_groups
+from qshift.ir.gates import decomposition
+from qshift.ir.grouping import add_group_estimates, basis_rotations, blank_estimates, measurement_groups
 
 __all__ = ["bind_columns", "estimates_from_samples", "sampler_pubs", "to_qiskit", "to_qiskit_measured",
            "to_qiskit_observables"]
@@ -56,21 +61,34 @@ def to_qiskit(circuit: Circuit, extra: str = "aer", supported: frozenset | None 
     qc = qiskit.QuantumCircuit(circuit.n_qubits, name=circuit.name)
     params = ParameterVector("s", circuit.n_slots)
     for step in steps(circuit):
-        _append(qc, _operation(qiskit, step, params), step.qubits, supported)
+        for operation, qubits in _operations(qiskit, step, params):
+            _append(qc, operation, qubits, supported)
         if noise is not None and noise.probability(len(step.qubits)) > 0:
             qc.append(_depolarizing(noise, len(step.qubits)), step.qubits)
     return qc
 
 
-def _operation(qiskit, step: Step, params):
-    """The Qiskit gate object for one step (built through the QuantumCircuit method of that name)."""
-    scratch = qiskit.QuantumCircuit(len(step.qubits))
-    method = getattr(scratch, step.gate)
-    local = range(len(step.qubits))
-    if step.parametrized:
-        method(params[step.slot] if step.slot is not None else step.constant, *local)
+def _operations(qiskit, step: Step, params) -> list:
+    """``(Qiskit gate, qubits)`` for one step: its own gate, or its decomposition's gates."""
+    angle = (params[step.slot] if step.slot is not None else step.constant) if step.parametrized else None
+    return [(_operation(qiskit, gate, len(qubits), _scaled(angle, scale)), qubits)
+            for gate, qubits, scale in decomposition(step.gate, step.qubits)]
+
+
+def _scaled(angle, scale: float | None):
+    if scale is None:
+        return None
+    return angle if scale == 1.0 else angle * scale
+
+
+def _operation(qiskit, gate: str, n_qubits: int, angle):
+    """The Qiskit gate object ``gate(angle)`` (built through the QuantumCircuit method of that name)."""
+    scratch = qiskit.QuantumCircuit(n_qubits)
+    method = getattr(scratch, gate)
+    if angle is None:
+        method(*range(n_qubits))
     else:
-        method(*local)
+        method(angle, *range(n_qubits))
     return scratch.data[0].operation
 
 
@@ -92,15 +110,19 @@ def _depolarizing(noise, k: int):
 
 @lru_cache(maxsize=64)
 def to_qiskit_observables(circuit: Circuit, extra: str = "aer") -> tuple:
-    """One ``SparsePauliOp`` per output (coefficient 1), on all of the circuit's qubits."""
+    """One ``SparsePauliOp`` per output, on all of the circuit's qubits: a product (coefficient 1), or a
+    Hamiltonian's weighted terms and its constant (the identity's coefficient)."""
     require("qiskit", extra)
     from qiskit.quantum_info import SparsePauliOp
 
     n = circuit.n_qubits
     out = []
-    for pauli in circuit.outputs:
-        label = "".join(p for _, p in pauli.factors)
-        out.append(SparsePauliOp.from_sparse_list([(label, list(pauli.qubits), 1.0)], num_qubits=n))
+    for o in range(circuit.n_outputs):
+        terms = [("".join(p for _, p in circuit.terms[t].factors), list(circuit.terms[t].qubits),
+                  float(circuit.term_weights[o, t])) for t in np.flatnonzero(circuit.term_weights[o])]
+        if circuit.output_constants[o] or not terms:
+            terms.append(("", [], float(circuit.output_constants[o])))
+        out.append(SparsePauliOp.from_sparse_list(terms, num_qubits=n))
     return tuple(out)
 
 
@@ -138,38 +160,40 @@ def to_qiskit_measured(circuit: Circuit, extra: str = "aer", supported: frozense
     return tuple(out)
 
 
-def sampler_pubs(measured, angles: np.ndarray, shots: int) -> list:
+def sampler_pubs(measured, angles: np.ndarray, shots) -> list:
     """Sampler PUBs, one per measured circuit, every row of slot ``angles`` bound as a parameter array.
 
+    ``shots`` is one number, or one per measured circuit (:func:`~qshift.ir.grouping.group_shots`).
     A circuit without parameters is one PUB of ``rows * shots`` shots (split per row by
     :func:`estimates_from_samples`), so every row still gets its own samples.
     """
+    per_group = np.broadcast_to(np.asarray(shots, dtype=np.int64), (len(measured),))
     pubs = []
-    for qc in measured:
+    for qc, n in zip(measured, per_group):
         if qc.num_parameters:
-            pubs.append((qc, angles[:, bind_columns(qc)], int(shots)))
+            pubs.append((qc, angles[:, bind_columns(qc)], int(n)))
         else:
-            pubs.append((qc, None, int(shots) * len(angles)))
+            pubs.append((qc, None, int(n) * len(angles)))
     return pubs
 
 
-def estimates_from_samples(circuit: Circuit, pub_results, rows: int) -> tuple[np.ndarray, np.ndarray]:
+def estimates_from_samples(circuit: Circuit, pub_results, rows: int,
+                           shots: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Estimates and per-shot variances ``(rows, n_outputs)`` from Sampler results (one per group).
 
     Args:
         circuit: the qshift circuit.
         pub_results: the results of :func:`sampler_pubs`' PUBs, in measurement-group order.
         rows: the number of rows of slot angles.
+        shots: the request's shots per execution (variances are relative to it when groups ran other numbers).
 
     Bit ``q`` of the register ``meas`` is qshift qubit ``q`` (as :func:`to_qiskit_measured`
     measures, and stays so through transpilation).
     """
-    values = np.empty((rows, circuit.n_outputs))
-    variances = np.empty_like(values)
+    values, variances = blank_estimates(circuit, rows)
     for group, result in zip(measurement_groups(circuit), pub_results):
         bits = result.data.meas.to_bool_array(order="little")
         bits = bits.reshape(rows, -1, bits.shape[-1])
-        outputs = list(group.outputs)
         for row in range(rows):
-            values[row, outputs], variances[row, outputs] = estimate_from_bits(circuit, group, bits[row])
+            add_group_estimates(values, variances, circuit, group, row, bits[row], shots)
     return values, variances

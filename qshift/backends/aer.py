@@ -41,6 +41,7 @@ from qshift.backends._qiskit import (bind_columns, estimates_from_samples, sampl
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
+from qshift.ir.grouping import group_shots
 
 __all__ = ["AerBackend"]
 
@@ -101,8 +102,8 @@ class AerBackend(Backend):
             empty = np.zeros((0, circuit.n_outputs))
             return sampled_result(circuit, empty, empty, jobs=0)
         measured = to_qiskit_measured(circuit, "aer", _supported(self.method), self.noise)
-        result = self.sampler(shots, seed).run(sampler_pubs(measured, angles, shots)).result()
-        values, variances = estimates_from_samples(circuit, list(result), len(angles))
+        result = self.sampler(shots, seed).run(sampler_pubs(measured, angles, group_shots(circuit, shots))).result()
+        values, variances = estimates_from_samples(circuit, list(result), len(angles), shots)
         return sampled_result(circuit, values, variances)
 
     def estimator(self, seed: int | None = None):

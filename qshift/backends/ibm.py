@@ -108,7 +108,7 @@ class IBMBackend(Backend):
             pieces = list(self.iter_run(circuit, angles, shots=shots, seed=seed))
             return _joined(circuit, len(angles), pieces)
         job = self.sampler(shots, seed).run(sampler_pubs(self.transpiled(circuit), angles, shots))
-        values, variances = estimates_from_samples(circuit, list(job.result()), len(angles))
+        values, variances = estimates_from_samples(circuit, list(job.result()), len(angles), shots)
         return sampled_result(circuit, values, variances)
 
     def iter_run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None, seed: int | None = None,

@@ -214,7 +214,7 @@ class JobRun:
     def _piece(self, job: _Job) -> RunResult:
         result = self.retry.call(job.job.result, what=f"reading the result of runtime job {job.job_id}",
                                  device=self.name)
-        values, variances = estimates_from_samples(self.circuit, list(result), len(job.rows))
+        values, variances = estimates_from_samples(self.circuit, list(result), len(job.rows), self.shots)
         self.ledger.ended(job.job_id, "COMPLETED")
         if job.reattached:
             self.ledger.reattached += len(job.rows)

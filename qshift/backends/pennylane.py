@@ -26,7 +26,7 @@ from qshift.backends._common import Step, check_angles, describe, exact_result, 
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
-from qshift.ir.grouping import measurement_groups
+from qshift.ir.grouping import add_group_estimates, basis_rotations, blank_estimates, group_shots, measurement_groups
 
 __all__ = ["PennyLaneBackend"]
 
@@ -39,6 +39,9 @@ _GATES = {
     "rx": ("RX", False), "ry": ("RY", False), "rz": ("RZ", False), "p": ("PhaseShift", False),
     "crx": ("CRX", False), "cry": ("CRY", False), "crz": ("CRZ", False), "cp": ("ControlledPhaseShift", False),
     "rxx": ("IsingXX", False), "ryy": ("IsingYY", False), "rzz": ("IsingZZ", False),
+    "sexc": ("SingleExcitation", False), "sexcp": ("SingleExcitationPlus", False),
+    "sexcm": ("SingleExcitationMinus", False), "dexc": ("DoubleExcitation", False),
+    "dexcp": ("DoubleExcitationPlus", False), "dexcm": ("DoubleExcitationMinus", False),
 }
 
 
@@ -80,10 +83,13 @@ class PennyLaneBackend(Backend):
         tapes, where = _tapes(qml, circuit, angles, shots)
         results = qml.execute(tapes, self.pennylane_device(circuit.n_qubits, seed if shots else None),
                               diff_method=None)
-        values = np.empty((len(angles), circuit.n_outputs))
-        for (row, outputs), result in zip(where, results):
-            values[row, list(outputs)] = np.reshape(np.asarray(result, dtype=float), -1)
-        return exact_result(values) if shots is None else sampled_result(circuit, values)
+        if shots is None:  # one tape per row: every term's expectation, then the outputs
+            terms = np.array([np.reshape(np.asarray(r, dtype=float), -1) for r in results]).reshape(len(angles), -1)
+            return exact_result(circuit.combine(terms))
+        values, variances = blank_estimates(circuit, len(angles))
+        for (row, (group, n)), bits in zip(where, results):  # one tape per row and group: the measured bits
+            add_group_estimates(values, variances, circuit, group, row, np.asarray(bits).reshape(n, -1), int(shots))
+        return sampled_result(circuit, values, variances)
 
     def pennylane_device(self, n_qubits: int, seed: int | None = None):
         """The PennyLane device for ``n_qubits``: cached when unseeded, fresh for each seed (so runs repeat)."""
@@ -110,17 +116,26 @@ class PennyLaneBackend(Backend):
 
 
 def _tapes(qml, circuit: Circuit, angles: np.ndarray, shots: int | None):
-    """Tapes for every row (and measurement group when sampling) and where their results go."""
-    plan = [tuple(range(circuit.n_outputs))] if shots is None else [g.outputs for g in measurement_groups(circuit)]
-    observables = [_observable(qml, p) for p in circuit.outputs]
+    """Tapes for every row and where their results go.
+
+    Exact: one tape per row measuring every term's expectation. Sampling: one tape per row and
+    measurement group, with the group's basis rotations appended and every qubit sampled (the
+    bits give each output's estimate, covariances of terms included).
+    """
     program = steps(circuit)
     tapes, where = [], []
+    observables = [_observable(qml, p) for p in circuit.terms]
+    rotations = {"h": qml.Hadamard, "sdg": lambda wires: qml.adjoint(qml.S(wires=wires))}
     for row, slot_angles in enumerate(angles):
         ops = [_operation(qml, step, slot_angles) for step in program]
-        for outputs in plan:
-            measurements = [qml.expval(observables[k]) for k in outputs]
-            tapes.append(qml.tape.QuantumScript(ops, measurements, shots=shots))
-            where.append((row, outputs))
+        if shots is None:
+            tapes.append(qml.tape.QuantumScript(ops, [qml.expval(o) for o in observables]))
+            where.append((row, None))
+            continue
+        for group, n in zip(measurement_groups(circuit), group_shots(circuit, shots)):
+            turned = ops + [rotations[gate](wires=q) for gate, q in basis_rotations(group)]
+            tapes.append(qml.tape.QuantumScript(turned, [qml.sample(wires=range(circuit.n_qubits))], shots=int(n)))
+            where.append((row, (group, int(n))))
     return tapes, where
 
 

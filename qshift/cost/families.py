@@ -35,7 +35,7 @@ from qshift.cost.checks import check_pilot_shots, check_target, plan_request
 from qshift.cost.pricing import Cost, cost_of_calls
 from qshift.cost.sampling import Exact, Sampling, TargetError
 from qshift.ir.circuit import Circuit
-from qshift.ir.grouping import n_groups
+from qshift.ir.grouping import n_groups, variance_bound
 from qshift.planning.planner import Plan
 
 __all__ = ["FAMILIES", "Choice", "cheapest", "choices", "price_calls", "request_family", "resolve_family"]
@@ -60,7 +60,7 @@ class Choice:
 
 def price_calls(strategy: Sampling, the_plan: Plan, circuit: Circuit, profile, max_batch: int | None) -> Cost:
     """What ``strategy`` sends for ``the_plan`` (its executor calls, unrun), priced with ``profile``."""
-    calls = strategy.calls(the_plan, circuit.n_outputs)
+    calls = strategy.calls(the_plan, variance_bound(circuit))
     return cost_of_calls(calls, profile, groups=executions_per_circuit(strategy, circuit), max_batch=max_batch)
 
 

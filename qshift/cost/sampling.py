@@ -75,7 +75,7 @@ class Sampling(Protocol):
     def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
         """Evaluate ``points`` (``plan.points(...)``) through ``executor``."""
 
-    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+    def calls(self, plan: Plan, worst: np.ndarray | None = None) -> list[Call]:
         """The executor calls :meth:`run` makes for ``plan``, unrun (what an estimate prices)."""
 
 
@@ -89,7 +89,7 @@ class Exact:
         values, variances, stats = executor.evaluate(circuit, points, shots=None, seed=self.seed)
         return Samples(values, variances, None, stats)
 
-    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+    def calls(self, plan: Plan, worst: np.ndarray | None = None) -> list[Call]:
         return [(plan.circuits, None, True)]
 
 
@@ -104,7 +104,7 @@ class FixedShots:
         values, per_shot, stats = executor.evaluate(circuit, points, shots=self.shots, seed=self.seed)
         return Samples(values, per_shot / self.shots, None, stats)
 
-    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+    def calls(self, plan: Plan, worst: np.ndarray | None = None) -> list[Call]:
         return [(plan.circuits, self.shots, True)]
 
 
@@ -121,7 +121,7 @@ class OptimalAllocation:
         values, per_shot, stats = run_levels(executor, circuit, points, per_point, self.seed)
         return Samples(values, per_shot / per_point[:, None], per_point, stats)
 
-    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+    def calls(self, plan: Plan, worst: np.ndarray | None = None) -> list[Call]:
         """One call per shot level (:func:`run_levels`)."""
         return _levels(optimal_split(plan, self.shots), plan.rows, new=True)
 
@@ -151,16 +151,19 @@ class TargetError:
             per_shot[top] = w1[:, None] * v1[top] + w2[:, None] * v2
         return Samples(values, per_shot / total[:, None], total, stats)
 
-    def calls(self, plan: Plan, n_outputs: int = 1) -> list[Call]:
+    def calls(self, plan: Plan, worst: np.ndarray | None = None) -> list[Call]:
         """The pilot, then one call per top-up level, with the shot variance at its worst case.
 
-        The top-ups of a run depend on the spread its pilot measures; with ``sigma^2 = 1`` (the
-        most a Pauli output has) every point gets at least the top-up any run gives it, so the
-        shots are an upper bound (an expected figure, not a promise of the task count).
+        ``worst`` is each output's largest per-shot variance (:func:`~qshift.ir.grouping.variance_bound`:
+        1 for a Pauli product, ``(sum |w|)**2``-like for a Hamiltonian; default 1). The top-ups of
+        a run depend on the spread its pilot measures; at the worst case every point gets at
+        least the top-up any run gives it, so the shots are an upper bound (an expected figure,
+        not a promise of the task count).
         """
-        worst = top_up(plan, self.target_stderr, np.ones((plan.points_per_row, n_outputs)), self.pilot_shots,
+        bound = np.ones(1) if worst is None else np.asarray(worst, dtype=float)
+        extra = top_up(plan, self.target_stderr, np.tile(bound, (plan.points_per_row, 1)), self.pilot_shots,
                        optimal=self.optimal)
-        return [(plan.circuits, self.pilot_shots, True)] + _levels(worst[worst > 0], plan.rows, new=False)
+        return [(plan.circuits, self.pilot_shots, True)] + _levels(extra[extra > 0], plan.rows, new=False)
 
     def _extra(self, plan: Plan, pilot_variances: np.ndarray) -> np.ndarray:
         """Shots each point needs beyond the pilot (on the ladder of levels; 0: none)."""

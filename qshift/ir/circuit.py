@@ -1,7 +1,7 @@
 """The circuit IR: a frozen description of a parametrized circuit and its outputs.
 
 A :class:`Circuit` holds qubits, one-angle operations, named symbols and
-output observables (Pauli products). Every angle is an :class:`Angle`
+output observables (Pauli products, or weighted sums of them: Hamiltonians). Every angle is an :class:`Angle`
 ``a * symbol + b`` in at most one symbol; an operation whose angle has a
 symbol is a *slot*, and the slots are what the shift rules shift. One symbol
 may feed several slots (QAOA's gamma feeds every ZZ).
@@ -28,7 +28,7 @@ import numbers
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import numpy as np
 
@@ -38,11 +38,11 @@ from qshift.ir.angle import Angle, as_angle
 from qshift.ir.convert import pennylane_parts, qiskit_parts
 from qshift.ir.gates import ALIASES, GATES, MULTI_ANGLE, arity, expand, lookup
 from qshift.ir.operation import Operation
-from qshift.ir.pauli import PauliString
+from qshift.ir.pauli import Observable, PauliString, PauliSum, as_observable
 from qshift.ir.qasm import qasm_parts, to_qasm
 
 # Angle, Operation and PauliString live in ir/angle.py, ir/operation.py and ir/pauli.py; re-exported here.
-__all__ = ["Angle", "Circuit", "CircuitBuilder", "Operation", "PauliString"]
+__all__ = ["Angle", "Circuit", "CircuitBuilder", "Operation", "PauliString", "PauliSum"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,13 +56,17 @@ class Circuit:
     Attributes:
         n_qubits: number of qubits.
         operations: one-angle gates in time order.
-        outputs: one Pauli product per output, in order.
+        outputs: one observable per output, in order: a :class:`PauliString`, or a
+            :class:`PauliSum` (a Hamiltonian, still one output).
         symbols: names of the inputs, in declaration order.
+
+    What is measured are the :attr:`terms`: the distinct Pauli products of all outputs.
+    Output ``o`` is ``term_weights[o] @ <terms> + output_constants[o]`` (:meth:`combine`).
     """
 
     n_qubits: int
     operations: tuple[Operation, ...]
-    outputs: tuple[PauliString, ...]
+    outputs: tuple[Observable, ...]
     symbols: tuple[str, ...]
     name: str = field(default="circuit", compare=False)
 
@@ -83,9 +87,10 @@ class Circuit:
         """
         return cls(*qasm_parts(source))
 
-    def to_qasm(self) -> str:
-        """OpenQASM 3 text that :meth:`from_qasm` reads back to an equal circuit."""
-        return to_qasm(self)
+    def to_qasm(self, dialect: str = "qshift") -> str:
+        """OpenQASM 3 text that :meth:`from_qasm` reads back to an equal circuit; ``dialect="braket"``: a
+        program for Amazon Braket, one result type per Pauli term (see :func:`qshift.ir.qasm.to_qasm`)."""
+        return to_qasm(self, dialect)
 
     @classmethod
     def from_qiskit(cls, circuit, observables, *, symbols=None) -> "Circuit":
@@ -105,7 +110,7 @@ class Circuit:
             "qubits": self.n_qubits,
             "symbols": list(self.symbols),
             "operations": [[op.gate, list(op.qubits), _angle_doc(op.angle)] for op in self.operations],
-            "outputs": [[list(f) for f in out.factors] for out in self.outputs],
+            "outputs": [_output_doc(out) for out in self.outputs],
         }
         text = json.dumps(doc, separators=(",", ":"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -123,6 +128,59 @@ class Circuit:
     @property
     def n_outputs(self) -> int:
         return len(self.outputs)
+
+    @cached_property
+    def terms(self) -> tuple[PauliString, ...]:
+        """The distinct non-identity Pauli products the outputs need, in first-appearance order."""
+        seen: dict[PauliString, None] = {}
+        for out in self.outputs:
+            for _, pauli in _weighted(out):
+                if pauli.factors:
+                    seen.setdefault(pauli, None)
+        return tuple(seen)
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.terms)
+
+    @cached_property
+    def term_weights(self) -> np.ndarray:
+        """``(n_outputs, n_terms)``: the coefficient of each term in each output."""
+        index = {p: k for k, p in enumerate(self.terms)}
+        weights = np.zeros((self.n_outputs, self.n_terms))
+        for o, out in enumerate(self.outputs):
+            for c, pauli in _weighted(out):
+                if pauli.factors:
+                    weights[o, index[pauli]] += c
+        weights.flags.writeable = False
+        return weights
+
+    @cached_property
+    def output_constants(self) -> np.ndarray:
+        """``(n_outputs,)``: each output's constant (a Hamiltonian's identity term; 1 for an identity output)."""
+        constants = np.array([math.fsum(c for c, p in _weighted(out) if not p.factors) for out in self.outputs])
+        constants.flags.writeable = False
+        return constants
+
+    @cached_property
+    def weighted(self) -> bool:
+        """Whether the outputs are anything but one distinct Pauli product each (then terms are outputs)."""
+        return not (self.n_terms == self.n_outputs and np.array_equal(self.term_weights, np.eye(self.n_outputs))
+                    and not self.output_constants.any())
+
+    def combine(self, term_values: np.ndarray) -> np.ndarray:
+        """Output values ``(..., n_outputs)`` from term expectations ``(..., n_terms)``.
+
+        Example:
+            >>> import numpy as np, qshift
+            >>> c = qshift.CircuitBuilder(2).expectation({"Z0": 0.5, "Z0 Z1": -2.0, "": 1.0}).build()
+            >>> c.combine(np.array([[1.0, 0.25]]))
+            array([[1.]])
+        """
+        term_values = np.asarray(term_values, dtype=float)
+        if not self.weighted:
+            return term_values
+        return term_values @ self.term_weights.T + self.output_constants
 
     @cached_property
     def slot_operations(self) -> tuple[int, ...]:
@@ -202,7 +260,8 @@ class Circuit:
     # -- display --------------------------------------------------------------------------------
     def __repr__(self) -> str:
         return (f"Circuit({self.name!r}, qubits={self.n_qubits}, operations={len(self.operations)}, "
-                f"slots={self.n_slots}, symbols={list(self.symbols)}, outputs={[str(o) for o in self.outputs]})")
+                f"slots={self.n_slots}, symbols={list(self.symbols)}, "
+                f"outputs={[o.short() if isinstance(o, PauliSum) else str(o) for o in self.outputs]})")
 
     def draw(self, max_width: int | None = None) -> str:
         """A text drawing: one line per qubit, gates packed into columns, then the outputs.
@@ -241,6 +300,21 @@ def _check_symbol_name(name) -> None:
                       fix="use letters, digits and underscores" + (f", e.g. '{name}_'" if reserved else ""))
 
 
+def _weighted(out: Observable) -> tuple[tuple[float, PauliString], ...]:
+    """``(coefficient, product)`` pairs of an output; the identity product carries a constant."""
+    if isinstance(out, PauliSum):
+        return out.terms + (((out.constant, PauliString(())),) if out.constant else ())
+    return ((1.0, out),)
+
+
+def _output_doc(out: Observable):
+    """An output in the fingerprint: a product's factors (as always), or a sum's terms and constant."""
+    if isinstance(out, PauliSum):
+        return {"terms": [[c.hex(), [list(f) for f in p.factors]] for c, p in out.terms],
+                "constant": out.constant.hex()}
+    return [list(f) for f in out.factors]
+
+
 def _validate(c: Circuit) -> None:
     if not isinstance(c.n_qubits, numbers.Integral) or c.n_qubits < 1:
         raise CircuitError("a circuit needs at least one qubit", expected="n_qubits >= 1",
@@ -255,10 +329,14 @@ def _validate(c: Circuit) -> None:
     for i, op in enumerate(c.operations):
         _validate_operation(c.n_qubits, declared, i, op)
     for out in c.outputs:
+        if not isinstance(out, (PauliString, PauliSum)):
+            raise CircuitError("an output must be an observable", expected="a PauliString or a PauliSum",
+                               received=type(out).__name__, fix="build outputs with builder.expectation(...)")
         _check_qubits(c.n_qubits, out.qubits, f"output {out}")
     if not c.outputs:
         raise CircuitError("a circuit needs at least one output", expected="one or more Pauli expectations",
                            received="none", fix="add an expectation, e.g. builder.expectation('Z0')")
+
 
 
 def _validate_operation(n_qubits: int, declared: set[str], i: int, op: Operation) -> None:
@@ -314,7 +392,7 @@ class CircuitBuilder:
         self.name = name
         self._symbols: list[str] = []
         self._ops: list[Operation] = []
-        self._outputs: list[PauliString] = []
+        self._outputs: list[Observable] = []
 
     def input(self, name: str) -> Angle:
         """Declare a symbol; returns it as an :class:`Angle` for use in gate angles."""
@@ -345,9 +423,20 @@ class CircuitBuilder:
             return lambda *args: self.gate(name, *args)
         raise AttributeError(f"CircuitBuilder has no gate or method {name!r}")
 
-    def expectation(self, pauli: "str | Mapping[int, str]") -> "CircuitBuilder":
-        """Add an output: the expectation of a Pauli product such as ``'Z0'`` or ``'X0 Z1'``."""
-        self._outputs.append(PauliString.parse(pauli))
+    def expectation(self, observable) -> "CircuitBuilder":
+        """Add an output: the expectation of a Pauli product or of a weighted sum of them (a Hamiltonian).
+
+        ``observable`` is a product (``'Z0'``, ``'X0 Z1'``, ``{0: 'X', 1: 'Z'}``) or a sum
+        (``{'Z0 Z1': 0.5, 'X0': -0.2, '': 1.1}`` with ``''`` the constant, ``[(0.5, 'Z0 Z1'), ...]``,
+        or a :class:`PauliSum`). A sum is one output: one value, one gradient row.
+
+        Example:
+            >>> import qshift
+            >>> c = qshift.CircuitBuilder(2).h(0).expectation({"X0": 0.5, "Z1": -0.25, "": 1.0}).build()
+            >>> round(float(qshift.simulate(c, np.zeros((1, 0)))[0, 0]), 12)   # 0.5 - 0.25 + 1
+            1.25
+        """
+        self._outputs.append(as_observable(observable))
         return self
 
     def build(self) -> Circuit:

@@ -20,6 +20,26 @@ argument affine, so ``qml.RX(2 * theta + 0.5, wires=0)`` records the angle
 ``theta * phi``, ``float(theta)``, ``if theta > 0``) is refused. A recorded tape
 (``QuantumScript``) is read as is: each trainable parameter becomes a symbol.
 
+*Array arguments.* ``symbols={"weights": (2, 3)}`` calls the function with a 2x3 array
+of symbols, one per element, named ``weights_0_0, weights_0_1, ..., weights_1_2``
+(row-major; a vector ``{"w": 4}`` gives ``w_0 .. w_3``; ``()`` is a scalar). The
+circuit's symbols are every argument's elements in argument order, so the values of
+``circuit(x, weights)`` are ``np.concatenate([np.ravel(x), np.ravel(weights)])`` and a
+gradient's columns reshape back with ``grad[..., 1:].reshape(2, 3)``.
+
+*Gates.* PennyLane gates qshift has are read directly, the chemistry gates included
+(``SingleExcitation`` -> ``sexc``, ``DoubleExcitation`` -> ``dexc`` and their
+``Plus``/``Minus`` forms, each with its exact multi-term shift rule);
+``qml.BasisState`` with a constant state becomes X gates. Every other operation
+(templates such as ``AngleEmbedding``, ``BasicEntanglerLayers``,
+``StronglyEntanglingLayers``, ``UCCSD``, ``AllSinglesDoubles``, the
+``FermionicSingleExcitation``/``FermionicDoubleExcitation`` they use, ``MultiRZ`` ...)
+is replaced by its PennyLane ``decomposition()``, recursively, until every operation
+is one qshift has; the symbols stay affine through it (``weight / 2``) or the
+conversion is refused. A QNode's transforms (``qml.transforms.decompose(qnode,
+gate_set=...)``) are applied to the recorded circuit; a transform that returns
+several circuits or post-processes results is refused, never ignored.
+
 Wire order for PennyLane: ``wires=`` when given; else the QNode's device wires
 when the device declares them; else the wires in sorted order (falling back
 to order of first appearance when the labels cannot be compared). The i-th
@@ -42,6 +62,7 @@ from __future__ import annotations
 import inspect
 import numbers
 import re
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -50,7 +71,7 @@ from qshift._errors import (CircuitError, NonAffineAngleError, QShiftError, Qubi
 from qshift.ir.angle import Angle, as_angle
 from qshift.ir.gates import ALIASES, GATES, MULTI_ANGLE, expand
 from qshift.ir.operation import CircuitParts, Operation
-from qshift.ir.pauli import PauliString
+from qshift.ir.pauli import Observable, PauliString, PauliSum
 
 __all__ = ["pennylane_parts", "qiskit_parts"]
 
@@ -63,6 +84,17 @@ def _located(exc: QShiftError, where: str) -> QShiftError:
     """The same error with ``where`` (e.g. ``instruction 3 (rx)``) in front of its problem."""
     return type(exc)(f"{where}: {exc.problem}", expected=exc.expected, received=exc.received, fix=exc.fix,
                      line=exc.line)
+
+
+def _pennylane_call(fn, where: str, failure: str, *, expected: str, fix: str):
+    """``fn()``: a qshift error gets ``where`` in front; any other error of PennyLane's becomes a
+    :class:`CircuitError` saying ``failure`` (with PennyLane's message as what was received)."""
+    try:
+        return fn()
+    except QShiftError as exc:
+        raise _located(exc, where) from None
+    except Exception as exc:  # noqa: BLE001 - PennyLane's own errors, reported with their text
+        raise CircuitError(failure, expected=expected, received=f"{type(exc).__name__}: {exc}", fix=fix) from exc
 
 
 def _append(ops: list[Operation], gate: str, qubits: tuple[int, ...], angles: tuple[Angle, ...], where: str):
@@ -248,35 +280,62 @@ def _qiskit_non_affine(value, where: str, why: str) -> NonAffineAngleError:
                                    "the nonlinearity into classical code feeding a new parameter")
 
 
-def _qiskit_observables(observables, n_qubits: int) -> tuple[PauliString, ...]:
+def _qiskit_observables(observables, n_qubits: int) -> tuple[Observable, ...]:
     single = isinstance(observables, str) or not isinstance(observables, (list, tuple))
     items = [observables] if single else list(observables)
     return tuple(_qiskit_observable(obs, n_qubits, f"observable {i}") for i, obs in enumerate(items))
 
 
-def _qiskit_observable(obs, n_qubits: int, where: str) -> PauliString:
-    """A :class:`PauliString` from a little-endian label, ``Pauli`` or one-term ``SparsePauliOp``."""
+def _qiskit_observable(obs, n_qubits: int, where: str) -> Observable:
+    """A :class:`PauliString` from a little-endian label, a ``Pauli`` or a one-term ``SparsePauliOp`` of
+    coefficient 1; a :class:`PauliSum` from any other ``SparsePauliOp`` with real coefficients (one output)."""
     from qiskit.quantum_info import Pauli, SparsePauliOp
 
-    if isinstance(obs, PauliString):
+    if isinstance(obs, (PauliString, PauliSum)):
         return obs
     if isinstance(obs, SparsePauliOp):
-        obs = _single_term(obs, where)
+        _check_width(obs, n_qubits, where)
+        obs = obs.simplify(atol=0.0)
+        if len(obs) == 1 and abs(complex(obs.coeffs[0]) - 1) <= 1e-12 and obs.paulis[0].phase == 0:
+            obs = obs.paulis[0]
+        else:
+            return _qiskit_sum(obs, where)
     elif isinstance(obs, str):
         obs = _parse_label(obs, where)
     elif not isinstance(obs, Pauli):
         raise CircuitError(f"{where}: cannot read {type(obs).__name__} as an observable",
-                           expected="a Pauli label like 'XZ', a Pauli or a one-term SparsePauliOp",
-                           received=repr(obs), fix="pass Pauli products; sums are separate outputs")
+                           expected="a Pauli label like 'XZ', a Pauli, or a SparsePauliOp with real coefficients",
+                           received=repr(obs), fix="pass Pauli products or SparsePauliOp Hamiltonians")
+    _check_width(obs, n_qubits, where)
     if obs.phase != 0:
-        raise CircuitError(f"{where}: Pauli {obs} has a phase", expected="coefficient 1", received=str(obs),
-                           fix="drop the sign or phase and rescale the result yourself")
+        return _qiskit_sum(SparsePauliOp(obs), where)  # -X0 is the sum -1 * X0; an imaginary phase is refused
+    return _qiskit_product(obs.to_label())
+
+
+def _check_width(obs, n_qubits: int, where: str) -> None:
     if obs.num_qubits != n_qubits:
         raise CircuitError(f"{where}: observable acts on {obs.num_qubits} qubit(s), the circuit has {n_qubits}",
                            expected=f"a label of length {n_qubits}", received=str(obs),
                            fix="pad with I; labels are little-endian (rightmost character is qubit 0)")
-    letters = obs.to_label()[::-1]  # little-endian: character q from the right is qubit q
+
+
+def _qiskit_product(label: str) -> PauliString:
+    letters = label.lstrip("-i")[::-1]  # little-endian: character q from the right is qubit q
     return PauliString.parse({q: p for q, p in enumerate(letters) if p != "I"})
+
+
+def _qiskit_sum(op, where: str) -> PauliSum:
+    """A ``SparsePauliOp`` as a weighted sum: real coefficients only (the operator must be Hermitian)."""
+    pairs = []
+    for label, coefficient in op.to_list():
+        c = complex(coefficient)
+        if abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
+            terms = ", ".join(f"{_coefficient(complex(k))}*{p}" for p, k in op.to_list())
+            raise CircuitError(f"{where}: SparsePauliOp has a complex coefficient", expected="real coefficients "
+                               "(a Hermitian observable)", received=terms,
+                               fix="take the Hermitian part, e.g. (op + op.adjoint()) / 2, then .simplify()")
+        pairs.append((c.real, _qiskit_product(label)))
+    return PauliSum.parse(pairs)
 
 
 def _parse_label(label: str, where: str):
@@ -287,15 +346,6 @@ def _parse_label(label: str, where: str):
                            expected="letters I, X, Y, Z, rightmost for qubit 0 (e.g. 'IXZ')", received=repr(label),
                            fix="write one letter per qubit with no signs or spaces")
     return Pauli(label)
-
-
-def _single_term(op, where: str):
-    if len(op) != 1 or abs(complex(op.coeffs[0]) - 1) > 1e-12:
-        terms = ", ".join(f"{_coefficient(c)}*{p}" for p, c in op.to_list())
-        raise CircuitError(f"{where}: SparsePauliOp must be one Pauli product with coefficient 1",
-                           expected="one term, coefficient 1", received=terms,
-                           fix="pass each term as its own observable and combine the results yourself")
-    return op.paulis[0]
 
 
 def _coefficient(c: complex) -> str:
@@ -314,8 +364,13 @@ _PL_GATES = {
     "ControlledPhaseShift": ("cp", (0,)), "IsingXX": ("rxx", (0,)), "IsingYY": ("ryy", (0,)),
     "IsingZZ": ("rzz", (0,)), "U2": ("u2", (0, 1)), "U3": ("u3", (0, 1, 2)),
     "Rot": ("u3", (1, 2, 0)),  # Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi) = u3(theta, omega, phi)
+    "SingleExcitation": ("sexc", (0,)), "SingleExcitationPlus": ("sexcp", (0,)),
+    "SingleExcitationMinus": ("sexcm", (0,)), "DoubleExcitation": ("dexc", (0,)),
+    "DoubleExcitationPlus": ("dexcp", (0,)), "DoubleExcitationMinus": ("dexcm", (0,)),
 }
 _PL_SKIPPED = {"Barrier", "GlobalPhase", "Snapshot"}  # no effect on expectation values
+_PL_STATES = {"BasisState", "BasisStatePreparation"}  # a constant basis state: X gates
+_MAX_DEPTH = 32  # nested decompositions followed before giving up
 _SELF_INVERSE = {"cx", "cz", "cy", "ch", "h", "x", "y", "z", "id", "swap", "ccx", "cswap"}
 _INVERSE = {"s": "sdg", "t": "tdg"}
 
@@ -420,6 +475,8 @@ def _affine_operand(other):
     """A number or :class:`Angle` that an affine expression may combine with, else NotImplemented."""
     if isinstance(other, _Symbolic):
         return other.angle
+    if isinstance(other, np.ndarray) and other.ndim == 0 and other.dtype == object:  # an element of a symbol array
+        return _affine_operand(other.item())
     if isinstance(other, numbers.Real):
         return float(other)
     if isinstance(other, np.ndarray) and other.ndim == 0 and np.isrealobj(other):
@@ -432,10 +489,17 @@ def pennylane_parts(qfunc_or_tape, symbols=None, wires=None) -> CircuitParts:
 
     Args:
         qfunc_or_tape: a function applying PennyLane gates and returning ``qml.expval`` of Pauli
-            products (one or a tuple); a QNode wrapping one; or a ``QuantumScript``/tape.
+            products (one or a tuple); a QNode wrapping one (its transforms, such as
+            ``qml.transforms.decompose``, are applied to the recorded circuit); or a
+            ``QuantumScript``/tape.
         symbols: for a function, the names of its arguments (default: its parameters without
-            defaults, from its signature). For a tape of numbers, one name per trainable
-            parameter (default ``p0, p1, ...``); the tape's values are then the symbol values.
+            defaults, from its signature), or a dict ``{name: shape}`` in argument order when
+            some arguments are arrays: ``{"weights": (2, 3)}`` passes a 2x3 array of symbols
+            ``weights_0_0, weights_0_1, ..., weights_1_2`` (row-major; ``()`` is a scalar, ``4``
+            a vector ``weights_0 .. weights_3``). For a tape of numbers, one name per trainable
+            parameter (default ``p0, p1, ...``; an array parameter ``p1`` gives ``p1_0, p1_1 ...``;
+            basis states and other integer arrays stay constants); the tape's values are then the
+            symbol values.
         wires: the wire order; wire ``wires[i]`` becomes qubit ``i`` (see the module docstring).
 
     Example:
@@ -446,36 +510,43 @@ def pennylane_parts(qfunc_or_tape, symbols=None, wires=None) -> CircuitParts:
         (('p0',), 'Y1')
     """
     qml = require("pennylane", "pennylane")
-    source, device_wires = _unwrap_qnode(qml, qfunc_or_tape)
+    source, device_wires, pipeline = _unwrap_qnode(qml, qfunc_or_tape)
     if isinstance(source, qml.tape.QuantumScript):
-        tape, outputs = source, list(source.measurements)
-        angles, names = _tape_angles(tape, symbols)
+        tape, names = _tape_with_symbols(source, symbols)
         name = "tape"
     else:
-        tape, outputs, names = _record(qml, source, symbols)
-        angles = [_recorded_angle(p) for op in tape.operations for p in op.parameters]
+        tape, names = _record(qml, source, symbols)
         name = getattr(source, "__name__", "circuit")
-    order = _wire_order(tape, wires, device_wires)
+    if pipeline:
+        tape = _transformed(pipeline, tape)
+    primitive = [(where, op) for i, top in enumerate(tape.operations)
+                 for where, op in _expanded(top, f"operation {i} ({top.name})")]
+    used = qml.wires.Wires.all_wires([tape.wires] + [op.wires for _, op in primitive])
+    order = _wire_order(list(used), wires, device_wires)
     index = {w: i for i, w in enumerate(order)}
-    ops = _pennylane_ops(tape.operations, iter(angles), index)
-    out = tuple(_pennylane_output(m, index, f"output {i}") for i, m in enumerate(outputs))
-    return CircuitParts(len(order), tuple(ops), out, names, name)
+    ops, used_symbols = _pennylane_ops(primitive, index)
+    out = tuple(_pennylane_output(m, index, f"output {i}") for i, m in enumerate(tape.measurements))
+    return CircuitParts(len(order), tuple(ops), out, used_symbols if names is None else names, name)
 
 
 def _unwrap_qnode(qml, source):
-    """The quantum function or tape inside ``source``, and its device's wires (or ``None``)."""
+    """The quantum function or tape inside ``source``, its device's wires and its transforms (or ``None``)."""
     if isinstance(source, qml.QNode):
-        return source.func, source.device.wires
+        pipeline = getattr(source, "compile_pipeline", None)
+        if pipeline is None:  # PennyLane before 0.45
+            pipeline = getattr(source, "transform_program", None)
+        return source.func, source.device.wires, pipeline
     if isinstance(source, qml.tape.QuantumScript) or callable(source):
-        return source, None
+        return source, None, None
     raise CircuitError("cannot convert this object from PennyLane", expected="a quantum function, QNode or tape",
                        received=type(source).__name__, fix="pass the function that applies the gates")
 
 
+# -- symbols --------------------------------------------------------------------------------------
+
 def _record(qml, qfunc, symbols):
-    """Call ``qfunc`` with symbolic arguments; the tape, returned measurements and symbol names."""
-    names = _check_names(symbols, "symbols=") if symbols is not None else _argument_names(qfunc)
-    args = [_Symbolic(Angle(n)) for n in names]
+    """Call ``qfunc`` with symbolic arguments; the tape (measuring what it returns) and the symbol names."""
+    args, names = _symbolic_arguments(qfunc, symbols)
     try:
         with qml.queuing.AnnotatedQueue() as queue:
             result = qfunc(*args)
@@ -485,10 +556,60 @@ def _record(qml, qfunc, symbols):
         raise CircuitError("the quantum function failed when called with symbolic arguments",
                            expected=f"a function of {list(names)} using them only in gate angles, as a*x + b",
                            received=f"{type(exc).__name__}: {exc}",
-                           fix="take one scalar argument per symbol (no arrays), use only + - * / with numbers "
-                               "(qml.math/np functions of a symbol are not affine), or pass a recorded tape") from exc
+                           fix="take one scalar argument per symbol, or declare array arguments with their "
+                               "shapes (symbols={'weights': (2, 3)}); use only + - * / with numbers "
+                               "(qml.math/np functions of a symbol are not affine) and keep basis states "
+                               "(qml.BasisState) constant; or pass a recorded tape") from exc
     tape = qml.tape.QuantumScript.from_queue(queue)
-    return tape, _returned_measurements(qml, result), names
+    return qml.tape.QuantumScript(tape.operations, _returned_measurements(qml, result)), names
+
+
+def _symbolic_arguments(qfunc, symbols) -> tuple[list, tuple[str, ...]]:
+    """The arguments to call ``qfunc`` with (symbols, or arrays of symbols) and the symbol names."""
+    if isinstance(symbols, Mapping):
+        shapes = {_check_names([k], "symbols=")[0]: _shape(k, v) for k, v in symbols.items()}
+    else:
+        names = _check_names(symbols, "symbols=") if symbols is not None else _argument_names(qfunc)
+        shapes = dict.fromkeys(names, ())
+    flat = _check_names([e for n, shape in shapes.items() for e in _element_names(n, shape)], "symbols=")
+    return [_symbolic(n, shape) for n, shape in shapes.items()], flat
+
+
+def _shape(name: str, value) -> tuple[int, ...]:
+    """The array shape that ``symbols={name: value}`` declares."""
+    shape = value.shape if isinstance(value, np.ndarray) else (value,) if isinstance(value, numbers.Integral) else value
+    if (isinstance(shape, (tuple, list)) and all(isinstance(d, numbers.Integral) and not isinstance(d, bool)
+                                                 and d >= 0 for d in shape)):
+        return tuple(int(d) for d in shape)
+    raise SymbolError(f"symbols= gives argument {name!r} the shape {value!r}",
+                      expected="a shape such as (2, 3), a length such as 4, or () for a scalar",
+                      received=repr(value), fix=f"write symbols={{{name!r}: (rows, columns)}} for a 2-D array argument")
+
+
+def _element_names(name: str, shape: tuple[int, ...]) -> list[str]:
+    """Symbol names of an argument's elements, row-major: ``w`` of shape (2,) is ``w_0, w_1``.
+
+    Example:
+        >>> _element_names("w", (2, 2)), _element_names("x", ())
+        (['w_0_0', 'w_0_1', 'w_1_0', 'w_1_1'], ['x'])
+    """
+    return [name + "".join(f"_{i}" for i in index) for index in np.ndindex(*shape)]
+
+
+def _symbolic(name: str, shape: tuple[int, ...]):
+    """One symbolic argument: a :class:`_Symbolic`, or an object array of them for a shape."""
+    if shape == ():
+        return _Symbolic(Angle(name))
+    array = np.empty(shape, dtype=object)
+    for index, element in zip(np.ndindex(*shape), _element_names(name, shape)):
+        array[index] = _Symbolic(Angle(element))
+    return array
+
+
+def _holds_symbol(param) -> bool:
+    if isinstance(param, (Angle, _Symbolic)):
+        return True
+    return isinstance(param, np.ndarray) and param.dtype == object and any(_holds_symbol(p) for p in param.flat)
 
 
 def _argument_names(qfunc) -> tuple[str, ...]:
@@ -514,22 +635,122 @@ def _returned_measurements(qml, result) -> list:
     return items
 
 
-def _tape_angles(tape, symbols) -> tuple[list[Angle], tuple[str, ...]]:
-    """One :class:`Angle` per operation parameter of a tape, and the symbol names."""
-    params = [p for op in tape.operations for p in op.parameters]
-    if any(isinstance(p, (Angle, _Symbolic)) for p in params):
-        angles = [_recorded_angle(p) for p in params]
-        used = tuple(dict.fromkeys(a.symbol for a in angles if a.symbol is not None))
-        return angles, _check_names(symbols, "symbols=") if symbols is not None else used
-    trainable = [i for i in tape.trainable_params if i < len(params)]
+def _tape_with_symbols(tape, symbols):
+    """The tape with its trainable parameters made symbolic, and the symbol names.
+
+    A tape that already holds qshift angles is read as is (names ``None``: the symbols it uses,
+    in order). Integer arrays (basis states) stay constants.
+    """
+    params = [p for op in tape.operations for p in op.data]  # observables' coefficients are no symbols
+    if any(_holds_symbol(p) for p in params):
+        return tape, (_check_names(symbols, "symbols=") if symbols is not None else None)
+    states = _state_parameters(tape)
+    trainable = [i for i in tape.trainable_params
+                 if i < len(params) and i not in states and not _integer_array(params[i])]
     names = _check_names(symbols if symbols is not None else [f"p{k}" for k in range(len(trainable))], "symbols=")
     if len(names) != len(trainable):
         raise SymbolError("symbols= does not match the tape's trainable parameters",
                           expected=f"{len(trainable)} name(s), one per trainable parameter",
                           received=f"{len(names)}: {list(names)}", fix="give one name per trainable parameter")
-    symbol_of = dict(zip(trainable, names))
-    return [Angle(symbol_of[i]) if i in symbol_of else _recorded_angle(p) for i, p in enumerate(params)], names
+    shapes = [np.shape(params[i]) for i in trainable]
+    flat = _check_names([e for n, shape in zip(names, shapes) for e in _element_names(n, shape)], "symbols=")
+    symbolic = [_symbolic(n, shape) for n, shape in zip(names, shapes)]
+    try:
+        return tape.bind_new_parameters(symbolic, trainable), flat
+    except QShiftError:
+        raise
+    except Exception as exc:
+        raise CircuitError("PennyLane refused symbols in place of the tape's trainable parameters",
+                           expected="trainable parameters that are gate angles",
+                           received=f"{type(exc).__name__}: {exc}",
+                           fix="make the parameters that are not angles non-trainable (tape.trainable_params)") from exc
 
+
+def _state_parameters(tape) -> set[int]:
+    """Indices of the parameters that are basis states (``qml.BasisState``): never symbols."""
+    out, k = set(), 0
+    for op in tape.operations:
+        if op.name in _PL_STATES or op.name == "BasisEmbedding":
+            out.update(range(k, k + len(op.data)))
+        k += len(op.data)
+    return out
+
+
+def _integer_array(param) -> bool:
+    return np.ndim(param) > 0 and np.asarray(param).dtype.kind in "biu"
+
+
+# -- transforms and decompositions ----------------------------------------------------------------
+
+def _transformed(pipeline, tape):
+    """The QNode's transforms (e.g. ``qml.transforms.decompose``) applied to the recorded tape.
+
+    Only transforms that give back one circuit whose results pass through unchanged are
+    accepted; any other is refused, never ignored.
+    """
+    what = f"the QNode's transforms ({', '.join(_transform_name(t) for t in pipeline)})"
+    tapes, post = _pennylane_call(lambda: pipeline((tape,)), what, f"{what} failed on the recorded circuit",
+                                  expected="transforms that only rewrite gates, such as qml.transforms.decompose",
+                                  fix="convert the QNode without these transforms, or apply them to a tape of "
+                                      "numbers and convert that tape")
+    if len(tapes) != 1 or not _passes_results_through(post):
+        raise CircuitError(f"{what} turn the circuit into {len(tapes)} circuit(s) whose results are post-processed",
+                           expected="transforms that rewrite the circuit into one circuit with the same outputs, "
+                                    "such as qml.transforms.decompose",
+                           received=f"{len(tapes)} circuit(s) and a post-processing function",
+                           fix="convert the QNode without these transforms: qshift runs and differentiates the "
+                               "circuit itself")
+    return tapes[0]
+
+
+def _transform_name(bound) -> str:
+    """``decompose`` for a bound ``qml.transforms.decompose`` (``tape_transform`` since PennyLane 0.45)."""
+    function = getattr(bound, "tape_transform", None) or getattr(bound, "transform", None)
+    return getattr(function, "__name__", None) or str(bound)
+
+
+def _passes_results_through(post) -> bool:
+    sentinel = object()
+    try:
+        out = post((sentinel,))
+    except Exception:
+        return False
+    return isinstance(out, (tuple, list)) and len(out) == 1 and out[0] is sentinel
+
+
+def _expanded(op, where: str, depth: int = 0) -> list[tuple[str, object]]:
+    """``(where, op)`` for ``op`` when qshift has its gate, else for the ops of its decomposition
+    (recursively: templates, UCCSD, Fermionic excitations, MultiRZ ...)."""
+    if _native(op):
+        return [(where if depth == 0 else f"{where}, decomposed into {op.name}", op)]
+    if "MidMeasure" in op.name or op.name.startswith("Conditional"):
+        raise CircuitError(f"{where}: mid-circuit measurements and conditionals are not supported",
+                           expected="unitary gates only", received=op.name,
+                           fix="remove qml.measure and qml.cond: outputs are the returned expectation values")
+    if depth >= _MAX_DEPTH or not op.has_decomposition:
+        inner = "" if depth == 0 else f", decomposed into {op.name}"
+        raise UnknownGateError(f"{where}{inner}: PennyLane operation {op.name!r} has no qshift gate and no "
+                               "decomposition", expected="one of " + ", ".join(sorted(_PL_GATES)), received=op.name,
+                               fix="decompose it first (e.g. qml.transforms.decompose with those gates)")
+    parts = _pennylane_call(op.decomposition, where,
+                            f"{where}: PennyLane could not decompose {op.name} with symbolic angles",
+                            expected="a decomposition whose angles are affine in the arguments",
+                            fix="decompose it yourself into gates qshift knows, or record a tape with numbers")
+    return [pair for part in parts for pair in _expanded(part, where, depth + 1)]
+
+
+def _native(op) -> bool:
+    """Whether qshift reads ``op`` directly (a gate of :data:`_PL_GATES`, its adjoint, a basis state, or a no-op)."""
+    if op.name in _PL_GATES or op.name in _PL_SKIPPED or op.name in _PL_STATES:
+        return True
+    base = getattr(op, "base", None)
+    if not (op.name.startswith("Adjoint(") and base is not None and base.name in _PL_GATES):
+        return False
+    gate, order = _PL_GATES[base.name]
+    return gate in _SELF_INVERSE or gate in _INVERSE or len(order) == 1
+
+
+# -- operations -----------------------------------------------------------------------------------
 
 def _recorded_angle(param) -> Angle:
     if isinstance(param, _Symbolic):
@@ -537,6 +758,8 @@ def _recorded_angle(param) -> Angle:
     if isinstance(param, Angle):
         return param
     value = np.asarray(param)
+    if value.ndim == 0 and value.dtype == object:  # an element of an array of symbols
+        return _recorded_angle(value.item())
     if value.ndim != 0 or not np.isrealobj(value):
         raise CircuitError("a gate parameter is not one real number", expected="a scalar angle",
                            received=repr(param), fix="batched (broadcast) parameters are not supported: "
@@ -544,8 +767,7 @@ def _recorded_angle(param) -> Angle:
     return Angle.constant(float(value))
 
 
-def _wire_order(tape, wires, device_wires) -> list:
-    used = list(tape.wires)
+def _wire_order(used: list, wires, device_wires) -> list:
     if wires is None and device_wires is not None:
         wires = list(device_wires)
     if wires is None:
@@ -565,55 +787,81 @@ def _wire_order(tape, wires, device_wires) -> list:
     return order
 
 
-def _pennylane_ops(operations, angles, index: dict) -> list[Operation]:
+def _pennylane_ops(primitive, index: dict) -> tuple[list[Operation], tuple[str, ...]]:
+    """qshift operations for ``(where, op)`` pairs of native PennyLane ops, and the symbols they use in order."""
     ops: list[Operation] = []
-    for i, op in enumerate(operations):
-        where = f"operation {i} ({op.name})"
-        params = [next(angles) for _ in op.parameters]
+    used: dict[str, None] = {}
+    for where, op in primitive:
         if op.name in _PL_SKIPPED:
             continue
-        gate, order, params = _pennylane_gate(op, params, where)
         qubits = tuple(index[w] for w in op.wires)
+        if op.name in _PL_STATES:
+            ops.extend(_basis_state(op, qubits, where))
+            continue
+        params = _angles(op, where)
+        used.update(dict.fromkeys(a.symbol for a in params if a.symbol is not None))
+        gate, order, params = _pennylane_gate(op, params)
         _append(ops, gate, qubits, tuple(params[k] for k in order), where)
-    return ops
+    return ops, tuple(used)
 
 
-def _pennylane_gate(op, params: list[Angle], where: str) -> tuple[str, tuple[int, ...], list[Angle]]:
-    """(qshift gate, parameter order, parameters) for one PennyLane operation."""
+def _angles(op, where: str) -> list[Angle]:
+    try:
+        return [_recorded_angle(p) for p in op.parameters]
+    except QShiftError as exc:
+        raise _located(exc, where) from None
+
+
+def _basis_state(op, qubits: tuple[int, ...], where: str) -> list[Operation]:
+    """``qml.BasisState(state, wires)``: an X on every qubit whose entry is 1 (the circuit starts in ``|0...0>``)."""
+    state = op.parameters[0] if op.parameters else None
+    if state is None or _holds_symbol(np.asarray(state, dtype=object)):
+        raise CircuitError(f"{where}: {op.name} needs a constant basis state", expected="a fixed array of 0 and 1",
+                           received=repr(state), fix="pass the occupation numbers as numbers, e.g. "
+                                                     "qml.BasisState(np.array([1, 1, 0, 0]), wires=range(4)), "
+                                                     "not as an argument of the function")
+    bits = np.asarray(state)
+    if bits.shape != (len(qubits),) or not np.isin(bits, (0, 1)).all():
+        raise CircuitError(f"{where}: {op.name} state {bits.tolist()} is not one bit per wire",
+                           expected=f"{len(qubits)} entries, each 0 or 1", received=repr(bits.tolist()),
+                           fix="give one 0/1 occupation number per wire")
+    return [Operation("x", (q,), None) for q, bit in zip(qubits, bits) if bit == 1]
+
+
+def _pennylane_gate(op, params: list[Angle]) -> tuple[str, tuple[int, ...], list[Angle]]:
+    """(qshift gate, parameter order, parameters) for one native PennyLane operation (see :func:`_native`)."""
     if op.name in _PL_GATES:
         gate, order = _PL_GATES[op.name]
         return gate, order, params
-    base = getattr(op, "base", None)
-    if op.name.startswith("Adjoint(") and base is not None and base.name in _PL_GATES:
-        gate, order = _PL_GATES[base.name]
-        if gate in _SELF_INVERSE or gate in _INVERSE:
-            return _INVERSE.get(gate, gate), order, params
-        if len(order) == 1:
-            return gate, order, [-p for p in params]
-    if "MidMeasure" in op.name or op.name.startswith("Conditional"):
-        raise CircuitError(f"{where}: mid-circuit measurements and conditionals are not supported",
-                           expected="unitary gates only", received=op.name,
-                           fix="remove qml.measure and qml.cond: outputs are the returned expectation values")
-    raise UnknownGateError(f"{where}: PennyLane operation {op.name!r} has no qshift gate",
-                           expected="one of " + ", ".join(sorted(_PL_GATES)), received=op.name,
-                           fix="decompose it first (e.g. qml.transforms.decompose with those gates)")
+    gate, order = _PL_GATES[op.base.name]  # Adjoint(...): the inverse gate, or the negated angle
+    if gate in _SELF_INVERSE or gate in _INVERSE:
+        return _INVERSE.get(gate, gate), order, params
+    return gate, order, [-p for p in params]
 
 
-def _pennylane_output(m, index: dict, where: str) -> PauliString:
-    """A :class:`PauliString` from ``qml.expval`` of a Pauli product with coefficient 1."""
+def _pennylane_output(m, index: dict, where: str) -> Observable:
+    """An output from ``qml.expval``: a :class:`PauliString` for one Pauli product of coefficient 1, a
+    :class:`PauliSum` for a Hamiltonian (``qml.Hamiltonian``/``LinearCombination``, ``Sum``, ``SProd``,
+    what ``qml.qchem.molecular_hamiltonian`` returns) with real coefficients."""
     import pennylane as qml
 
     if not isinstance(m, qml.measurements.ExpectationMP) or m.obs is None:
-        raise CircuitError(f"{where}: {type(m).__name__} is not supported", expected="qml.expval(<Pauli product>)",
-                           received=repr(m), fix="return expectation values of Pauli products only "
+        raise CircuitError(f"{where}: {type(m).__name__} is not supported", expected="qml.expval(<observable>)",
+                           received=repr(m), fix="return expectation values of Pauli products or Hamiltonians only "
                                                  "(no probs, samples, variances, states or counts)")
     rep = m.obs.pauli_rep
-    if rep is None or len(rep) != 1:
-        what = "not a Pauli product" if rep is None else f"a sum of {len(rep)} Pauli products"
-        raise CircuitError(f"{where}: observable {m.obs} is {what}", expected="one Pauli product, e.g. Z(0) @ X(1)",
-                           received=repr(m.obs), fix="return one qml.expval per Pauli term and combine them yourself")
-    ((word, coeff),) = rep.items()
-    if abs(complex(coeff) - 1) > 1e-12:
-        raise CircuitError(f"{where}: observable {m.obs} has coefficient {coeff}", expected="coefficient 1",
-                           received=repr(m.obs), fix="drop the coefficient and rescale the result yourself")
-    return PauliString.parse({index[w]: p for w, p in dict(word).items()})
+    if rep is None:
+        raise CircuitError(f"{where}: observable {m.obs} is not a sum of Pauli products",
+                           expected="a Pauli product or a Hamiltonian of Pauli products", received=repr(m.obs),
+                           fix="write it in Pauli products (qml.pauli_decompose turns a matrix into one)")
+    pairs = []
+    for word, coeff in rep.items():
+        c = complex(coeff)
+        if abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
+            raise CircuitError(f"{where}: observable {m.obs} has a complex coefficient {coeff}",
+                               expected="real coefficients (a Hermitian observable)", received=repr(m.obs),
+                               fix="take the Hermitian part of the operator")
+        pairs.append((c.real, PauliString.parse({index[w]: p for w, p in dict(word).items()})))
+    if len(pairs) == 1 and pairs[0][0] == 1.0:  # a product (the identity included), as always
+        return pairs[0][1]
+    return PauliSum.parse(pairs)

@@ -6,6 +6,16 @@ angles) and, for a parametrized gate, its generator ``G`` with
 the *frequencies* the shift rules need: RX/RY/RZ/P/RZZ have ``{1}``, the
 controlled rotations CRX/CRY/CRZ ``{1/2, 1}``.
 
+The chemistry gates are PennyLane's excitations, with PennyLane's matrices (the
+first listed qubit is the most significant bit, as everywhere here):
+``sexc(theta) a, b`` is ``SingleExcitation``, the rotation ``[[c, -s], [s, c]]``
+(``c, s`` of ``theta/2``) on ``|01>, |10>``; ``dexc(theta) a, b, c, d`` is
+``DoubleExcitation``, the same rotation on ``|0011>, |1100>``. Both have
+frequencies ``{1/2, 1}`` (a four-term rule). Their Plus/Minus forms (``sexcp``,
+``sexcm``, ``dexcp``, ``dexcm``) also give every other basis state the phase
+``exp(+-i theta/2)``: frequency ``{1}``, a two-term rule. Providers without these
+gates get :func:`decomposition`, exact up to a global phase.
+
 Gates with several angles (``u3``, ``u2``, ``cu``) are not entries: they are
 *expanded* into shiftable one-angle gates by :func:`expand`, so that every
 angle the planner shifts belongs to a gate with a known shift rule.
@@ -31,7 +41,7 @@ import numpy as np
 
 from qshift._errors import GateArityError, UnknownGateError
 
-__all__ = ["GATES", "GateKind", "GateSpec", "expand", "lookup"]
+__all__ = ["GATES", "GateKind", "GateSpec", "decomposition", "expand", "lookup"]
 
 _I2 = np.eye(2, dtype=complex)
 _X = np.array([[0, 1], [1, 0]], dtype=complex)
@@ -178,6 +188,44 @@ def _controlled_form(inner: Callable[[np.ndarray], np.ndarray]):
     return closed_form
 
 
+def _excitation_generator(d: int, pair: tuple[int, int], outside: float) -> np.ndarray:
+    """``Y/2`` on the span of basis states ``pair`` (so ``exp(-i theta G)`` is ``RY(theta)`` there),
+    ``outside`` on every other basis state."""
+    i, j = pair
+    g = outside * np.eye(d, dtype=complex)
+    g[i, i] = g[j, j] = 0.0
+    g[i, j], g[j, i] = -0.5j, 0.5j
+    return g
+
+
+def _excitation(d: int, pair: tuple[int, int], outside: float):
+    """The closed form of :func:`_excitation_generator`'s gate: ``[[c, -s], [s, c]]`` (``c, s`` of
+    ``theta/2``) on ``pair``, the phase ``exp(-i theta outside)`` elsewhere."""
+    i, j = pair
+    others = np.array([k for k in range(d) if k not in pair])
+
+    def closed_form(t):
+        m = _batched(t, d)
+        m[:, others, others] = np.exp(-1j * outside * t)[:, None]
+        c, s = np.cos(t / 2), np.sin(t / 2)
+        m[:, i, i] = m[:, j, j] = c
+        m[:, i, j], m[:, j, i] = -s, s
+        return m
+
+    return closed_form
+
+
+def _excitations() -> list[GateSpec]:
+    """PennyLane's SingleExcitation (``|01>, |10>``) and DoubleExcitation (``|0011>, |1100>``),
+    with their Plus (phase ``exp(+i theta/2)`` elsewhere) and Minus (``exp(-i theta/2)``) forms."""
+    specs = []
+    for name, d, pair in (("sexc", 4, (1, 2)), ("dexc", 16, (3, 12))):
+        for suffix, outside in (("", 0.0), ("p", -0.5), ("m", 0.5)):
+            specs.append(_rotation(name + suffix, _excitation_generator(d, pair, outside),
+                                   _excitation(d, pair, outside)))
+    return specs
+
+
 _RZ_H = np.array([0.5, -0.5])
 _P_H = np.array([0.0, -1.0])
 
@@ -205,6 +253,7 @@ def _table() -> dict[str, GateSpec]:
         _rotation("rxx", np.kron(_X, _X) / 2, _two_axis(_X)),
         _rotation("ryy", np.kron(_Y, _Y) / 2, _two_axis(_Y)),
         _rotation("rzz", np.diag([0.5, -0.5, -0.5, 0.5]), _diag([0.5, -0.5, -0.5, 0.5])),
+        *_excitations(),
     ]
     return {spec.name: spec for spec in specs}
 
@@ -213,7 +262,9 @@ GATES: dict[str, GateSpec] = _table()
 """Canonical gate name -> :class:`GateSpec`."""
 
 ALIASES = {"cnot": "cx", "CX": "cx", "phase": "p", "u1": "p", "cphase": "cp", "xx": "rxx", "yy": "ryy",
-           "zz": "rzz", "i": "id"}
+           "zz": "rzz", "i": "id", "single_excitation": "sexc", "single_excitation_plus": "sexcp",
+           "single_excitation_minus": "sexcm", "double_excitation": "dexc", "double_excitation_plus": "dexcp",
+           "double_excitation_minus": "dexcm"}
 """Other spellings accepted on input (OpenQASM 3 stdgates and Braket names)."""
 
 MULTI_ANGLE = {"u3": (1, 3), "u": (1, 3), "U": (1, 3), "u2": (1, 2), "cu": (2, 4)}
@@ -230,7 +281,8 @@ def lookup(name: str, *, line: int | None = None) -> GateSpec:
         f"unknown gate {name!r}",
         expected="one of " + ", ".join(known),
         received=repr(name),
-        fix="use a gate from the OpenQASM 3 stdgates.inc set (or rxx/ryy/rzz), or decompose it into those",
+        fix="use a gate from the OpenQASM 3 stdgates.inc set (or rxx/ryy/rzz, or the excitations sexc/dexc), "
+            "or decompose it into those",
         line=line,
     )
 
@@ -284,3 +336,65 @@ def expand(name: str, qubits: tuple[int, ...], angles: tuple, *, line: int | Non
     c, _ = qubits
     return [("p", (c,), gamma), ("p", (c,), phi / 2), ("p", (c,), lam / 2),
             ("crz", qubits, lam), ("cry", qubits, theta), ("crz", qubits, phi)]
+
+
+# -- decompositions for providers without a gate ---------------------------------------------------
+
+_Piece = tuple[str, tuple[int, ...], "float | None"]  # (gate, positions among the gate's qubits, angle scale)
+
+_DOUBLE_EXCITATION: tuple[_Piece, ...] = tuple(
+    # PennyLane's DoubleExcitation.compute_decomposition (arXiv:2104.05695, p. 17, upside down)
+    (g, q, a) for g, q, a in (
+        ("cx", (2, 3), None), ("cx", (0, 2), None), ("h", (3,), None), ("h", (0,), None),
+        ("cx", (2, 3), None), ("cx", (0, 1), None), ("ry", (1,), 1 / 8), ("ry", (0,), -1 / 8),
+        ("cx", (0, 3), None), ("h", (3,), None), ("cx", (3, 1), None), ("ry", (1,), 1 / 8),
+        ("ry", (0,), -1 / 8), ("cx", (2, 1), None), ("cx", (2, 0), None), ("ry", (1,), -1 / 8),
+        ("ry", (0,), 1 / 8), ("cx", (3, 1), None), ("h", (3,), None), ("cx", (0, 3), None),
+        ("ry", (1,), -1 / 8), ("ry", (0,), 1 / 8), ("cx", (0, 1), None), ("cx", (2, 0), None),
+        ("h", (0,), None), ("h", (3,), None), ("cx", (0, 2), None), ("cx", (2, 3), None),
+    ))
+
+
+def _pair_phase(scale: float) -> tuple[_Piece, ...]:
+    """The phase ``exp(i * scale * theta)`` on ``|0011>`` and ``|1100>`` of four qubits: CNOTs move
+    the pair to ``b=0, c=1, d=0`` (``a`` free), where a doubly controlled phase on ``(not b, c, not d)``
+    (textbook, from ``cp``) marks it; then the CNOTs are undone."""
+    move = (("cx", (2, 3), None), ("cx", (0, 1), None), ("cx", (0, 2), None))
+    flip = (("x", (1,), None), ("x", (3,), None))
+    ccp = (("cp", (2, 3), scale / 2), ("cx", (1, 2), None), ("cp", (2, 3), -scale / 2), ("cx", (1, 2), None),
+           ("cp", (1, 3), scale / 2))
+    return move + flip + ccp + flip + move[::-1]
+
+
+_SINGLE_EXCITATION: tuple[_Piece, ...] = (("cx", (0, 1), None), ("cry", (1, 0), 1.0), ("cx", (0, 1), None))
+
+_DECOMPOSITIONS: dict[str, tuple[_Piece, ...]] = {
+    "sexc": _SINGLE_EXCITATION,
+    # the phase exp(+- i theta/2) off the pair is, up to a global phase, rzz(-+theta/2)
+    "sexcp": _SINGLE_EXCITATION + (("rzz", (0, 1), -0.5),),
+    "sexcm": _SINGLE_EXCITATION + (("rzz", (0, 1), 0.5),),
+    "dexc": _DOUBLE_EXCITATION,
+    # up to the global phase exp(+- i theta/2), the pair gets exp(-+ i theta/2) instead
+    "dexcp": _DOUBLE_EXCITATION + _pair_phase(-0.5),
+    "dexcm": _DOUBLE_EXCITATION + _pair_phase(0.5),
+}
+
+
+def decomposition(name: str, qubits: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], float | None]]:
+    """Gate ``name`` on ``qubits`` as gates of the table that every provider has.
+
+    Returns ``(gate, qubits, scale)`` triples in time order; a parametrized piece takes the angle
+    ``scale * theta`` (``None`` for a fixed gate). Exact up to a global phase. The excitation
+    gates become CNOTs, ``cry``, ``ry``, ``h``, ``x``, ``cp`` and ``rzz``; every other gate is
+    its own decomposition.
+
+    Example:
+        >>> decomposition("sexc", (3, 5))
+        [('cx', (3, 5), None), ('cry', (5, 3), 1.0), ('cx', (3, 5), None)]
+        >>> decomposition("rx", (0,))
+        [('rx', (0,), 1.0)]
+    """
+    spec = lookup(name)
+    if spec.name not in _DECOMPOSITIONS:
+        return [(spec.name, tuple(qubits), 1.0 if spec.parametrized else None)]
+    return [(g, tuple(qubits[k] for k in positions), scale) for g, positions, scale in _DECOMPOSITIONS[spec.name]]

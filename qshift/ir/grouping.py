@@ -1,20 +1,52 @@
-"""Measurement groups: which outputs one execution on a sampling device can estimate together.
+"""Measurement groups: which Pauli terms one execution on a sampling device can estimate together.
 
-A sampling device measures every qubit in one basis per execution. Outputs that
+A sampling device measures every qubit in one basis per execution. Terms that
 are *qubit-wise commuting* (on every qubit they share, they ask for the same
 Pauli) can be read from the same shots, after rotating each measured qubit into
 its basis: ``X`` by ``h``, ``Y`` by ``sdg`` then ``h``. ``x(q[0])`` and
 ``z(q[0])`` cannot: they need two executions. Exact simulators need none of
 this — they run once per point.
 
-Outputs are grouped greedily in output order (first group that fits), which is
-deterministic and optimal for the usual cases (all-``Z`` outputs: one group).
+What is grouped are the circuit's :attr:`~qshift.Circuit.terms`: the distinct Pauli
+products of all outputs, so a term two Hamiltonians share is measured once, and one
+Hamiltonian's terms spread over as few groups as the greedy colouring finds. Grouping is
+colouring the graph whose edges join terms that do not commute qubit-wise (a set of
+terms can share an execution exactly when every pair of them commutes qubit-wise). Three
+greedy colourings are run — first-fit over the terms in their order, first-fit *largest
+first* (most non-identity factors first) and DSATUR (the most constrained term next) —
+and the one with the fewest groups is kept (ties: the earlier one, so plain circuits keep
+their term order). It is deterministic. For the usual cases (all-``Z`` outputs) it gives
+one group. PennyLane's ``group_observables(..., grouping_type="qwc")`` colours the same
+graph: on H2 (14 terms) both find 5 groups; on LiH (2 active electrons in 5 orbitals,
+10 qubits, 275 terms) PennyLane finds 64 (methods ``lf``, ``rlf`` and ``dsatur`` alike)
+and this module 64 (first-fit in either order alone: 65).
+
+A group's estimate of an output is the mean over shots of ``sum_t w_ot * parity_t``
+(the output's terms in that group, weighted), so the covariance of terms read from the
+same shots is in its variance; an output spread over several groups adds their
+independent estimates (:func:`estimate_from_bits`, :func:`add_group_estimates`).
+
+Shots per group (:func:`group_shots`). A request's ``shots`` are per execution: a circuit
+with ``G`` groups gets ``G * shots`` in all. With plain outputs every group gets ``shots``.
+With weighted outputs they are split in proportion to each group's weight
+``sqrt(sum_o sum_{t in g} w_ot**2)``: ``N_g ~ sigma_g`` minimises ``sum_g sigma_g**2 / N_g``,
+the variance of the sum, and this weight is ``sigma_g`` when the group's terms are
+uncorrelated with unit variance (the coefficients are all that is known before running).
+Measured on H2 (15 terms, 5 groups) at 20 random points of two ansätze, the per-shot
+standard deviation of the energy at equal total shots was 0.31 with this split, 0.34-0.36
+with ``sum |w|`` (the worst-case bound) and 0.49-0.52 with an even split. Near an eigenstate
+of the ``Z`` terms (the Hartree-Fock point) an even split does better (0.09 against 0.16):
+there the large ``Z`` group has almost no variance, which only a measurement can tell.
+Reported per-shot variances are relative to ``shots`` (the standard error stays
+``sqrt(variance / shots)``). The local simulator, Aer and PennyLane devices split this way;
+Braket tasks and IBM runtime jobs give every group ``shots`` (one shot count per task, and
+qiskit-ibm-runtime deprecates different shot counts across the PUBs of one job since 0.48).
 
 Example:
     >>> import qshift
     >>> b = qshift.CircuitBuilder(2)
     >>> c = b.h(0).expectation("X0").expectation("Z0").expectation("Z1").build()
-    >>> [g.outputs for g in measurement_groups(c)]
+    >>> [g.terms for g in measurement_groups(c)]
     [(0, 2), (1,)]
     >>> basis_rotations(measurement_groups(c)[0])
     [('h', 0)]
@@ -22,6 +54,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -29,40 +62,134 @@ import numpy as np
 
 from qshift.ir.circuit import Circuit
 
-__all__ = ["MeasurementGroup", "basis_rotations", "estimate_from_bits", "measurement_groups", "n_groups"]
+__all__ = ["MeasurementGroup", "add_group_estimates", "basis_rotations", "blank_estimates", "estimate_from_bits",
+           "group_shots", "measurement_groups", "n_groups", "variance_bound"]
 
 
 @dataclass(frozen=True)
 class MeasurementGroup:
-    """Outputs read from one execution, and the basis each measured qubit is read in.
+    """Terms read from one execution, the basis each measured qubit is read in, and the outputs they feed.
 
     Attributes:
-        outputs: indices into ``circuit.outputs``.
+        terms: indices into ``circuit.terms``, ascending.
         basis: ``(qubit, 'X' | 'Y' | 'Z')`` pairs, sorted by qubit.
+        outputs: indices into ``circuit.outputs`` of the outputs with a term here, ascending.
     """
 
-    outputs: tuple[int, ...]
+    terms: tuple[int, ...]
     basis: tuple[tuple[int, str], ...]
+    outputs: tuple[int, ...] = ()
+
+
+def _conflicts(terms, n_qubits: int) -> np.ndarray:
+    """``(T, T)`` booleans: terms ``i`` and ``j`` ask for different Paulis on some qubit."""
+    letters = np.zeros((len(terms), n_qubits), dtype=np.int8)
+    for k, pauli in enumerate(terms):
+        for q, p in pauli.factors:
+            letters[k, q] = "XYZ".index(p) + 1
+    clash = np.zeros((len(terms), len(terms)), dtype=bool)
+    for q in range(n_qubits):
+        col = letters[:, q]
+        clash |= (col[:, None] != 0) & (col[None, :] != 0) & (col[:, None] != col[None, :])
+    return clash
+
+
+def _first_fit(clash: np.ndarray, order) -> list[int]:
+    """A colour per term: each, in ``order``, takes the lowest colour none of its conflicts has."""
+    colour = np.full(len(clash), -1)
+    for k in order:
+        taken = set(colour[clash[k] & (colour >= 0)].tolist())
+        colour[k] = next(c for c in range(len(clash) + 1) if c not in taken)
+    return colour.tolist()
+
+
+def _dsatur(clash: np.ndarray) -> list[int]:
+    """DSATUR: next the uncoloured term whose conflicts have the most distinct colours (then most conflicts)."""
+    n = len(clash)
+    colour = np.full(n, -1)
+    seen = [set() for _ in range(n)]
+    degree = clash.sum(axis=1)
+    for _ in range(n):
+        k = max((i for i in range(n) if colour[i] < 0), key=lambda i: (len(seen[i]), degree[i], -i))
+        colour[k] = next(c for c in range(n + 1) if c not in seen[k])
+        for j in np.flatnonzero(clash[k]):
+            seen[j].add(int(colour[k]))
+    return colour.tolist()
 
 
 @lru_cache(maxsize=256)
 def measurement_groups(circuit: Circuit) -> tuple[MeasurementGroup, ...]:
-    """The circuit's outputs in qubit-wise-commuting groups (greedy, in output order)."""
-    groups: list[tuple[list[int], dict[int, str]]] = []
-    for k, pauli in enumerate(circuit.outputs):
-        for outputs, basis in groups:
-            if all(basis.get(q, p) == p for q, p in pauli.factors):
-                outputs.append(k)
-                basis.update(pauli.factors)
-                break
-        else:
-            groups.append(([k], dict(pauli.factors)))
-    return tuple(MeasurementGroup(tuple(o), tuple(sorted(b.items()))) for o, b in groups)
+    """The circuit's terms in qubit-wise-commuting groups (greedy colourings; see the module notes)."""
+    terms = circuit.terms
+    if not terms:  # only constants: one execution that measures nothing (as a lone identity output always had)
+        return (MeasurementGroup((), (), ()),)
+    clash = _conflicts(terms, circuit.n_qubits)
+    colourings = [_first_fit(clash, range(len(terms))),
+                  _first_fit(clash, sorted(range(len(terms)), key=lambda k: -len(terms[k].factors)))]
+    if clash.any():
+        colourings.append(_dsatur(clash))
+    colour = min(colourings, key=lambda c: max(c, default=-1))  # the first of the fewest groups
+    members: dict[int, list[int]] = {}
+    for k, c in enumerate(colour):
+        members.setdefault(c, []).append(k)
+    weights = circuit.term_weights
+    out = []
+    for group in sorted(members.values(), key=min):
+        basis = sorted({f for k in group for f in terms[k].factors})
+        outputs = tuple(int(o) for o in np.flatnonzero(np.any(weights[:, group] != 0, axis=1)))
+        out.append(MeasurementGroup(tuple(group), tuple(basis), outputs))
+    return tuple(out)
 
 
 def n_groups(circuit: Circuit) -> int:
     """How many executions a sampling device needs per point."""
     return len(measurement_groups(circuit))
+
+
+def group_shots(circuit: Circuit, shots: int) -> np.ndarray:
+    """Shots of each measurement group for ``shots`` per execution: ``shots`` each for plain outputs;
+    ``G * shots`` in all, split by weight (at least one each), for weighted ones (see the module notes).
+
+    Example:
+        >>> import qshift
+        >>> c = qshift.CircuitBuilder(2).expectation({"Z0 Z1": 3.0, "X0": 1.0}).build()
+        >>> group_shots(c, 1000).tolist()   # weights 3 and 1
+        [1500, 500]
+    """
+    groups = measurement_groups(circuit)
+    if not circuit.weighted or len(groups) == 1:
+        return np.full(len(groups), int(shots), dtype=np.int64)
+    w = np.array([math.sqrt(float((circuit.term_weights[:, list(g.terms)] ** 2).sum())) for g in groups])
+    total = int(shots) * len(groups)
+    if total < len(groups) or not w.sum() > 0:
+        return np.full(len(groups), int(shots), dtype=np.int64)
+    raw = 1 + (total - len(groups)) * w / w.sum()  # one each, the rest by weight
+    out = np.floor(raw).astype(np.int64)
+    out[np.argsort(out - raw, kind="stable")[:total - int(out.sum())]] += 1  # largest remainders first
+    return out
+
+
+def variance_bound(circuit: Circuit) -> np.ndarray:
+    """The largest per-shot variance each output's estimate can have, ``(n_outputs,)``, relative to ``shots``.
+
+    A group's part of an output is ``sum_t w_t * parity_t`` with parities of +-1: its per-shot
+    variance is at most ``(sum_t |w_t|)**2``. Over the groups, with the shot split of
+    :func:`group_shots`, the bound is ``sum_g (sum_{t in g} |w_ot|)**2 * shots / N_g`` — 1 for a
+    Pauli product. Estimates of shots for a target error use it as the worst case.
+
+    Example:
+        >>> import qshift
+        >>> c = qshift.CircuitBuilder(2).expectation({"Z0 Z1": 3.0, "Z0": 1.0, "": 5.0}).expectation("Z1").build()
+        >>> variance_bound(c).tolist()   # one group: (3 + 1)**2, and 1 for the product
+        [16.0, 1.0]
+    """
+    groups = measurement_groups(circuit)
+    big = 1 << 40  # the split's proportions, free of rounding
+    per_group = group_shots(circuit, big).astype(float) / big
+    out = np.zeros(circuit.n_outputs)
+    for g, share in zip(groups, per_group):
+        out += np.abs(circuit.term_weights[:, list(g.terms)]).sum(axis=1) ** 2 / share
+    return out
 
 
 def basis_rotations(group: MeasurementGroup) -> list[tuple[str, int]]:
@@ -72,15 +199,18 @@ def basis_rotations(group: MeasurementGroup) -> list[tuple[str, int]]:
 
 
 def estimate_from_bits(circuit: Circuit, group: MeasurementGroup, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Estimates and per-shot variances of the group's outputs from measured bits.
+    """The group's part of each of its outputs, and its per-shot variance, from measured bits.
 
     Args:
         bits: ``(shots, n_qubits)`` array of 0/1, column ``q`` is qubit ``q`` measured after
             the group's basis rotations.
 
     Returns:
-        ``(values, variances)``, each of length ``len(group.outputs)``; a shot of a Pauli
-        product is ``+1`` or ``-1`` (parity of its qubits), so its variance is ``1 - mean**2``.
+        ``(values, variances)``, each of length ``len(group.outputs)``: the mean over shots of
+        ``s = sum_t w_t * parity_t`` (the output's terms in this group, each shot's parity
+        ``+1`` or ``-1``; constants are not included) and the variance of ``s`` over the shots,
+        which holds the covariance of the terms. A single Pauli product has variance
+        ``1 - mean**2``; an eigenstate gives every shot the same ``s``: variance 0.
 
     Example:
         >>> import numpy as np, qshift
@@ -89,9 +219,33 @@ def estimate_from_bits(circuit: Circuit, group: MeasurementGroup, bits: np.ndarr
         (array([-1.]), array([0.]))
     """
     bits = np.asarray(bits, dtype=np.int64)
-    values = np.empty(len(group.outputs))
-    for j, k in enumerate(group.outputs):
-        qubits = list(circuit.outputs[k].qubits)
-        parity = bits[:, qubits].sum(axis=1) % 2 if qubits else np.zeros(len(bits), dtype=np.int64)
-        values[j] = 1.0 - 2.0 * parity.mean()
-    return values, np.maximum(1.0 - values ** 2, 0.0)
+    parities = np.empty((len(bits), len(group.terms)))
+    for j, t in enumerate(group.terms):
+        qubits = list(circuit.terms[t].qubits)
+        parities[:, j] = 1.0 - 2.0 * (bits[:, qubits].sum(axis=1) % 2)
+    if not circuit.weighted:  # one term per output, weight 1: the parity's mean and 1 - mean**2
+        values = parities.mean(axis=0) if len(bits) else np.zeros(len(group.terms))
+        return values, np.maximum(1.0 - values ** 2, 0.0)
+    shots = parities @ circuit.term_weights[np.ix_(group.outputs, group.terms)].T
+    values = shots.mean(axis=0)
+    return values, np.maximum(shots.var(axis=0), 0.0)
+
+
+def blank_estimates(circuit: Circuit, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, variances)`` ``(rows, n_outputs)`` to add group estimates to: the constants, and zeros."""
+    return np.tile(circuit.output_constants, (rows, 1)), np.zeros((rows, circuit.n_outputs))
+
+
+def add_group_estimates(values: np.ndarray, variances: np.ndarray, circuit: Circuit, group: MeasurementGroup,
+                        row: int, bits: np.ndarray, shots: int | None = None) -> None:
+    """Add group ``group``'s estimate at ``row`` (from its measured ``bits``) to ``values`` and ``variances``.
+
+    Groups are measured on separate shots, so their estimates are independent and their
+    variances add. ``shots`` is the request's shots per execution: a group that ran ``N_g``
+    shots (:func:`group_shots`) adds its per-shot variance times ``shots / N_g``, so that
+    ``sqrt(variance / shots)`` stays the standard error.
+    """
+    v, var = estimate_from_bits(circuit, group, bits)
+    outputs = list(group.outputs)
+    values[row, outputs] += v
+    variances[row, outputs] += var * (1.0 if not shots or not len(bits) else shots / len(bits))

@@ -7,7 +7,8 @@ The accepted subset (docs/qasm.md): ``include "stdgates.inc"`` only; ``input
 float[64] name;`` symbols (a symbol may share a gate's name, as builder and
 converter circuits do: gates are only called, symbols only read; stricter
 readers such as Qiskit's refuse that); ``qubit[n] q;`` registers; stdgates gates plus
-rxx/ryy/rzz (and Braket's xx/yy/zz) with angles affine in one symbol;
+rxx/ryy/rzz (and Braket's xx/yy/zz) and qshift's excitation gates (sexc, dexc and their
+Plus/Minus forms sexcp, sexcm, dexcp, dexcm) with angles affine in one symbol;
 ``barrier`` (ignored); outputs as ``#pragma braket result expectation``
 of Pauli products. Anything else is refused with a :class:`~qshift.QasmError`
 naming the line. A circuit file never reads another file.
@@ -30,13 +31,15 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
+
 from qshift._data import shipped_files
 from qshift._errors import CircuitError, MissingExtraError, NonAffineAngleError, QasmError, QubitIndexError, SymbolError
 from qshift._format import format_affine
 from qshift.ir.angle import Angle, as_angle
-from qshift.ir.gates import arity, expand
+from qshift.ir.gates import arity, decomposition, expand
 from qshift.ir.operation import CircuitParts, Operation
-from qshift.ir.pauli import PauliString
+from qshift.ir.pauli import PauliString, PauliSum
 
 __all__ = ["qasm_parts", "to_qasm"]
 
@@ -44,6 +47,16 @@ _CONSTANTS = {"pi": math.pi, "π": math.pi, "tau": 2 * math.pi, "τ": 2 * math.p
 _FUNCTIONS = {"sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "sqrt": math.sqrt,
               "arcsin": math.asin, "arccos": math.acos, "arctan": math.atan, "ln": math.log}
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_SUM_PRAGMA = "qshift expectation"
+# qshift gate -> how Braket's OpenQASM writes it (its built-in gates, and the ctrl @ modifier); it reads no
+# include files. The excitation gates (qshift extensions) have no Braket name.
+_BRAKET_GATES = {"id": "i", "x": "x", "y": "y", "z": "z", "h": "h", "s": "s", "sdg": "si", "t": "t", "tdg": "ti",
+                 "sx": "v", "cx": "cnot", "cy": "cy", "cz": "cz", "ch": "ctrl @ h", "swap": "swap", "ccx": "ccnot",
+                 "cswap": "cswap", "rx": "rx", "ry": "ry", "rz": "rz", "p": "phaseshift", "crx": "ctrl @ rx",
+                 "cry": "ctrl @ ry", "crz": "ctrl @ rz", "cp": "cphaseshift", "rxx": "xx", "ryy": "yy", "rzz": "zz"}
+_NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_FACTOR = r"[ixyzIXYZ]\s*\(\s*[A-Za-z_]\w*\s*(?:\[\s*\d+\s*\])?\s*\)"
+_SUM_TERM = re.compile(rf"\s*([+-])?\s*({_NUMBER})?\s*(?:\*\s*)?({_FACTOR}(?:\s*@\s*{_FACTOR})*)?\s*")
 _OBS_FACTOR = re.compile(r"^\s*([ixyzIXYZ])\s*\(\s*([A-Za-z_]\w*)\s*(?:\[\s*(\d+)\s*\])?\s*\)\s*$")
 
 
@@ -203,12 +216,21 @@ class _Reader:
 
     def _pragma(self, s) -> None:
         command = s.command.strip()
+        if command.startswith(_SUM_PRAGMA):
+            self.outputs.append(self._weighted_sum(command[len(_SUM_PRAGMA):]))
+            return
         prefix = "braket result expectation"
         if not command.startswith(prefix):
-            raise QasmError("unsupported pragma", expected=f"#pragma {prefix} <pauli product>",
-                            received=f"#pragma {command}", fix="outputs are expectation values of Pauli products")
+            raise QasmError("unsupported pragma", expected=f"#pragma {prefix} <pauli product>, or "
+                            f"#pragma {_SUM_PRAGMA} <weighted sum of products>",
+                            received=f"#pragma {command}",
+                            fix="outputs are expectation values of Pauli products or of weighted sums of them")
+        self.outputs.append(self._product(command[len(prefix):]))
+
+    def _product(self, text: str) -> PauliString:
+        """A Pauli product ``x(q[0]) @ z(q[1])`` (``i(q[0])``: the identity)."""
         factors = {}
-        for part in command[len(prefix):].split("@"):
+        for part in text.split("@"):
             m = _OBS_FACTOR.match(part)
             if not m:
                 raise QasmError("unsupported observable", expected="a product like x(q[0]) @ z(q[1])",
@@ -216,9 +238,28 @@ class _Reader:
             qubit = self._register_qubit(m.group(2), None if m.group(3) is None else int(m.group(3)))
             if qubit in factors:
                 raise QasmError("observable names a qubit twice", expected="each qubit at most once",
-                                received=command[len(prefix):].strip(), fix="combine the factors on that qubit")
+                                received=text.strip(), fix="combine the factors on that qubit")
             factors[qubit] = m.group(1).upper()
-        self.outputs.append(PauliString.parse(factors))
+        return PauliString.parse(factors)
+
+    def _weighted_sum(self, text: str) -> PauliSum:
+        """``0.5 * z(q[0]) @ z(q[1]) - 0.2 * x(q[0]) + 1.1``: terms ``[sign] [number *] product`` or a number."""
+        pairs, pos, body = [], 0, text.strip()
+        while pos < len(body):
+            m = _SUM_TERM.match(body, pos)
+            if not m or m.end() == pos or (pairs and not m.group(1)) or not (m.group(2) or m.group(3)):
+                raise QasmError("cannot read the weighted sum", expected="terms like 0.5 * z(q[0]) @ z(q[1]) - "
+                                "0.2 * x(q[0]) + 1.1, joined by + or -", received=body[pos:].strip()[:80] or "(nothing)",
+                                fix="write each term as [number *] product, or a number for the constant")
+            sign = -1.0 if m.group(1) == "-" else 1.0
+            coefficient = sign * (float(m.group(2)) if m.group(2) else 1.0)
+            product = self._product(m.group(3)) if m.group(3) else PauliString(())
+            pairs.append((coefficient, product))
+            pos = m.end()
+        if not pairs:
+            raise QasmError("empty weighted sum", expected="at least one term", received="(nothing)",
+                            fix=f"write #pragma {_SUM_PRAGMA} 0.5 * z(q[0]) + ...")
+        return PauliSum.parse(pairs)
 
     # -- expressions ----------------------------------------------------------------------------
     def _angle(self, e) -> Angle:
@@ -334,20 +375,65 @@ def _register_name(symbols) -> str:
     return name
 
 
-def to_qasm(circuit) -> str:
+def _product_text(pauli: PauliString, reg: str) -> str:
+    return " @ ".join(f"{p.lower()}({reg}[{q}])" for q, p in pauli.factors) or f"i({reg}[0])"
+
+
+def _sum_text(h: PauliSum, reg: str) -> str:
+    """A weighted sum as the pragma writes it; coefficients in Python's shortest round-trip ``repr``."""
+    parts = []
+    for c, p in h.terms:
+        sign = "-" if c < 0 or (c == 0 and math.copysign(1.0, c) < 0) else "+"
+        parts.append(f"{sign} {abs(c)!r} * {_product_text(p, reg)}")
+    if h.constant:
+        parts.append(f"{'-' if h.constant < 0 else '+'} {abs(h.constant)!r}")
+    text = " ".join(parts)
+    return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
+
+def to_qasm(circuit, dialect: str = "qshift") -> str:
     """OpenQASM 3 text for ``circuit``; :meth:`~qshift.Circuit.from_qasm` reads it back to an equal circuit.
 
     ``circuit`` is a :class:`~qshift.Circuit`, or anything with its ``n_qubits``, ``symbols``,
-    ``operations`` and ``outputs``.
+    ``operations`` and ``outputs`` (and, for the Braket dialect, ``terms``, ``term_weights``
+    and ``output_constants``).
+
+    ``dialect="braket"`` writes a program Amazon Braket runs as it is: Braket's gate names (no
+    include: ``cnot``, ``phaseshift``, ``xx``, ``ctrl @ rx`` ...), and every distinct Pauli term
+    of the outputs as one ``#pragma braket result expectation`` result type, with a comment
+    before them saying how each output combines the results. The excitation gates (qshift
+    extensions) are written as their exact decompositions (:func:`~qshift.ir.gates.decomposition`).
+    It does not read back to the same outputs: a Hamiltonian's combination is in the comment only.
     """
-    lines = ["OPENQASM 3.0;", 'include "stdgates.inc";']
+    if dialect not in ("qshift", "braket"):
+        raise QasmError(f"unknown OpenQASM dialect {dialect!r}", expected="'qshift' or 'braket'",
+                        received=repr(dialect), fix="pass dialect='qshift' (reads back) or 'braket' (for Braket)")
+    braket = dialect == "braket"
+    lines = ["OPENQASM 3.0;"] if braket else ["OPENQASM 3.0;", 'include "stdgates.inc";']
     lines += [f"input float[64] {s};" for s in circuit.symbols]
     reg = _register_name(circuit.symbols)
     lines.append(f"qubit[{circuit.n_qubits}] {reg};")
     for op in circuit.operations:
-        args = "" if op.angle is None else f"({_qasm_angle(op.angle)})"
-        lines.append(f"{op.gate}{args} " + ", ".join(f"{reg}[{q}]" for q in op.qubits) + ";")
+        if not braket:
+            args = "" if op.angle is None else f"({_qasm_angle(op.angle)})"
+            lines.append(f"{op.gate}{args} " + ", ".join(f"{reg}[{q}]" for q in op.qubits) + ";")
+            continue
+        for gate, qubits, scale in decomposition(op.gate, op.qubits):  # the excitation gates: exact pieces
+            name = _BRAKET_GATES[gate]
+            args = "" if scale is None else f"({_qasm_angle(Angle(op.angle.symbol, scale * op.angle.a, scale * op.angle.b))})"
+            if name.startswith("ctrl @ "):  # the modifier goes before the gate and its angle
+                name, args = name + args, ""
+            lines.append(f"{name}{args} " + ", ".join(f"{reg}[{q}]" for q in qubits) + ";")
+    if braket:
+        for o in range(len(circuit.outputs)):
+            parts = [f"{float(circuit.term_weights[o, t])!r} * r{t}" for t in np.flatnonzero(circuit.term_weights[o])]
+            parts += [repr(float(circuit.output_constants[o]))] if circuit.output_constants[o] else []
+            lines.append(f"// output {o} = " + " + ".join(parts) + f"  (r{{k}}: result type k below)")
+        lines += [f"#pragma braket result expectation {_product_text(t, reg)}" for t in circuit.terms]
+        return "\n".join(lines) + "\n"
     for out in circuit.outputs:
-        body = " @ ".join(f"{p.lower()}({reg}[{q}])" for q, p in out.factors) or f"i({reg}[0])"
-        lines.append(f"#pragma braket result expectation {body}")
+        if isinstance(out, PauliSum):
+            lines.append(f"#pragma {_SUM_PRAGMA} {_sum_text(out, reg)}")
+            continue
+        lines.append(f"#pragma braket result expectation {_product_text(out, reg)}")
     return "\n".join(lines) + "\n"

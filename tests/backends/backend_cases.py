@@ -93,13 +93,13 @@ def conformance_circuit() -> qshift.Circuit:
 
 def all_gates_circuit() -> qshift.Circuit:
     """Every gate of the gate table, parametrized ones once on a slot and once with a constant,
-    on three qubits, with outputs that need X, Y and Z bases."""
-    b = qshift.CircuitBuilder(3, name="all-gates")
+    on four qubits (the double excitations need them), with outputs that need X, Y and Z bases."""
+    b = qshift.CircuitBuilder(4, name="all-gates")
     t = [b.input(f"t{i}") for i in range(5)]
-    b.h(0).h(1).h(2)
+    b.h(0).h(1).h(2).x(3)
     k = 0
     for name, spec in qshift.GATES.items():
-        qubits = [0, 1, 2][:spec.n_qubits]
+        qubits = [0, 1, 2, 3][:spec.n_qubits]
         if spec.parametrized:
             b.gate(name, 0.7 * t[k % 5] + 0.1, *qubits)
             b.gate(name, 0.4, *qubits[::-1])
@@ -108,6 +108,16 @@ def all_gates_circuit() -> qshift.Circuit:
             b.gate(name, *qubits[::-1])
         b.ry(t[(k + 2) % 5], 2)
     return b.expectation("X0").expectation("Y1 Z2").expectation("Z0 X2").expectation("Y0 Y1 Y2").build()
+
+
+def chemistry_circuit() -> qshift.Circuit:
+    """The excitation gates in an H2-like UCC circuit on four qubits: Hartree-Fock |1100>, a double
+    excitation, two single excitations (four-term slots) and the Plus/Minus forms (two-term slots)."""
+    b = qshift.CircuitBuilder(4, name="chemistry")
+    d, s1, s2 = b.inputs("d", "s1", "s2")
+    b.x(0).x(1).dexc(d, 0, 1, 2, 3).sexc(s1, 0, 2).sexc(0.5 * s2 - 0.2, 1, 3)
+    b.sexcp(s1, 1, 2).sexcm(-d, 3, 0).dexcp(s2, 3, 2, 1, 0).dexcm(0.4, 0, 2, 1, 3)
+    return b.expectation("Z0 Z2").expectation("X0 X1 Y2 Y3").expectation("Z3").build()
 
 
 def within(values, reference, stderr, k: float = 5.0, floor: float = 1e-9) -> bool:

@@ -10,7 +10,7 @@ import pytest
 import qshift
 from qshift.ir.grouping import n_groups
 
-from backend_cases import CASES, SHOTS, Case, conformance_circuit, within
+from backend_cases import CASES, SHOTS, Case, chemistry_circuit, conformance_circuit, within
 
 
 @pytest.fixture(params=CASES, ids=[c.name for c in CASES])
@@ -137,3 +137,13 @@ def test_a_circuit_without_slots(case):
     result = backend.run(c, np.zeros((3, 0)), shots=shots, seed=1)
     assert result.values.shape == (3, 2)
     assert within(result.values, [[0.0, 1.0]] * 3, np.sqrt((result.variances if shots else 0.0) / (shots or 1)))
+
+
+def test_chemistry_gates_agree_with_local(case):
+    """The excitation gates (native on local and PennyLane, decomposed for Qiskit and Braket)."""
+    c = chemistry_circuit()
+    rows = np.random.default_rng(5).uniform(-2, 2, (3, c.n_slots))
+    if case.exact:
+        np.testing.assert_allclose(case.make().run(c, rows).values, _exact(c, rows), atol=1e-9)
+    result = case.make().run(c, rows, shots=SHOTS, seed=4)
+    assert within(result.values, _exact(c, rows), np.sqrt(result.variances / SHOTS))

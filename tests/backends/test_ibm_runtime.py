@@ -78,11 +78,11 @@ def test_a_service_backend_sends_jobs_and_records_them(tmp_path):
 
 def test_eigenstate_gives_its_eigenvalue_exactly_through_the_service():
     b = qshift.CircuitBuilder(2)
-    c = b.ry(b.input("t"), 0).x(1).expectation("Z1").build()
+    c = b.ry(b.input("t"), 0).x(1).expectation("Z1").expectation({"Z1": 2.0, "": 0.5}).build()
     with fake_ibm_runtime(backends=IDEAL) as fi:
         for seed in (1, 2, 3):
             r = _backend(fi).run(c, np.array([[0.4], [1.3]]), shots=500, seed=seed)
-            np.testing.assert_array_equal(r.values, [[-1.0], [-1.0]])
+            np.testing.assert_array_equal(r.values, [[-1.0, -1.5], [-1.0, -1.5]])
             np.testing.assert_array_equal(r.variances, 0.0)
 
 

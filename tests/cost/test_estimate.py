@@ -263,3 +263,18 @@ def test_a_target_over_several_rows_stays_under_its_estimate(rng):
     for seed in range(4):
         d = qshift.derivatives(c, values, order=1, target_stderr=0.03, rule="min-shots", seed=seed)
         assert d.stats.circuits == e.planned.circuits and d.stats.shots <= e.planned.shots
+
+
+@pytest.mark.parametrize("rule", ["standard", "min-shots", "min-circuits"])
+def test_a_hamiltonians_target_is_priced_at_its_own_worst_case_variance(rule):
+    # An energy's per-shot variance can reach (sum |c|)^2, not 1: the estimate bounds what runs spend.
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2-energy"))
+    e = qshift.estimate(c, order=1, target_stderr=0.01, rule=rule, pilot_shots=200)
+    assert e.expected
+    pauli_only = qshift.Circuit(c.n_qubits, c.operations, c.terms[:1], c.symbols)
+    assert e.planned.shots > qshift.estimate(pauli_only, order=1, target_stderr=0.01, rule=rule,
+                                             pilot_shots=200).planned.shots
+    for x in ([0.22, 0.0, 0.0], [1.3, -0.8, 2.0]):
+        d = qshift.derivatives(c, x, order=1, target_stderr=0.01, rule=rule, pilot_shots=200, seed=2)
+        assert d.stats.shots <= e.planned.shots and d.stats.circuits == e.planned.circuits
+        assert d.standard_error(1).max() <= 0.01 * 1.3  # the target, within the pilot's estimate of sigma

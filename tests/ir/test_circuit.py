@@ -7,15 +7,8 @@ import pytest
 
 import qshift
 from qshift import Angle, CircuitBuilder
+from helpful import assert_helpful
 
-
-def assert_helpful(err, *words):
-    text = str(err.value)
-    assert isinstance(err.value, qshift.QShiftError)
-    for label in ("expected:", "received:", "fix:"):
-        assert label in text, text
-    for word in words:
-        assert word in text, text
 
 
 # -- affine angles ----------------------------------------------------------------------------------

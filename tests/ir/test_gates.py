@@ -12,12 +12,13 @@ pytest.importorskip("scipy", reason="needs qshift[test]")
 from scipy.linalg import expm  # noqa: E402
 
 PARAMETRIZED = sorted(name for name, spec in GATES.items() if spec.parametrized)
-ONE_FREQUENCY = ["rx", "ry", "rz", "p", "cp", "rxx", "ryy", "rzz"]
+ONE_FREQUENCY = ["rx", "ry", "rz", "p", "cp", "rxx", "ryy", "rzz", "sexcp", "sexcm", "dexcp", "dexcm"]
 CONTROLLED_ROTATIONS = ["crx", "cry", "crz"]
+EXCITATIONS = ["sexc", "dexc"]  # also {1/2, 1}: tests/ir/test_chemistry_gates.py
 
 
 def test_the_table_has_every_parametrized_gate():
-    assert sorted(ONE_FREQUENCY + CONTROLLED_ROTATIONS) == PARAMETRIZED
+    assert sorted(ONE_FREQUENCY + CONTROLLED_ROTATIONS + EXCITATIONS) == PARAMETRIZED
 
 
 @pytest.mark.parametrize("name", PARAMETRIZED)
@@ -37,7 +38,7 @@ def test_one_frequency_gates(name):
     assert GATES[name].period == pytest.approx(2 * math.pi)
 
 
-@pytest.mark.parametrize("name", CONTROLLED_ROTATIONS)
+@pytest.mark.parametrize("name", CONTROLLED_ROTATIONS + EXCITATIONS)
 def test_controlled_rotations_have_two_frequencies(name):
     assert GATES[name].frequencies == (0.5, 1.0)
     assert GATES[name].period == pytest.approx(4 * math.pi)

@@ -48,11 +48,11 @@ from qshift.backends._common import Depolarizing, check_angles, describe, exact_
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.braket.limits import PROGRAM_SET, rows_per_set, takes_program_sets
 from qshift.backends.braket.tasks import TaskRun, on_aws
-from qshift.backends.braket.translate import binding, braket_observable, fill, inputs, to_braket
+from qshift.backends.braket.translate import binding, exact_values, fill, inputs, to_braket
 from qshift.backends.profiles import DeviceProfile
 from qshift.backends.retry import RetryPolicy
 from qshift.ir.circuit import Circuit
-from qshift.ir.grouping import measurement_groups
+from qshift.ir.grouping import blank_estimates, measurement_groups
 
 __all__ = ["BraketBackend"]
 
@@ -158,15 +158,11 @@ class BraketBackend(Backend):
 
     # -- exact ----------------------------------------------------------------------------------
     def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
-        from braket.circuits import ResultType
-
         program = to_braket(circuit, None, self.noise, True)
         batch = self.device.run_batch(program, shots=0, inputs=inputs(angles), **self._parallel())
         results = batch.results()
         _check_results(results, len(angles), self.name)
-        types = [ResultType.Expectation(*braket_observable(p)) for p in circuit.outputs]
-        values = np.array([[r.get_value_by_result_type(t) for t in types] for r in results], dtype=float)
-        return exact_result(values)
+        return exact_result(np.array([exact_values(circuit, r) for r in results], dtype=float))
 
     # -- sampling -------------------------------------------------------------------------------
     def _run_program_sets(self, device, circuit: Circuit, angles: np.ndarray, shots: int) -> RunResult:
@@ -176,8 +172,7 @@ class BraketBackend(Backend):
         per_set = rows_per_set(limits, shots)
         groups = measurement_groups(circuit)
         chunks = [(g, lo, min(lo + per_set, len(angles))) for g in groups for lo in range(0, len(angles), per_set)]
-        values = np.empty((len(angles), circuit.n_outputs))
-        variances = np.empty_like(values)
+        values, variances = blank_estimates(circuit, len(angles))
         jobs = 0
         for pack in _pack(chunks, per_set):
             bindings = [binding(CircuitBinding, to_braket(circuit, g, self.noise), angles[lo:hi]) for g, lo, hi in pack]
@@ -195,8 +190,7 @@ class BraketBackend(Backend):
         batch_inputs = inputs(angles) * len(groups)
         results = device.run_batch(programs, shots=shots, inputs=batch_inputs, **self._parallel()).results()
         _check_results(results, len(programs), self.name)
-        values = np.empty((len(angles), circuit.n_outputs))
-        variances = np.empty_like(values)
+        values, variances = blank_estimates(circuit, len(angles))
         for k, g in enumerate(groups):
             fill(values, variances, circuit, g, range(len(angles)), results[k * len(angles):(k + 1) * len(angles)])
         return sampled_result(circuit, values, variances)

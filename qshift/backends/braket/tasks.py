@@ -47,10 +47,10 @@ from qshift._errors import DeviceError, ProviderError
 from qshift.backends._common import exact_result, sampled_result
 from qshift.backends.base import NoLedger, RunResult, TaskLedger
 from qshift.backends.braket.limits import rows_per_program_set
-from qshift.backends.braket.translate import binding, braket_observable, fill, inputs, to_braket
+from qshift.backends.braket.translate import binding, exact_values, fill, inputs, to_braket
 from qshift.backends.retry import RetryPolicy, failure_is_transient
 from qshift.ir.circuit import Circuit
-from qshift.ir.grouping import measurement_groups
+from qshift.ir.grouping import blank_estimates, measurement_groups
 
 __all__ = ["TaskRun", "on_aws"]
 
@@ -117,8 +117,9 @@ class TaskRun:
         self.window = backend.max_parallel or DEFAULT_MAX_PARALLEL
         self.groups = None if shots is None else measurement_groups(circuit)
         self.per_set = rows_per_program_set(device, shots) if shots is not None and backend.program_sets else None
-        self.values = np.empty((len(angles), circuit.n_outputs))
-        self.variances = None if shots is None else np.empty_like(self.values)
+        self.values, self.variances = blank_estimates(circuit, len(angles))
+        if shots is None:
+            self.variances = None
         self.remaining = np.full(len(angles), 1 if shots is None else len(self.groups))
         self.fresh = np.zeros(len(angles), dtype=bool)  # rows with a part sent by this run
         self.jobs = self.jobs_reported = 0
@@ -286,14 +287,9 @@ class TaskRun:
     def _collect(self, task: _Task, meta: dict) -> np.ndarray:
         """Fill the values of the task's parts; the rows it finished."""
         result = self._result(task, meta)
-        types = None
         for (r, p), pos in zip(task.parts, task.positions):
             if p < 0:
-                if types is None:
-                    from braket.circuits import ResultType
-
-                    types = [ResultType.Expectation(*braket_observable(q)) for q in self.circuit.outputs]
-                self.values[r] = [result.get_value_by_result_type(t) for t in types]
+                self.values[r] = exact_values(self.circuit, result)
             else:
                 entry = result if pos is None else result[pos[0]][pos[1]]
                 fill(self.values, self.variances, self.circuit, self.groups[p], [r], [entry])

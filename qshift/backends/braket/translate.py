@@ -11,6 +11,10 @@ exact including the angle:
 * ``crx(t) c, t``  = ``rx(t/2) t; cz c, t; rx(-t/2) t; cz c, t``
 * ``ch c, t``      = ``ry(-pi/4) t; cz c, t; ry(pi/4) t``
 
+The excitation gates (``sexc``, ``dexc`` and their Plus/Minus forms) are first written as
+their :func:`~qshift.ir.gates.decomposition` (CNOTs, ``cry``, ``ry``, ``cp``, ``rzz`` ...,
+exact up to a global phase), each piece's angle ``scale * s_<s>``.
+
 Every qubit gets an identity first, so that a qubit with no gates is still part
 of the program and measured. Optional depolarizing noise follows every one- and
 two-qubit qshift operation (density-matrix simulators only).
@@ -31,9 +35,10 @@ import numpy as np
 from qshift._errors import require
 from qshift.backends._common import Depolarizing, Step, steps
 from qshift.ir.circuit import Circuit
-from qshift.ir.grouping import MeasurementGroup, basis_rotations, estimate_from_bits
+from qshift.ir.gates import decomposition
+from qshift.ir.grouping import MeasurementGroup, add_group_estimates, basis_rotations
 
-__all__ = ["binding", "braket_observable", "fill", "inputs", "parameter_name", "to_braket"]
+__all__ = ["binding", "braket_observable", "exact_values", "fill", "inputs", "parameter_name", "to_braket"]
 
 _NAMES = {
     "id": "i", "x": "x", "y": "y", "z": "z", "h": "h", "s": "s", "sdg": "si", "t": "t", "tdg": "ti", "sx": "v",
@@ -82,7 +87,7 @@ def to_braket(circuit: Circuit, group: MeasurementGroup | None = None, noise: De
         for gate, q in basis_rotations(group):
             getattr(bc, _NAMES[gate])(q)
     if results:
-        for pauli in circuit.outputs:
+        for pauli in circuit.terms:  # a Hamiltonian's terms are result types of their own (combined after)
             observable, target = braket_observable(pauli)
             bc.expectation(observable, target=target)
     return bc
@@ -102,13 +107,17 @@ def braket_observable(pauli):
 
 
 def _gate(bc, step: Step, angle) -> None:
-    q = step.qubits
-    if step.gate in _DECOMPOSED:
-        _DECOMPOSED[step.gate](bc, q, angle)
+    for gate, qubits, scale in decomposition(step.gate, step.qubits):
+        _braket_gate(bc, gate, qubits, None if scale is None else (angle if scale == 1.0 else angle * scale))
+
+
+def _braket_gate(bc, gate: str, q: tuple[int, ...], angle) -> None:
+    if gate in _DECOMPOSED:
+        _DECOMPOSED[gate](bc, q, angle)
     elif angle is None:
-        getattr(bc, _NAMES[step.gate])(*q)
+        getattr(bc, _NAMES[gate])(*q)
     else:
-        getattr(bc, _NAMES[step.gate])(*q, angle)
+        getattr(bc, _NAMES[gate])(*q, angle)
 
 
 def _controlled_rotation(rotation: str, entangler: str):
@@ -165,10 +174,22 @@ def binding(CircuitBinding, program, rows: np.ndarray):
 
 def fill(values: np.ndarray, variances: np.ndarray, circuit: Circuit, group: MeasurementGroup, rows,
          results) -> None:
-    """Write estimates of ``group``'s outputs at ``rows`` from the measurements of ``results`` (one per row)."""
+    """Add ``group``'s estimates at ``rows`` from the measurements of ``results`` (one per row).
+
+    ``values`` and ``variances`` start as :func:`~qshift.ir.grouping.blank_estimates`: an output
+    spread over several groups sums their parts.
+    """
     for row, result in zip(rows, results):
         bits = _bits(result.measurements, result.measured_qubits, circuit.n_qubits)
-        values[row, list(group.outputs)], variances[row, list(group.outputs)] = estimate_from_bits(circuit, group, bits)
+        add_group_estimates(values, variances, circuit, group, row, bits)
+
+
+def exact_values(circuit: Circuit, result) -> np.ndarray:
+    """Every output of one exact result: the expectation result types of the terms, combined."""
+    from braket.circuits import ResultType
+
+    types = [ResultType.Expectation(*braket_observable(p)) for p in circuit.terms]
+    return circuit.combine(np.array([float(result.get_value_by_result_type(t)) for t in types]))
 
 
 def _bits(measurements, measured_qubits, n_qubits: int) -> np.ndarray:

@@ -1,6 +1,8 @@
-"""What the local simulator measures: every output's expectation from the final states.
+"""What the local simulator measures: every term's expectation from the final states.
 
-Outputs are grouped by the qubits where they have an X or Y factor; each group is
+The "outputs" here are the circuit's :attr:`~qshift.Circuit.terms` (its distinct Pauli
+products); the simulator combines them into the circuit's outputs (:meth:`~qshift.Circuit.combine`).
+Terms are grouped by the qubits where they have an X or Y factor; each group is
 measured from the states in one pass (:class:`_Observables`). Permutation-like
 kernels at the end of a circuit fold into the observables (``P^dag O P``) instead of
 running. Outputs keep dense weights (one number per amplitude and output) up to
@@ -157,7 +159,7 @@ def _observables(circuit: Circuit) -> _Observables:
     n = circuit.n_qubits
     idx = np.arange(2 ** n, dtype=_index_dtype(n))
     by_mask: dict[int, list[tuple[int, list[int], int]]] = {}  # X/Y mask -> (output, Z/Y bits, number of Y)
-    for k, pauli in enumerate(circuit.outputs):
+    for k, pauli in enumerate(circuit.terms):
         flips = sum(1 << (n - 1 - q) for q, p in pauli.factors if p in "XY")
         signs = [n - 1 - q for q, p in pauli.factors if p in "YZ"]
         by_mask.setdefault(flips, []).append((k, signs, sum(p == "Y" for _, p in pauli.factors)))
@@ -183,4 +185,4 @@ def _observables(circuit: Circuit) -> _Observables:
             if n_y % 4:
                 weights[k] *= (1j) ** n_y  # conj((-i)**#Y)
         groups.append((outputs, None, weights) if mask == 0 else (outputs, (idx ^ mask).astype(np.intp), weights))
-    return _Observables(tuple(groups), circuit.n_outputs)
+    return _Observables(tuple(groups), circuit.n_terms)

@@ -51,6 +51,7 @@ from qshift.backends._common import check_angles
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.local.compile import _compile, _Program
 from qshift.backends.local.kernels import _Expand, _Fresh
+from qshift.backends.local.sampling import sample_groups
 from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import n_groups
@@ -116,17 +117,24 @@ class LocalSimulator(Backend):
         angles = check_angles(circuit, angles)
         rows = len(angles)
         chunk = min(self.rows_per_chunk(circuit.n_qubits), _cache_rows(circuit.n_qubits))  # before compiling
-        program = _compile(circuit)
-        order = _row_order(angles, program.read_order)
-        values = np.empty((rows, circuit.n_outputs))
-        buffers = _buffers(min(chunk, rows) << circuit.n_qubits)
-        for start in range(0, rows, chunk):
-            part = order[start:start + chunk]
-            values[part] = _run_chunk(program, circuit.n_qubits, angles[part], buffers)
+
+        def evaluate(program: _Program, part_angles: np.ndarray) -> np.ndarray:
+            order = _row_order(part_angles, program.read_order)
+            out = np.empty((len(part_angles), program.observables.n_outputs))
+            buffers = _buffers(min(chunk, len(part_angles)) << circuit.n_qubits)
+            for start in range(0, len(part_angles), chunk):
+                part = order[start:start + chunk]
+                out[part] = _run_chunk(program, circuit.n_qubits, part_angles[part], buffers)
+            return out
+
+        if shots is not None and circuit.weighted:  # weighted sums: measured outcomes per group (module sampling)
+            values, variances = sample_groups(circuit, angles, int(shots), seed, evaluate)
+            return RunResult(values, variances, rows * n_groups(circuit), 1)
+        terms = evaluate(_compile(circuit), angles)
         if shots is not None:  # each output is sampled on its own; hardware runs one execution per group
-            sampled = _sample(values, shots, seed)
+            sampled = _sample(terms, shots, seed)
             return RunResult(sampled.values, sampled.variances, rows * n_groups(circuit), 1)
-        return RunResult(values, None, rows, 1)
+        return RunResult(circuit.combine(terms), None, rows, 1)
 
 
 _UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
