@@ -9,12 +9,13 @@ Example:
     0.479426
 """
 
-from qshift.ir.circuit import Angle, Circuit, CircuitBuilder, Operation, PauliString
+from qshift.ir.circuit import Angle, Circuit, CircuitBuilder, Operation, PauliString, PauliSum
 from qshift._errors import (CircuitError, CostLimitError, DeviceError, GateArityError, MissingExtraError,
                             NonAffineAngleError, ProfileError, QShiftError, QasmError, QubitIndexError, RequestError,
                             SimulationMemoryError, StoreError, SymbolError, UnknownGateError, ValuesError)
 from qshift.ir.gates import GATES, GateSpec
 from qshift.api.derivatives import Derivatives, derivatives, plan
+from qshift.api.minimize import MinimizeResult, minimize
 from qshift.backends.registry import available_devices, load_profile
 from qshift.execution.cluster import DaskExecutor
 from qshift.execution.executor import EvaluationCache, Executor, Stats
@@ -52,10 +53,12 @@ __all__ = sorted([
     "GateSpec",
     "IBMBackend",
     "LocalSimulator",
+    "MinimizeResult",
     "MissingExtraError",
     "NonAffineAngleError",
     "Operation",
     "PauliString",
+    "PauliSum",
     "PennyLaneBackend",
     "Plan",
     "ProfileError",
@@ -78,6 +81,7 @@ __all__ = sorted([
     "hardware_efficient",
     "library",
     "load_profile",
+    "minimize",
     "plan",
     "simulate",
 ])

@@ -27,6 +27,13 @@ def test_design_surface():
     assert (d.stats.circuits, d.stats.jobs, d.stats.executions) == (79, 1, 79)
 
 
+def test_design_surface_of_minimize():
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+    r = qshift.minimize(c, [0.5], method="newton", device="local", shots=None, maxiter=20, tol=1e-6)
+    assert isinstance(r, qshift.MinimizeResult) and r.success
+    assert (r.x.shape, len(r.history), r.stats.circuits) == ((1,), r.nit + 1, int(r.history.circuits.sum()))
+
+
 def test_design_surface_of_the_tensorflow_front_ends():
     c = qshift.Circuit.from_qasm(qshift.circuit_path("ising-2q"))
     d = qshift.derivatives(c, [0.1, 0.2], order=0)
