@@ -288,6 +288,116 @@ def estimate_section(rows) -> list[str]:
          "naive / planned"], body, "llrrrrrrrr")
 
 
+def lih_section(rows, notes) -> list[str]:
+    part = [r for r in rows if r["workload"] == "lih"]
+    if not part:
+        return []
+    lines = ["## (e) LiH energy Hessian (`bench/lih.py`)", "",
+             "LiH at 2.969 Bohr, 2 active electrons in 5 orbitals: 10 qubits, the 276-term Hamiltonian (275 Pauli "
+             "terms and a constant) as the one output, `qml.AllSinglesDoubles` from Hartree-Fock (24 symbols), read "
+             "by `qshift.Circuit.from_pennylane` (the problem of `tests/api/test_lih.py`). qshift computes value + "
+             "gradient + Hessian; PennyLane's `param_shift_hessian` the Hessian alone. On a sampling device every "
+             "circuit runs once per qubit-wise commuting group of the Hamiltonian: executions = circuits x groups.",
+             ""]
+    lines += lih_circuits(part, notes) + lih_targets(part) + lih_exact(part, notes) + lih_variance(part, notes)
+    return lines
+
+
+def lih_circuits(part, notes) -> list[str]:
+    body = []
+    for r in (r for r in part if r.get("kind") == "circuits"):
+        if r["status"] != "ok":
+            body.append([r["method"], r.get("computes", ""), cell(r, notes), "", "", ""])
+            continue
+        body.append([r["method"], r["computes"], num(r["circuits"]), num(r["groups"]), num(r["executions"]),
+                     num(r.get("max_coeff_sq"))])
+    split = next((r["split_tapes"] for r in part if r.get("split_tapes")), None)
+    return ["### Circuits and executions at one point", ""] + table(
+        ["method", "computes", "circuits", "qwc groups", "executions", "largest sum c^2 of an entry"], body,
+        "llrrrr") + [
+        "Groups: `qshift.ir.grouping.n_groups(c)` and PennyLane's `group_observables(..., grouping_type=\"qwc\")`"
+        + (f" (its `split_non_commuting` makes {split} tapes of one tape)" if split else "") + ". The last column "
+        "is the stencil's weight (PennyLane's read off its linear post-processing): equal weights are the same "
+        "stencils; `min-circuits` trades fewer circuits for larger coefficients, so more shots per circuit.", ""]
+
+
+def lih_targets(part) -> list[str]:
+    target = [r for r in part if r.get("kind") == "target"]
+    if not target:
+        return []
+    devices = list(dict.fromkeys(r["device"] for r in target))
+    lines = ["### Shots and price for a target standard error on every entry", "",
+             "`qshift.estimate(c, order=2, device=..., target_stderr=eps, rule=...)`: a 100-shot pilot, then "
+             "top-ups to the target at the worst-case shot variance (expected figures, an upper bound of what a run "
+             "spends when that bound holds). PennyLane has no shot allocation for a target error: its rows are its "
+             "tapes x its groups at the uniform shots per execution that target needs, taken from qshift's "
+             "`standard` family for the same order alone (the same stencils, worst case, pilot and shot ladder), "
+             "priced with `qshift.cost.pricing.cost_of` on the same profile (same task bundling). \"three calls\": "
+             "value, `param_shift` and `param_shift_hessian` each at the shots its own entries need. Price "
+             f"({target[0]['currency']}) with billed tasks (IBM: jobs, billed per second of an assumed QPU time) "
+             f"in parentheses; prices read {target[0].get('prices_read')}.", ""]
+    for eps in dict.fromkeys(r["target_stderr"] for r in target):
+        here = [r for r in target if r["target_stderr"] == eps]
+        methods = list(dict.fromkeys(r["method"] for r in here))
+        body = []
+        for method in methods:
+            mine = {r["device"]: r for r in here if r["method"] == method}
+            first = next(iter(mine.values()))
+            same = len({(r["circuits"], r["shots"]) for r in mine.values()}) == 1
+            family = first.get("family", "") if method.startswith("qshift") else "uniform"
+            prices = [lih_price(mine.get(d), not same) for d in devices]
+            counts = ([num(first["circuits"]), num(first["executions"]), f"{first['shots']:.3g}",
+                       num(first["shots_per_execution"])] if same else ["—"] * 4)
+            body.append([method, first["computes"], family if same else "per device"] + counts + prices)
+        best = {d: min((r for r in here if r["device"] == d and r["method"].startswith("qshift")),
+                       key=lambda r: r["price"]) for d in devices}
+        peer = {d: next((r for r in here if r["device"] == d and r["computes"] == "Hessian"), None) for d in devices}
+        body.append(["PennyLane Hessian / cheapest qshift", "", "", "", "", "", ""]
+                    + [f"{peer[d]['price'] / best[d]['price']:.1f}x" if peer[d] and best[d]["price"] else "—"
+                       for d in devices])
+        lines += [f"Standard error {eps:g} Ha on every entry:", ""] + table(
+            ["method", "computes", "family", "circuits", "executions", "shots", "shots / execution"] + devices, body,
+            "lll" + "r" * (4 + len(devices)))
+    return lines
+
+
+def lih_price(r, family: bool) -> str:
+    if r is None:
+        return "—"
+    text = f"{r['price']:,.0f} ({r['tasks']:,})"
+    return f"{text} {r['family']}" if family else text
+
+
+def lih_exact(part, notes) -> list[str]:
+    exact = [r for r in part if r.get("kind") == "exact"]
+    if not exact:
+        return []
+    body = []
+    for r in exact:
+        circuits = num(r["circuits"]) + (f" (min {r['min_circuits']:,})" if r.get("min_circuits") else "")
+        diff = "—" if r.get("max_diff") is None else f"{r['max_diff']:.1e} vs {r.get('reference', '?')}"
+        body.append([r["method"], r["computes"], cell(r, notes, circuits=False), circuits if r["circuits"] else "—",
+                     diff])
+    return ["### Exact derivatives on the local simulator", "",
+            "Wall seconds at one random point (best of up to 3 runs; single thread): qshift's exact value + gradient + "
+            "Hessian, against PennyLane's `default.qubit` backprop Hessian (`qml.jacobian(qml.jacobian(qnode))`) "
+            "and its `param_shift_hessian` tapes executed on `default.qubit` (timed on a sample of tapes first, and "
+            "skipped when the estimate is over its limit).", ""] + table(
+        ["method", "computes", "seconds", "circuits", "max abs diff of the Hessian"], body, "llrrl")
+
+
+def lih_variance(part, notes) -> list[str]:
+    r = next((r for r in part if r.get("kind") == "variance"), None)
+    if r is None:
+        return []
+    if r["status"] != "ok":
+        return [f"Per-shot variance of the energy: {cell(r, notes)}", ""]
+    return [f"Per-shot variance of the energy with every one of PennyLane's {r['groups']} qwc groups on the same shots "
+            f"(Braket tasks, IBM jobs), exact: {r['hartree_fock']:.3g} Ha^2 at Hartree-Fock, {r['at_point']:.3g} "
+            f"Ha^2 at the benchmark point, against the worst case sum_g (sum_(t in g) |c_t|)^2 = "
+            f"{r['worst_case']:.3g} Ha^2. The target's shots scale with the variance the estimate assumes.", ""]
+
+
 def scaling_section(rows) -> list[str]:
     lines = ["## Scaling", ""]
     fits = [r for r in rows if r["workload"] == "scaling-fit"]
@@ -409,7 +519,7 @@ def render(results: dict) -> str:
     lines = header_lines(results) + targets_section(results)
     lines += failures_section(rows)
     lines += hessian_section(rows, notes) + training_section(rows, notes) + third_section(rows, notes)
-    lines += estimate_section(rows) + scaling_section(rows) + bandwidth_section(rows)
+    lines += estimate_section(rows) + lih_section(rows, notes) + scaling_section(rows) + bandwidth_section(rows)
     lines += simulator_section(rows) + dask_section(rows)
     if notes.texts:
         lines += ["## Notes", ""] + notes.lines() + [""]

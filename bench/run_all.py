@@ -36,8 +36,8 @@ import report  # noqa: E402
 from _common import (angles, config_name, error_text, gradient_grid, hessian_grid, machine, max_abs_diff,  # noqa: E402
                      row, third_order_grid, training_configs)
 
-MODULES = ["bandwidth", "derivatives", "tf_hessian", "gradient", "third_order", "training", "estimates", "simulator",
-           "scaling", "dask_scaling"]
+MODULES = ["bandwidth", "derivatives", "tf_hessian", "gradient", "third_order", "training", "estimates", "lih",
+           "simulator", "scaling", "dask_scaling"]
 TFQ_PYTHON = os.path.join(HERE, ".venv-tfq", "bin", "python")
 TFQ_TIMEOUT = 900
 

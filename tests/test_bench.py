@@ -1,7 +1,8 @@
 """The benchmarks in bench/ run (at their quick sizes), and every qshift path they measure runs
 exactly the planner's minimum of circuits: qshift.derivatives, nested tapes through qshift.tf
 (one and several outputs, orders 1 to 3, eager and traced), the Keras layer's training epoch,
-batches of rows, and qshift.estimate's planned counts. TensorFlow Quantum (its own virtualenv)
+batches of rows, and qshift.estimate's planned counts; LiH's value + gradient + Hessian takes no more
+circuits than PennyLane's Hessian alone. TensorFlow Quantum (its own virtualenv)
 and Dask (worker processes) are left to `make bench`."""
 
 import json
@@ -44,9 +45,14 @@ def test_quick_benchmarks_run_the_planner_minimum(tmp_path, monkeypatch):
         assert r["gate_by_gate_bytes"] == r["rows"] * (2 * len(c.operations) + 1) * 16 * 2 ** r["qubits"]
         assert 0 < r["bytes"] < r["gate_by_gate_bytes"]  # fusion and shared prefixes touch less
 
+    lih = {r["method"]: r for r in rows if r["workload"] == "lih" and r.get("kind") == "circuits"}
+    assert lih["qshift.plan rule=min-circuits"]["circuits"] <= lih["PennyLane param_shift_hessian"]["circuits"]
+    assert lih["qshift.plan rule=min-circuits"]["circuits"] == 2029  # value + gradient + Hessian
+    assert lih["PennyLane param_shift_hessian"]["circuits"] == 4489  # the Hessian alone
+
     circuits_target = results["targets"][0]
     assert circuits_target["met"], circuits_target["measured"]
     text = (tmp_path / "RESULTS.md").read_text()
-    assert "## Targets" in text and "## (d) Circuits and dollars" in text
+    assert "## Targets" in text and "## (d) Circuits and dollars" in text and "## (e) LiH energy Hessian" in text
     for png in ("hessian_time.png", "scaling.png", "bandwidth.png"):
         assert (tmp_path / png).stat().st_size > 0

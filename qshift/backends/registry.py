@@ -26,8 +26,8 @@ from qshift.backends.pennylane import PennyLaneBackend
 from qshift.backends import profiles
 from qshift.backends.profiles import DeviceProfile, bundled_profiles, check_choice
 
-__all__ = ["FACTORIES", "available_devices", "backend_from_profile", "load_profile", "resolve_device",
-           "resolve_profile"]
+__all__ = ["FACTORIES", "UNIFORM_GROUP_SHOTS", "available_devices", "backend_from_profile", "load_profile",
+           "resolve_device", "resolve_profile", "splits_group_shots"]
 
 
 FACTORIES: dict[str, Callable[[DeviceProfile, dict], Backend]] = {
@@ -55,6 +55,17 @@ takes those keywords, and add one line here::
 Device profiles with ``backend = "mykind"`` then load (:func:`load_profile` accepts the kinds
 named here, and only those) and run on it.
 """
+
+
+UNIFORM_GROUP_SHOTS = frozenset({"braket", "ibm"})
+"""Kinds whose every measurement group runs the request's ``shots`` (one shot count per Braket task, and
+per IBM runtime job); the others split a circuit's shots over its groups by weight
+(:func:`~qshift.ir.grouping.group_shots`)."""
+
+
+def splits_group_shots(profile: DeviceProfile | None) -> bool:
+    """Whether a device of this profile splits a circuit's shots over its measurement groups by weight."""
+    return profile is None or profile.backend not in UNIFORM_GROUP_SHOTS
 
 
 def load_profile(name_or_path) -> DeviceProfile:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qshift._errors import RequestError
-from qshift.backends.registry import resolve_profile
+from qshift.backends.registry import resolve_profile, splits_group_shots
 from qshift.cost.checks import check_pilot_shots, check_target, plan_request
 from qshift.cost.pricing import Cost, cost_of_calls
 from qshift.cost.sampling import Exact, Sampling, TargetError
@@ -60,7 +60,7 @@ class Choice:
 
 def price_calls(strategy: Sampling, the_plan: Plan, circuit: Circuit, profile, max_batch: int | None) -> Cost:
     """What ``strategy`` sends for ``the_plan`` (its executor calls, unrun), priced with ``profile``."""
-    calls = strategy.calls(the_plan, variance_bound(circuit))
+    calls = strategy.calls(the_plan, variance_bound(circuit, split=splits_group_shots(profile)))
     return cost_of_calls(calls, profile, groups=executions_per_circuit(strategy, circuit), max_batch=max_batch)
 
 

@@ -278,3 +278,17 @@ def test_a_hamiltonians_target_is_priced_at_its_own_worst_case_variance(rule):
         d = qshift.derivatives(c, x, order=1, target_stderr=0.01, rule=rule, pilot_shots=200, seed=2)
         assert d.stats.shots <= e.planned.shots and d.stats.circuits == e.planned.circuits
         assert d.standard_error(1).max() <= 0.01 * 1.3  # the target, within the pilot's estimate of sigma
+
+
+def test_devices_that_give_every_group_the_same_shots_are_priced_at_their_own_worst_case():
+    # Braket tasks and IBM runtime jobs run every measurement group with the request's shots; the local
+    # simulator splits them by weight. The worst-case variance, hence the estimate, differs.
+    pytest.importorskip("braket")
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2-energy"))
+    split = qshift.estimate(c, order=1, device="local", target_stderr=0.07, rule="min-shots", pilot_shots=200)
+    uniform = qshift.estimate(c, order=1, device="braket-local", target_stderr=0.07, rule="min-shots",
+                              pilot_shots=200)
+    assert uniform.planned.shots > split.planned.shots
+    d = qshift.derivatives(c, [1.3, -0.8, 2.0], order=1, device="braket-local", target_stderr=0.07,
+                           rule="min-shots", pilot_shots=200, seed=3)
+    assert d.stats.shots <= uniform.planned.shots and d.standard_error(1).max() <= 0.07 * 1.3
