@@ -12,6 +12,10 @@ _EXTRA_GATES = """
 gate rzz(t) a, b { cx a, b; rz(t) b; cx a, b; }
 gate rxx(t) a, b { h a; h b; cx a, b; rz(t) b; cx a, b; h a; h b; }
 gate ryy(t) a, b { rx(pi/2) a; rx(pi/2) b; cx a, b; rz(t) b; cx a, b; rx(-pi/2) a; rx(-pi/2) b; }
+gate rzx(t) a, b { h b; cx a, b; rz(t) b; cx a, b; h b; }
+gate ecr a, b { rzx(pi/4) a, b; x a; rzx(-pi/4) a, b; }
+gate iswap a, b { s a; s b; h a; cx a, b; cx b, a; h b; }
+gate sxdg a { s a; h a; s a; }
 gate sexc(t) a, b { cx a, b; cry(t) b, a; cx a, b; }
 gate sexcp(t) a, b { sexc(t) a, b; rzz(-t/2) a, b; }
 gate sexcm(t) a, b { sexc(t) a, b; rzz(t/2) a, b; }
@@ -23,11 +27,14 @@ gate pairphase(t) a, b, c, d { cx c, d; cx a, b; cx a, c; x b; x d; cp(t/2) c, d
 gate dexcp(t) a, b, c, d { dexc(t) a, b, c, d; pairphase(-t/2) a, b, c, d; }
 gate dexcm(t) a, b, c, d { dexc(t) a, b, c, d; pairphase(t/2) a, b, c, d; }
 """
-# (sexc .. dexcm: PennyLane's excitation gates up to a global phase, checked against qml.matrix in
-# tests/ir/test_chemistry_gates.py; pairphase(t) is exp(i t) on |0011> and |1100>.)
+# (rzx .. sxdg: Qiskit's definitions of RZXGate, ECRGate, iSwapGate and SXdgGate up to a global phase, checked
+# against Qiskit's Operator in tests/ir/test_more_gates.py; sexc .. dexcm: PennyLane's excitation gates up to a
+# global phase, checked against qml.matrix in tests/ir/test_chemistry_gates.py; pairphase(t) is exp(i t) on
+# |0011> and |1100>.)
 _PRAGMA = re.compile(r"^\s*#pragma (braket result|qshift) expectation (.*)$", re.M)
 _FACTOR = re.compile(r"([ixyz])\(q\[(\d+)\]\)")
-_TERM = re.compile(r"([+-]?)\s*(?:([0-9.eE+-]+?)\s*\*\s*)?((?:[ixyz]\(q\[\d+\]\)\s*@?\s*)+)|([+-]?)\s*([0-9.eE+-]+)")
+_NUM = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_TERM = re.compile(rf"([+-]?)(?:({_NUM})\*)?((?:[ixyz]\(q\[\d+\]\)@?)+)|([+-]?)({_NUM})")
 
 
 def qiskit_expectations(qasm: str, values: dict[str, float]) -> np.ndarray:
@@ -78,6 +85,8 @@ def pennylane_qnode(circuit, device: str = "default.qubit"):
         "sdg": lambda wires: qml.adjoint(qml.S(wires)), "t": qml.T, "tdg": lambda wires: qml.adjoint(qml.T(wires)),
         "sx": qml.SX, "cx": qml.CNOT, "cy": qml.CY, "cz": qml.CZ, "ch": qml.CH, "swap": qml.SWAP,
         "ccx": qml.Toffoli, "cswap": qml.CSWAP, "id": qml.Identity,
+        "rzx": lambda t, wires: qml.PauliRot(t, "ZX", wires=wires), "ecr": qml.ECR, "iswap": qml.ISWAP,
+        "sxdg": lambda wires: qml.adjoint(qml.SX(wires)),
         "sexc": qml.SingleExcitation, "sexcp": qml.SingleExcitationPlus, "sexcm": qml.SingleExcitationMinus,
         "dexc": qml.DoubleExcitation, "dexcp": qml.DoubleExcitationPlus, "dexcm": qml.DoubleExcitationMinus,
     }

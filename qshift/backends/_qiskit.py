@@ -10,7 +10,8 @@ Slot ``s`` becomes the parameter ``s[s]`` of one ``ParameterVector("s", n_slots)
 so a batch of slot-angle rows binds column by column, and a circuit
 transpiled once serves every row. qshift qubit ``q`` is Qiskit qubit ``q``;
 every qshift gate has a Qiskit gate of the same name and angle convention
-(``rz(t) = exp(-i t Z / 2)``, ``p(t) = diag(1, e^{i t})``, ``rxx(t) = exp(-i t XX / 2)``),
+(``rz(t) = exp(-i t Z / 2)``, ``p(t) = diag(1, e^{i t})``, ``rxx(t) = exp(-i t XX / 2)``;
+``rzx``, ``ecr``, ``iswap`` and ``sxdg`` are Qiskit's RZXGate, ECRGate, iSwapGate and SXdgGate),
 except the excitation gates (``sexc``, ``dexc`` and their Plus/Minus forms), which are
 written as their :func:`~qshift.ir.gates.decomposition` (CNOTs, ``cry``, ``ry``, ``cp``,
 ``rzz`` ...; exact up to a global phase), each angle an expression ``scale * s[s]`` of the
@@ -72,7 +73,11 @@ def _operations(qiskit, step: Step, params) -> list:
     """``(Qiskit gate, qubits)`` for one step: its own gate, or its decomposition's gates."""
     angle = (params[step.slot] if step.slot is not None else step.constant) if step.parametrized else None
     return [(_operation(qiskit, gate, len(qubits), _scaled(angle, scale)), qubits)
-            for gate, qubits, scale in decomposition(step.gate, step.qubits)]
+            for gate, qubits, scale in decomposition(step.gate, step.qubits, keep=_NATIVE)]
+
+
+_NATIVE = frozenset({"rzx"})
+"""Gates with a :func:`~qshift.ir.gates.decomposition` that Qiskit has natively (kept as they are)."""
 
 
 def _scaled(angle, scale: float | None):

@@ -34,8 +34,9 @@ __all__ = ["PennyLaneBackend"]
 _GATES = {
     "id": ("Identity", False), "x": ("PauliX", False), "y": ("PauliY", False), "z": ("PauliZ", False),
     "h": ("Hadamard", False), "s": ("S", False), "sdg": ("S", True), "t": ("T", False), "tdg": ("T", True),
-    "sx": ("SX", False), "cx": ("CNOT", False), "cy": ("CY", False), "cz": ("CZ", False), "ch": ("CH", False),
-    "swap": ("SWAP", False), "ccx": ("Toffoli", False), "cswap": ("CSWAP", False),
+    "sx": ("SX", False), "sxdg": ("SX", True), "cx": ("CNOT", False), "cy": ("CY", False), "cz": ("CZ", False),
+    "ch": ("CH", False), "swap": ("SWAP", False), "iswap": ("ISWAP", False), "ecr": ("ECR", False),
+    "ccx": ("Toffoli", False), "cswap": ("CSWAP", False),
     "rx": ("RX", False), "ry": ("RY", False), "rz": ("RZ", False), "p": ("PhaseShift", False),
     "crx": ("CRX", False), "cry": ("CRY", False), "crz": ("CRZ", False), "cp": ("ControlledPhaseShift", False),
     "rxx": ("IsingXX", False), "ryy": ("IsingYY", False), "rzz": ("IsingZZ", False),
@@ -43,6 +44,8 @@ _GATES = {
     "sexcm": ("SingleExcitationMinus", False), "dexc": ("DoubleExcitation", False),
     "dexcp": ("DoubleExcitationPlus", False), "dexcm": ("DoubleExcitationMinus", False),
 }
+# qshift gate -> the Pauli word of its PennyLane ``PauliRot`` (``exp(-i theta/2 P)``, first wire first)
+_PAULI_ROTATIONS = {"rzx": "ZX"}
 
 
 class PennyLaneBackend(Backend):
@@ -140,10 +143,12 @@ def _tapes(qml, circuit: Circuit, angles: np.ndarray, shots: int | None):
 
 
 def _operation(qml, step: Step, slot_angles: np.ndarray):
+    angle = (float(slot_angles[step.slot]) if step.slot is not None else step.constant) if step.parametrized else None
+    if step.gate in _PAULI_ROTATIONS:
+        return qml.PauliRot(angle, _PAULI_ROTATIONS[step.gate], wires=list(step.qubits))
     name, adjoint = _GATES[step.gate]
     cls = getattr(qml, name)
     if step.parametrized:
-        angle = float(slot_angles[step.slot]) if step.slot is not None else step.constant
         op = cls(angle, wires=list(step.qubits))
     else:
         op = cls(wires=list(step.qubits))

@@ -16,9 +16,17 @@ frequencies ``{1/2, 1}`` (a four-term rule). Their Plus/Minus forms (``sexcp``,
 ``exp(+-i theta/2)``: frequency ``{1}``, a two-term rule. Providers without these
 gates get :func:`decomposition`, exact up to a global phase.
 
-Gates with several angles (``u3``, ``u2``, ``cu``) are not entries: they are
-*expanded* into shiftable one-angle gates by :func:`expand`, so that every
-angle the planner shifts belongs to a gate with a known shift rule.
+Qiskit's extra gates follow Qiskit's matrices (``Operator(gate).reverse_qargs()``, since
+Qiskit is little-endian): ``rzx(theta) a, b`` is ``exp(-i theta/2 Z_a X_b)`` (frequency
+``{1}``); ``ecr``, ``iswap`` and ``sxdg`` are fixed gates (``iswap`` a monomial).
+``cu1`` is ``cp``, and Braket's names are aliases (``v`` = ``sx``, ``vi`` = ``sxdg``,
+``si``, ``ti``, ``ccnot``, ``phaseshift``, ``cphaseshift``).
+
+Gates with several angles, or whose angle does not enter as ``exp(-i theta G)``, are not
+entries: they are *expanded* into shiftable one-angle gates by :func:`expand`, so that every
+angle the planner shifts belongs to a gate with a known shift rule. These are OpenQASM's
+``u3``, ``u2``, ``cu``, Qiskit's ``r``, ``cu3`` and ``xx_plus_yy``, IonQ's ``gpi``, ``gpi2``
+and ``ms`` and IQM's ``prx`` (both with Braket's matrices); see :func:`expand`.
 
 Example:
     >>> import numpy as np
@@ -168,8 +176,9 @@ def _diag(h: np.ndarray):
     return closed_form
 
 
-def _two_axis(pauli: np.ndarray):
-    pp = np.kron(pauli, pauli)
+def _two_axis(first: np.ndarray, second: np.ndarray | None = None):
+    """The closed form of ``exp(-i theta/2 first (x) second)`` (``second`` defaults to ``first``)."""
+    pp = np.kron(first, first if second is None else second)
 
     def closed_form(t):
         c, s = np.cos(t / 2), np.sin(t / 2)
@@ -237,9 +246,12 @@ def _table() -> dict[str, GateSpec]:
     swap = np.eye(4)[[0, 2, 1, 3]]
     ccx = np.eye(8)[[0, 1, 2, 3, 4, 5, 7, 6]]
     cswap = np.eye(8)[[0, 1, 2, 3, 4, 6, 5, 7]]
+    iswap = np.array([[1, 0, 0, 0], [0, 0, 1j, 0], [0, 1j, 0, 0], [0, 0, 0, 1]])
+    ecr = (np.kron(_X, _I2) - np.kron(_Y, _X)) / math.sqrt(2)  # Qiskit's ECRGate: (IX - XY)/sqrt 2, little-endian
     specs = [
         _fixed("id", _I2), _fixed("x", _X), _fixed("y", _Y), _fixed("z", _Z), _fixed("h", _H),
         _fixed("s", s), _fixed("sdg", s.conj()), _fixed("t", t), _fixed("tdg", t.conj()), _fixed("sx", sx),
+        _fixed("sxdg", sx.conj().T), _fixed("iswap", iswap), _fixed("ecr", ecr),
         _fixed("cx", _controlled(_X)), _fixed("cy", _controlled(_Y)), _fixed("cz", _controlled(_Z)),
         _fixed("ch", _controlled(_H)), _fixed("swap", swap), _fixed("ccx", ccx), _fixed("cswap", cswap),
         _rotation("rx", _X / 2, _rx),
@@ -253,6 +265,7 @@ def _table() -> dict[str, GateSpec]:
         _rotation("rxx", np.kron(_X, _X) / 2, _two_axis(_X)),
         _rotation("ryy", np.kron(_Y, _Y) / 2, _two_axis(_Y)),
         _rotation("rzz", np.diag([0.5, -0.5, -0.5, 0.5]), _diag([0.5, -0.5, -0.5, 0.5])),
+        _rotation("rzx", np.kron(_Z, _X) / 2, _two_axis(_Z, _X)),
         *_excitations(),
     ]
     return {spec.name: spec for spec in specs}
@@ -261,13 +274,15 @@ def _table() -> dict[str, GateSpec]:
 GATES: dict[str, GateSpec] = _table()
 """Canonical gate name -> :class:`GateSpec`."""
 
-ALIASES = {"cnot": "cx", "CX": "cx", "phase": "p", "u1": "p", "cphase": "cp", "xx": "rxx", "yy": "ryy",
-           "zz": "rzz", "i": "id", "single_excitation": "sexc", "single_excitation_plus": "sexcp",
+ALIASES = {"cnot": "cx", "CX": "cx", "phase": "p", "u1": "p", "cphase": "cp", "cu1": "cp", "xx": "rxx",
+           "yy": "ryy", "zz": "rzz", "i": "id", "v": "sx", "vi": "sxdg", "si": "sdg", "ti": "tdg", "ccnot": "ccx",
+           "phaseshift": "p", "cphaseshift": "cp", "single_excitation": "sexc", "single_excitation_plus": "sexcp",
            "single_excitation_minus": "sexcm", "double_excitation": "dexc", "double_excitation_plus": "dexcp",
            "double_excitation_minus": "dexcm"}
-"""Other spellings accepted on input (OpenQASM 3 stdgates and Braket names)."""
+"""Other spellings accepted on input (OpenQASM 3 stdgates, Qiskit and Braket names)."""
 
-MULTI_ANGLE = {"u3": (1, 3), "u": (1, 3), "U": (1, 3), "u2": (1, 2), "cu": (2, 4)}
+MULTI_ANGLE = {"u3": (1, 3), "u": (1, 3), "U": (1, 3), "u2": (1, 2), "cu": (2, 4), "cu3": (2, 3), "r": (1, 2),
+               "prx": (1, 2), "xx_plus_yy": (2, 2), "gpi": (1, 1), "gpi2": (1, 1), "ms": (2, 3)}
 """Gates expanded by :func:`expand`: name -> (qubits, angles)."""
 
 
@@ -281,7 +296,8 @@ def lookup(name: str, *, line: int | None = None) -> GateSpec:
         f"unknown gate {name!r}",
         expected="one of " + ", ".join(known),
         received=repr(name),
-        fix="use a gate from the OpenQASM 3 stdgates.inc set (or rxx/ryy/rzz, or the excitations sexc/dexc), "
+        fix="use a gate from the OpenQASM 3 stdgates.inc set, one of Qiskit's (rxx, rzx, ecr, iswap, r, "
+            "xx_plus_yy ...) or Braket's (gpi, gpi2, ms, prx, v ...), or the excitations sexc/dexc; "
             "or decompose it into those",
         line=line,
     )
@@ -298,16 +314,34 @@ def arity(name: str) -> tuple[int, int]:
 def expand(name: str, qubits: tuple[int, ...], angles: tuple, *, line: int | None = None) -> list[tuple[str, tuple[int, ...], object]]:
     """Rewrite one gate as a list of ``(canonical name, qubits, angle or None)`` one-angle gates.
 
-    Angles are opaque here except that they support ``*`` and ``/`` by numbers and ``+`` of numbers
-    (the circuit's affine angles do); a constant is a float.
+    Angles are opaque here except that they support negation, ``*`` and ``/`` by numbers and ``+``
+    of numbers (the circuit's affine angles do); a constant is a float. A symbol may feed several
+    of the gates (``r``'s ``phi`` feeds two ``rz``), each a slot with its own shift rule.
 
-    ``u3(theta, phi, lam)`` becomes ``rz(lam); ry(theta); rz(phi)`` (equal up to a global phase);
-    ``cu(theta, phi, lam, gamma) c, t`` becomes phases ``p(gamma) p(phi/2) p(lam/2)`` on the
-    control and ``crz(lam); cry(theta); crz(phi)``, which is exact including the controlled phase.
+    In time order (first listed qubit ``a``, second ``b``; ``c, t`` control and target):
+
+    * ``u3(theta, phi, lam)`` (also ``u``, ``U``): ``rz(lam); ry(theta); rz(phi)``, up to a global phase;
+      ``u2(phi, lam)`` is ``u3(pi/2, phi, lam)``.
+    * ``cu3(theta, phi, lam) c, t`` (Qiskit's CU3Gate): ``p(phi/2) c; p(lam/2) c; crz(lam); cry(theta);
+      crz(phi)``, exact; ``cu(theta, phi, lam, gamma)`` is ``p(gamma) c`` then ``cu3(theta, phi, lam)``.
+    * ``r(theta, phi)`` (Qiskit's RGate) and ``prx(theta, phi)`` (Braket's PRx, IQM):
+      ``rz(-phi); rx(theta); rz(phi)``, exact.
+    * ``xx_plus_yy(theta, beta) a, b`` (Qiskit's XXPlusYYGate): ``rz(beta) a; rxx(theta/2) a, b;
+      ryy(theta/2) a, b; rz(-beta) a``, exact.
+    * ``gpi(phi)`` (Braket's GPi, IonQ): ``rz(-2*phi); x``, exact (one slot);
+      ``gpi2(phi)`` (GPi2) is ``r(pi/2, phi)``, exact.
+    * ``ms(phi0, phi1, theta) a, b`` (Braket's MS, IonQ): ``rz(-phi0) a; rz(-phi1) b; rxx(theta) a, b;
+      rz(phi0) a; rz(phi1) b``, exact.
+
+    ``u3``'s matrix is ``exp(i (phi+lam)/2)`` times its expansion: a global phase, which the controlled
+    forms ``cu`` and ``cu3`` keep as the phase ``p`` on the control. Braket's ``ms``
+    takes its third angle ``theta`` (Braket's default ``pi/2``) explicitly, as Braket writes it.
 
     Example:
         >>> [op[0] for op in expand("u3", (0,), (0.1, 0.2, 0.3))]
         ['rz', 'ry', 'rz']
+        >>> expand("gpi", (2,), (0.25,))
+        [('rz', (2,), -0.5), ('x', (2,), None)]
     """
     n_qubits, n_angles = arity(name)
     if len(qubits) != n_qubits or len(angles) != n_angles:
@@ -326,16 +360,68 @@ def expand(name: str, qubits: tuple[int, ...], angles: tuple, *, line: int | Non
         )
     if name not in MULTI_ANGLE:
         return [(lookup(name).name, tuple(qubits), angles[0] if angles else None)]
-    if name == "u2":
-        phi, lam = angles
-        return [("rz", qubits, lam), ("ry", qubits, math.pi / 2), ("rz", qubits, phi)]
-    if name in ("u3", "u", "U"):
-        theta, phi, lam = angles
-        return [("rz", qubits, lam), ("ry", qubits, theta), ("rz", qubits, phi)]
+    return _EXPANSIONS[name](tuple(qubits), tuple(angles))
+
+
+_Expanded = list[tuple[str, tuple[int, ...], object]]
+
+
+def _u3(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    theta, phi, lam = angles
+    return [("rz", q, lam), ("ry", q, theta), ("rz", q, phi)]
+
+
+def _u2(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    phi, lam = angles
+    return _u3(q, (math.pi / 2, phi, lam))
+
+
+def _cu3(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    """``|0><0| (x) I + |1><1| (x) U3``: ``U3 = exp(i (phi+lam)/2) RZ(phi) RY(theta) RZ(lam)``, whose phase
+    the control keeps."""
+    theta, phi, lam = angles
+    c = q[:1]
+    return [("p", c, phi / 2), ("p", c, lam / 2), ("crz", q, lam), ("cry", q, theta), ("crz", q, phi)]
+
+
+def _cu(q: tuple[int, ...], angles: tuple) -> _Expanded:
     theta, phi, lam, gamma = angles
-    c, _ = qubits
-    return [("p", (c,), gamma), ("p", (c,), phi / 2), ("p", (c,), lam / 2),
-            ("crz", qubits, lam), ("cry", qubits, theta), ("crz", qubits, phi)]
+    return [("p", q[:1], gamma)] + _cu3(q, (theta, phi, lam))
+
+
+def _r(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    """``exp(-i theta/2 (cos(phi) X + sin(phi) Y)) = RZ(phi) RX(theta) RZ(-phi)``."""
+    theta, phi = angles
+    return [("rz", q, -phi), ("rx", q, theta), ("rz", q, phi)]
+
+
+def _xx_plus_yy(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    """``RZ_a(-beta) exp(-i theta/4 (XX + YY)) RZ_a(beta)``; ``XX`` and ``YY`` commute."""
+    theta, beta = angles
+    a = q[:1]
+    return [("rz", a, beta), ("rxx", q, theta / 2), ("ryy", q, theta / 2), ("rz", a, -beta)]
+
+
+def _gpi(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    """``[[0, exp(-i phi)], [exp(i phi), 0]] = X RZ(-2 phi)``: one slot."""
+    (phi,) = angles
+    return [("rz", q, -2 * phi), ("x", q, None)]
+
+
+def _gpi2(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    (phi,) = angles
+    return _r(q, (math.pi / 2, phi))
+
+
+def _ms(q: tuple[int, ...], angles: tuple) -> _Expanded:
+    """``(RZ(phi0) (x) RZ(phi1)) RXX(theta) (RZ(-phi0) (x) RZ(-phi1))``."""
+    phi0, phi1, theta = angles
+    a, b = q[:1], q[1:]
+    return [("rz", a, -phi0), ("rz", b, -phi1), ("rxx", q, theta), ("rz", a, phi0), ("rz", b, phi1)]
+
+
+_EXPANSIONS = {"u3": _u3, "u": _u3, "U": _u3, "u2": _u2, "cu": _cu, "cu3": _cu3, "r": _r, "prx": _r,
+               "xx_plus_yy": _xx_plus_yy, "gpi": _gpi, "gpi2": _gpi2, "ms": _ms}
 
 
 # -- decompositions for providers without a gate ---------------------------------------------------
@@ -369,6 +455,7 @@ def _pair_phase(scale: float) -> tuple[_Piece, ...]:
 _SINGLE_EXCITATION: tuple[_Piece, ...] = (("cx", (0, 1), None), ("cry", (1, 0), 1.0), ("cx", (0, 1), None))
 
 _DECOMPOSITIONS: dict[str, tuple[_Piece, ...]] = {
+    "rzx": (("h", (1,), None), ("rzz", (0, 1), 1.0), ("h", (1,), None)),  # H X H = Z: exact
     "sexc": _SINGLE_EXCITATION,
     # the phase exp(+- i theta/2) off the pair is, up to a global phase, rzz(-+theta/2)
     "sexcp": _SINGLE_EXCITATION + (("rzz", (0, 1), -0.5),),
@@ -380,21 +467,25 @@ _DECOMPOSITIONS: dict[str, tuple[_Piece, ...]] = {
 }
 
 
-def decomposition(name: str, qubits: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], float | None]]:
+def decomposition(name: str, qubits: tuple[int, ...], *,
+                  keep: frozenset[str] = frozenset()) -> list[tuple[str, tuple[int, ...], float | None]]:
     """Gate ``name`` on ``qubits`` as gates of the table that every provider has.
 
     Returns ``(gate, qubits, scale)`` triples in time order; a parametrized piece takes the angle
     ``scale * theta`` (``None`` for a fixed gate). Exact up to a global phase. The excitation
-    gates become CNOTs, ``cry``, ``ry``, ``h``, ``x``, ``cp`` and ``rzz``; every other gate is
-    its own decomposition.
+    gates become CNOTs, ``cry``, ``ry``, ``h``, ``x``, ``cp`` and ``rzz``; ``rzx`` becomes
+    ``h; rzz; h`` (exactly); every other gate, and every gate named in ``keep`` (those the
+    provider has), is its own decomposition.
 
     Example:
         >>> decomposition("sexc", (3, 5))
         [('cx', (3, 5), None), ('cry', (5, 3), 1.0), ('cx', (3, 5), None)]
         >>> decomposition("rx", (0,))
         [('rx', (0,), 1.0)]
+        >>> decomposition("rzx", (0, 1), keep=frozenset({"rzx"}))
+        [('rzx', (0, 1), 1.0)]
     """
     spec = lookup(name)
-    if spec.name not in _DECOMPOSITIONS:
+    if spec.name not in _DECOMPOSITIONS or spec.name in keep:
         return [(spec.name, tuple(qubits), 1.0 if spec.parametrized else None)]
     return [(g, tuple(qubits[k] for k in positions), scale) for g, positions, scale in _DECOMPOSITIONS[spec.name]]

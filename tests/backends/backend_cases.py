@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import qshift
+from qshift.ir.gates import MULTI_ANGLE
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -93,7 +94,9 @@ def conformance_circuit() -> qshift.Circuit:
 
 def all_gates_circuit() -> qshift.Circuit:
     """Every gate of the gate table, parametrized ones once on a slot and once with a constant,
-    on four qubits (the double excitations need them), with outputs that need X, Y and Z bases."""
+    on four qubits (the double excitations need them), then every gate qshift expands when it reads
+    it (u3, cu3, r, xx_plus_yy, gpi, ms ...: providers see their expansions) with a symbol in every
+    angle, with outputs that need X, Y and Z bases."""
     b = qshift.CircuitBuilder(4, name="all-gates")
     t = [b.input(f"t{i}") for i in range(5)]
     b.h(0).h(1).h(2).x(3)
@@ -107,6 +110,10 @@ def all_gates_circuit() -> qshift.Circuit:
         else:
             b.gate(name, *qubits[::-1])
         b.ry(t[(k + 2) % 5], 2)
+    for name, (n_qubits, n_angles) in MULTI_ANGLE.items():
+        angles = [(-1) ** j * 0.6 * t[(k + j) % 5] + 0.2 * j for j in range(n_angles)]
+        b.gate(name, *angles, *[3, 1, 0][:n_qubits])
+        k += 1
     return b.expectation("X0").expectation("Y1 Z2").expectation("Z0 X2").expectation("Y0 Y1 Y2").build()
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("scipy", reason="needs qshift[test]")
 from scipy.linalg import expm  # noqa: E402
 
 PARAMETRIZED = sorted(name for name, spec in GATES.items() if spec.parametrized)
-ONE_FREQUENCY = ["rx", "ry", "rz", "p", "cp", "rxx", "ryy", "rzz", "sexcp", "sexcm", "dexcp", "dexcm"]
+ONE_FREQUENCY = ["rx", "ry", "rz", "p", "cp", "rxx", "ryy", "rzz", "rzx", "sexcp", "sexcm", "dexcp", "dexcm"]
 CONTROLLED_ROTATIONS = ["crx", "cry", "crz"]
 EXCITATIONS = ["sexc", "dexc"]  # also {1/2, 1}: tests/ir/test_chemistry_gates.py
 
@@ -74,9 +74,10 @@ def test_frequencies_are_the_eigenvalue_differences_of_the_generator():
     ("cz", GateKind.DIAGONAL), ("id", GateKind.DIAGONAL),
     ("x", GateKind.MONOMIAL), ("y", GateKind.MONOMIAL), ("cx", GateKind.MONOMIAL), ("cy", GateKind.MONOMIAL),
     ("swap", GateKind.MONOMIAL), ("ccx", GateKind.MONOMIAL), ("cswap", GateKind.MONOMIAL),
+    ("iswap", GateKind.MONOMIAL),
     ("h", GateKind.GENERAL), ("sx", GateKind.GENERAL), ("ch", GateKind.GENERAL), ("rx", GateKind.GENERAL),
     ("ry", GateKind.GENERAL), ("crx", GateKind.GENERAL), ("cry", GateKind.GENERAL), ("rxx", GateKind.GENERAL),
-    ("ryy", GateKind.GENERAL),
+    ("ryy", GateKind.GENERAL), ("rzx", GateKind.GENERAL), ("sxdg", GateKind.GENERAL), ("ecr", GateKind.GENERAL),
 ])
 def test_kinds(name, kind):
     assert GATES[name].kind is kind
@@ -101,6 +102,9 @@ def test_fixed_gates_are_unitary_and_textbook():
     np.testing.assert_allclose(m["t"] @ m["t"], m["s"], atol=1e-14)
     np.testing.assert_allclose(m["sdg"], m["s"].conj().T, atol=0)
     np.testing.assert_allclose(m["tdg"], m["t"].conj().T, atol=0)
+    np.testing.assert_allclose(m["sxdg"], m["sx"].conj().T, atol=0)
+    np.testing.assert_allclose(m["iswap"] @ m["iswap"], np.kron(m["z"], m["z"]), atol=0)
+    np.testing.assert_allclose(m["ecr"] @ m["ecr"], np.eye(4), atol=1e-15)  # ECR is its own inverse
     np.testing.assert_allclose(m["h"] @ m["z"] @ m["h"], m["x"], atol=1e-14)
     np.testing.assert_allclose(m["y"], 1j * m["x"] @ m["z"], atol=0)
     assert m["cx"][3, 2] == 1 and m["cx"][2, 2] == 0  # the first qubit is the control (most significant bit)
@@ -115,16 +119,19 @@ def test_rotations_at_pi():
 
 
 @pytest.mark.parametrize("alias, name", [("cnot", "cx"), ("CX", "cx"), ("u1", "p"), ("phase", "p"),
-                                         ("cphase", "cp"), ("xx", "rxx"), ("yy", "ryy"), ("zz", "rzz"), ("i", "id")])
+                                         ("cphase", "cp"), ("xx", "rxx"), ("yy", "ryy"), ("zz", "rzz"), ("i", "id"),
+                                         ("cu1", "cp"), ("v", "sx"), ("vi", "sxdg"), ("si", "sdg"), ("ti", "tdg"),
+                                         ("ccnot", "ccx"), ("phaseshift", "p"), ("cphaseshift", "cp")])
 def test_aliases(alias, name):
     assert lookup(alias) is GATES[name]
 
 
 def test_unknown_gate_lists_the_known_ones():
     with pytest.raises(UnknownGateError) as err:
-        lookup("rzx", line=4)
+        lookup("xx_minus_yy", line=4)
     text = str(err.value)
-    assert text.startswith("line 4: unknown gate 'rzx'") and "crx" in text and "fix:" in text
+    assert text.startswith("line 4: unknown gate 'xx_minus_yy'") and "crx" in text and "fix:" in text
+    assert "xx_plus_yy" in text and "gpi" in text  # the expanded gates are listed too
 
 
 def test_expand_u2_and_arity():

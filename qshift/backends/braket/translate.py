@@ -2,18 +2,20 @@
 
 Slot ``s`` becomes ``FreeParameter("s_<s>")``, so one compiled program serves
 every row of a batch (rows are ``inputs``). Gates map to Braket's by name
-(``p`` -> ``phaseshift``, ``rxx`` -> ``xx``, ``sx`` -> ``v`` ...); the four
-qshift gates Braket lacks are written as textbook circuits of Braket gates,
-exact including the angle:
+(``p`` -> ``phaseshift``, ``rxx`` -> ``xx``, ``sx`` -> ``v``, ``sxdg`` -> ``vi``, ``ecr``,
+``iswap`` ...); the four qshift gates Braket lacks are written as textbook circuits of Braket
+gates, exact including the angle:
 
 * ``crz(t) c, t``  = ``rz(t/2) t; cnot c, t; rz(-t/2) t; cnot c, t``
 * ``cry(t) c, t``  = ``ry(t/2) t; cnot c, t; ry(-t/2) t; cnot c, t``
 * ``crx(t) c, t``  = ``rx(t/2) t; cz c, t; rx(-t/2) t; cz c, t``
 * ``ch c, t``      = ``ry(-pi/4) t; cz c, t; ry(pi/4) t``
 
-The excitation gates (``sexc``, ``dexc`` and their Plus/Minus forms) are first written as
-their :func:`~qshift.ir.gates.decomposition` (CNOTs, ``cry``, ``ry``, ``cp``, ``rzz`` ...,
-exact up to a global phase), each piece's angle ``scale * s_<s>``.
+The excitation gates (``sexc``, ``dexc`` and their Plus/Minus forms) and ``rzx`` are first
+written as their :func:`~qshift.ir.gates.decomposition` (CNOTs, ``cry``, ``ry``, ``cp``, ``rzz``,
+``h`` ..., exact up to a global phase), each piece's angle ``scale * s_<s>``. The gates qshift
+expands when it reads them (IonQ's ``gpi``, ``gpi2``, ``ms``, IQM's ``prx`` ...) reach Braket
+as their expansions, which every Braket simulator runs.
 
 Every qubit gets an identity first, so that a qubit with no gates is still part
 of the program and measured. Optional depolarizing noise follows every one- and
@@ -42,7 +44,8 @@ __all__ = ["binding", "braket_observable", "exact_values", "fill", "inputs", "pa
 
 _NAMES = {
     "id": "i", "x": "x", "y": "y", "z": "z", "h": "h", "s": "s", "sdg": "si", "t": "t", "tdg": "ti", "sx": "v",
-    "cx": "cnot", "cy": "cy", "cz": "cz", "swap": "swap", "ccx": "ccnot", "cswap": "cswap",
+    "sxdg": "vi", "cx": "cnot", "cy": "cy", "cz": "cz", "swap": "swap", "ccx": "ccnot", "cswap": "cswap",
+    "ecr": "ecr", "iswap": "iswap",
     "rx": "rx", "ry": "ry", "rz": "rz", "p": "phaseshift", "cp": "cphaseshift",
     "rxx": "xx", "ryy": "yy", "rzz": "zz",
 }
