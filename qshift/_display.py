@@ -23,7 +23,7 @@ import numpy as np
 
 from qshift._format import format_affine
 
-__all__ = ["circuit_html", "circuit_svg", "derivatives_html", "draw_text", "estimate_html", "plan_html"]
+__all__ = ["circuit_html", "circuit_svg", "derivatives_html", "draw_text", "estimate_html", "plan_html", "text_table"]
 
 # Gates drawn with control dots: name -> (number of controls, label of what the controls act on).
 _CONTROLLED = {"cx": (1, "X"), "cy": (1, "Y"), "cz": (1, "Z"), "ch": (1, "H"), "ccx": (2, "X"),
@@ -217,6 +217,22 @@ def circuit_svg(circuit) -> str:
 
 
 # -- HTML cards ---------------------------------------------------------------------------------------
+
+def text_table(rows: list[list[str]], *, left: int = 1, widths: tuple[int, ...] = ()) -> str:
+    """Rows of cells as aligned text: each column as wide as its widest cell (at least ``widths``),
+    two spaces between columns, the first ``left`` columns left-aligned and the others right-aligned.
+
+    Example:
+        >>> print(text_table([["", "circuits"], ["planned", "2,081,000,000,000"]]))
+                          circuits
+        planned  2,081,000,000,000
+    """
+    n = max(len(r) for r in rows)
+    rows = [list(r) + [""] * (n - len(r)) for r in rows]
+    width = [max([len(r[i]) for r in rows] + [widths[i] if i < len(widths) else 0]) for i in range(n)]
+    align = lambda i, text: text.ljust(width[i]) if i < left else text.rjust(width[i])
+    return "\n".join("  ".join(align(i, text) for i, text in enumerate(r)).rstrip() for r in rows)
+
 
 _CARD = '<div class="qshift" style="font-family:sans-serif;font-size:13px;line-height:1.4">{}</div>'
 _CELL = 'style="padding:2px 10px;text-align:{}"'

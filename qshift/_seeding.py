@@ -11,6 +11,9 @@ An unseeded request that keeps an evaluation store gets a fresh seed of its own
 so that a rerun after a crash can read back what it already sampled while a new
 request draws new samples (see :mod:`qshift.execution.store`).
 
+A seed is ``None`` or a non-negative whole number (:func:`check_seed`); anything else, a
+NumPy ``Generator`` included, is refused with a :class:`~qshift.RequestError`.
+
 Example:
     >>> child_ints(7, 2) == [as_int(s) for s in spawn(7, 2)]
     True
@@ -22,9 +25,29 @@ Example:
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-__all__ = ["as_int", "child_ints", "fresh", "spawn"]
+from qshift._errors import RequestError
+
+__all__ = ["as_int", "check_seed", "child_ints", "fresh", "spawn"]
+
+
+def check_seed(seed) -> int | None:
+    """A request's seed: ``None``, or a non-negative whole number (returned as an ``int``).
+
+    Example:
+        >>> check_seed(np.int64(7)), check_seed(None)
+        (7, None)
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise RequestError("seed must be a non-negative integer or None", expected="e.g. seed=7",
+                           received=f"{seed!r} ({type(seed).__name__})",
+                           fix="pass a non-negative integer (a Generator or a text cannot seed a request), or None")
+    return int(seed)
 
 
 def spawn(seed, n: int) -> list[np.random.SeedSequence | None]:

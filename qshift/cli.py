@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qshift._display import text_table
 from qshift._errors import QShiftError, ValuesError
 from qshift.api.derivatives import derivatives
 from qshift.backends.profiles import bundled_profiles
@@ -231,9 +232,8 @@ def _plan_rules(circuit: Circuit, args) -> None:
     currency = profile.price.currency if profile is not None and profile.price is not None else "USD"
     print(f"{circuit.name} orders 0..{args.order} on {args.device}: standard error <= {args.target_stderr:g} "
           "on every entry (a pilot of 100 shots per circuit, then top-ups at the worst-case shot variance)")
-    print(f"{'rule':14}{'circuits':>10}{'shots':>14}{'tasks':>8}{'price':>20}")
-    for choice in table:
-        print(choice.row(currency))
+    rows = [[c.rule, f"{c.circuits:,}", f"{c.shots:,}", f"{c.tasks:,}", f"{c.price:,.2f} {currency}"] for c in table]
+    print(text_table([["rule", "circuits", "shots", "tasks", "price"]] + rows, widths=(12, 8, 12, 6, 16)))
     print(f"min-cost picks: {cheapest(table).rule}")
 
 

@@ -46,16 +46,21 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
     Args:
         circuit: the circuit.
         values: symbol values ``(..., n_symbols)``; leading dimensions are batch dimensions.
-        order: highest derivative order (0 value, 1 Jacobian, 2 Hessian, any k).
+        order: highest derivative order (0 value, 1 Jacobian, 2 Hessian, any k up to
+            :data:`~qshift.planning.planner.MAX_ORDER`; every tensor at most
+            :data:`~qshift.planning.planner.MAX_TENSOR_ENTRIES` entries).
         device: a device profile name (``"local"``, ``"aer"``, ...; see
             ``qshift.available_devices()``), a path to a ``.toml`` profile, or a backend object.
-        shots: shots per execution (``None``: the device profile's default; exact when it has none).
-        seed: makes shot sampling reproducible.
+        shots: shots per execution (``None``: the device profile's default; exact when it has none),
+            at most :data:`~qshift.backends.profiles.MAX_SHOTS`.
+        seed: makes shot sampling reproducible: a non-negative integer (not a ``Generator``) or ``None``.
         shift: the shift parameter ``s`` in ``(0, pi)`` (default ``pi/2``).
         rule: ``"standard"`` (merged tensor-product stencils) or ``"min-circuits"`` (the
             circuit-minimal Hessian: fewer circuits, larger coefficients, so more shot noise).
         wrt: symbol names to differentiate (default all; unused symbols get zero derivatives).
-        orders: exactly which orders to compute, e.g. ``(2,)`` (overrides ``order``).
+        orders: exactly which orders to compute, a sequence of whole numbers such as ``(2,)``
+            (overrides ``order``). A bare int is refused, not guessed: ``orders=(5,)`` is the fifth
+            order alone, ``order=5`` the orders 0 to 5.
         executor: run through this :class:`~qshift.execution.executor.Executor` (its cache and counters)
             instead of a fresh one for ``device``; or a ``dask.distributed.Client`` (or a
             scheduler address) to run the circuits on a Dask cluster (``qshift[dask]``).
@@ -63,7 +68,8 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
             ``None`` (default): on runs longer than about two seconds, when stderr is a terminal or
             in a Jupyter kernel; ``True``: at once; ``False``: never.
         max_cost: refuse to start (:class:`~qshift.CostLimitError`) when the estimated price of
-            the planned circuits on ``device`` exceeds this (see :func:`qshift.estimate`).
+            the planned circuits on ``device`` exceeds this (see :func:`qshift.estimate`): a finite
+            amount, 0 or more (``None``: no limit).
         target_stderr: sample until every entry's standard error is about this: a pilot of
             ``pilot_shots`` per circuit measures each circuit's spread, then each circuit is topped up
             to its share (see :mod:`qshift.cost.shots`). ``rule`` may then also be ``"min-shots"`` (same

@@ -2,13 +2,20 @@
 
 :func:`qshift.derivatives` gathers its keyword arguments in :class:`Arguments`
 and :meth:`Request.of` turns them into a :class:`Request`, in this order: the
-shots, ``resume``, the values, the rule family (``rule`` / ``target_stderr`` /
+shots, the seed, ``max_cost`` and ``pilot_shots`` (their types and limits), ``resume``, the values, the rule family (``rule`` / ``target_stderr`` /
 ``allocation``; ``"min-cost"`` asks the device's prices), the plan (orders,
 ``wrt``, ``shift``), the executor and its store, the shots the device runs
 with (:meth:`~qshift.Backend.resolve_shots`, the one place that decides
 "exact or how many shots"), that ``resume=True`` has a store to replay from,
 the ``max_cost`` guard and the sampling strategy
 (:mod:`qshift.cost.sampling`). Nothing is run.
+
+Sizes are limited before anything is allocated: shots at most
+:data:`~qshift.backends.profiles.MAX_SHOTS`, orders at most
+:data:`~qshift.planning.planner.MAX_ORDER` (fewer with more than one batch dimension: a
+result has the batch axes, an output axis and one axis per order, and NumPy at most 64), and
+every derivative tensor at most :data:`~qshift.planning.planner.MAX_TENSOR_ENTRIES` entries
+(rows x outputs x ``n_wrt ** order``).
 
 :func:`qshift.api.engine.run` then runs a request. A TensorFlow op
 (:mod:`qshift.tf`) builds its request once and moves it to each call's values
@@ -30,14 +37,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qshift._errors import RequestError
-from qshift.cost.checks import check_orders, check_pilot_shots, check_shots
+from qshift._errors import DeviceError, RequestError
+from qshift._seeding import check_seed
+from qshift.cost.checks import check_max_cost, check_orders, check_pilot_shots, check_shots
 from qshift.cost.estimate import check_cost
 from qshift.cost.families import request_family
 from qshift.cost.sampling import Exact, Sampling, sampling_for
 from qshift.execution.cluster import as_executor, names_a_cluster
 from qshift.ir.circuit import Circuit
-from qshift.planning.planner import Plan, make_plan
+from qshift.planning.planner import MAX_TENSOR_ENTRIES, NUMPY_MAX_DIMS, Plan, make_plan, wrt_names
 
 __all__ = ["Arguments", "Request"]
 
@@ -96,12 +104,17 @@ class Request:
     def of(cls, circuit: Circuit, values, args: Arguments) -> "Request":
         """Check ``args`` for ``circuit`` at ``values`` and resolve the executor, the shots and the strategy."""
         shots = check_shots(args.shots)
+        check_seed(args.seed)
+        check_max_cost(args.max_cost)
+        check_pilot_shots(args.pilot_shots)  # also when no target uses it: a bad value is a mistake either way
         _check_resume(args.resume)
         rows, batch = circuit.check_values(values)
+        orders = check_orders(args.order, args.orders)
+        _check_result(circuit, orders, args.wrt, len(rows), batch)
         rule, optimal = _family(circuit, len(rows), args)
-        the_plan = make_plan(circuit, check_orders(args.order, args.orders), wrt=args.wrt, shift=args.shift,
-                             rows=len(rows), rule=rule)
+        the_plan = make_plan(circuit, orders, wrt=args.wrt, shift=args.shift, rows=len(rows), rule=rule)
         executor = _executor(args)
+        _check_device_qubits(circuit, executor.backend)
         shots = executor.backend.resolve_shots(shots)
         if args.resume and shots is not None and executor.store is None:
             raise RequestError("resume=True replays a request from the store, and this one has none",
@@ -119,9 +132,50 @@ class Request:
     def at(self, values, orders: tuple[int, ...]) -> "Request":
         """The same request at other ``values`` and ``orders``: only the values are checked and the plan remade."""
         rows, batch = self.circuit.check_values(values)
+        _check_result(self.circuit, tuple(orders), self.wrt, len(rows), batch)
         the_plan = make_plan(self.circuit, tuple(orders), wrt=self.wrt, shift=self.shift, rows=len(rows),
                              rule=self.plan.rule)
         return replace(self, rows=rows, batch=batch, plan=the_plan)
+
+
+def _check_result(circuit: Circuit, orders: tuple[int, ...], wrt, rows: int, batch: tuple[int, ...]) -> None:
+    """Refuse a result NumPy cannot shape (too many axes) or too large to hold, before anything is planned."""
+    _check_axes(circuit, orders, batch)
+    _check_entries(circuit, orders, wrt, rows)
+
+
+def _check_axes(circuit: Circuit, orders: tuple[int, ...], batch: tuple[int, ...]) -> None:
+    most = NUMPY_MAX_DIMS - max(1, len(batch)) - 1  # the batch axes (one row axis at least) and the outputs
+    for k in orders:
+        if k > most:
+            raise RequestError(f"an order-{k} result with {len(batch)} batch dimension(s) has more axes than NumPy "
+                               "allows", expected=f"order <= {most} with values of shape {batch + (circuit.n_symbols,)} "
+                               f"(NumPy arrays have at most {NUMPY_MAX_DIMS} axes: batch, output, one per order)",
+                               received=f"order {k}", fix="flatten the batch dimensions of the values into one "
+                                                          f"(values.reshape(-1, {circuit.n_symbols})), or lower the order")
+
+
+def _check_entries(circuit: Circuit, orders: tuple[int, ...], wrt, rows: int) -> None:
+    n_wrt = circuit.n_symbols if wrt is None else len(wrt_names(circuit, wrt))
+    for k in orders:
+        entries = rows * circuit.n_outputs * n_wrt ** k
+        if entries > MAX_TENSOR_ENTRIES:
+            raise RequestError(f"the order-{k} derivatives of {rows:,} rows would have {entries:,} entries",
+                               expected=f"at most {MAX_TENSOR_ENTRIES:,} entries in one derivative tensor "
+                                        "(rows x outputs x symbols**order)",
+                               received=f"{rows:,} rows x {circuit.n_outputs} outputs x {n_wrt}**{k} = {entries:,}",
+                               fix="split the rows into several requests, differentiate fewer symbols (wrt=[...]) "
+                                   "or ask for lower orders (orders=(k,) computes only the orders named)")
+
+
+def _check_device_qubits(circuit: Circuit, backend) -> None:
+    """Refuse a circuit wider than the device's profile says it is (``max_qubits``), before anything runs."""
+    profile = getattr(backend, "profile", None)
+    most = getattr(profile, "max_qubits", None)
+    if most is not None and circuit.n_qubits > most:
+        raise DeviceError(f"circuit {circuit.name!r} needs {circuit.n_qubits} qubits and device {profile.name!r} "
+                          f"has {most}", expected=f"at most {most} qubits (max_qubits of the profile)",
+                          received=f"{circuit.n_qubits} qubits", fix="use fewer qubits, or a larger device")
 
 
 def _family(circuit: Circuit, rows: int, args: Arguments) -> tuple[str, bool]:

@@ -7,8 +7,11 @@ how many shots a request gets when it names none (``shots``; absent means
 exact), how requests are split (``max_batch``, program-set limits), and what
 a run costs (``[price]``, and ``[time]`` for devices billed by the second or
 minute). Profiles are read with :mod:`tomllib` and checked strictly: an
-unknown key, a missing field or a wrong type is a :class:`ProfileError`
-naming the field.
+unknown key, a missing field, a wrong type or a value out of range is a
+:class:`ProfileError` naming the field. Counts are whole numbers from 1 (shots
+at most :data:`MAX_SHOTS`); prices and times are finite and not negative (a
+``nan`` price would pass any ``max_cost``); a file is at most
+:data:`MAX_PROFILE_BYTES`, UTF-8 TOML.
 
 A minimal profile::
 
@@ -47,6 +50,8 @@ Example:
 from __future__ import annotations
 
 import datetime
+import math
+import numbers
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,9 +61,25 @@ from typing import Mapping
 from qshift._data import shipped_files
 from qshift._errors import DeviceError, ProfileError
 
-__all__ = ["DeviceProfile", "Price", "ProfileError", "Timing", "bundled_profiles", "load_profile"]
+__all__ = ["MAX_SHOTS", "DeviceProfile", "Price", "ProfileError", "Timing", "bundled_profiles", "load_profile"]
 
 TASKS = ("job", "execution", "program_set")
+
+MAX_SHOTS = 10 ** 9
+"""The most shots per execution a request, an estimate, a profile or a simulator may name. Devices take
+about 10**5 to 10**6; up to 10**9 per execution, shot totals and allocations stay exact in float64."""
+
+MAX_PROFILE_BYTES = 2 ** 20
+"""The largest profile file read (a profile is a few hundred bytes)."""
+
+
+def check_amount(value, name: str, where: str = "a price") -> None:
+    """Refuse a price or a time that is not a finite number, 0 or more (:class:`ProfileError`)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    if not ok:
+        raise ProfileError(f"{where}: {name} must be a finite number, 0 or more", expected=f"{name} >= 0 (finite)",
+                           received=f"{name} = {value!r}",
+                           fix=f"write the amount as a number such as 0.3, or remove {name} (0)")
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,10 @@ class Price:
     per_second: float = 0.0
     note: str = ""
 
+    def __post_init__(self):
+        for name in ("per_task", "per_shot", "per_minute", "per_second"):
+            check_amount(getattr(self, name), name)
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -93,6 +118,10 @@ class Timing:
     per_shot_s: float = 0.0
     minimum_task_s: float = 0.0
     note: str = ""
+
+    def __post_init__(self):
+        for name in ("per_task_s", "per_execution_s", "per_shot_s", "minimum_task_s"):
+            check_amount(getattr(self, name), name, "a timing")
 
 
 @dataclass(frozen=True)
@@ -181,16 +210,45 @@ def load_profile(name_or_path) -> DeviceProfile:
 
 
 def _read(path: Path) -> DeviceProfile:
+    data = _read_bytes(path)
     try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except FileNotFoundError:
-        raise ProfileError(f"no device profile at {str(path)!r}", expected="an existing .toml file",
-                           received=str(path), fix="check the path") from None
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"device profile {path.name} is not text", expected="a UTF-8 TOML file (see devices/*.toml)",
+                           received=f"byte {exc.start} is {data[exc.start:exc.start + 1]!r}, not UTF-8",
+                           fix="pass the profile's .toml file, saved as UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"device profile {path.name} is not valid TOML", expected="TOML (see devices/*.toml)",
                            received=str(exc), fix="fix the syntax at the place named") from None
+    except RecursionError:
+        raise ProfileError(f"device profile {path.name} is nested too deeply to read",
+                           expected="a flat profile: top-level keys and the tables [options], [price], [time]",
+                           received="arrays or tables nested thousands deep", fix="write the profile as in "
+                           "devices/*.toml") from None
     return profile_from_dict(doc, path=path)
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes: at most MAX_PROFILE_BYTES, or a ProfileError saying why it cannot be read."""
+    where = repr(str(path))
+    if "\0" in str(path):
+        raise ProfileError("a device profile path cannot contain a NUL character", expected="a file path",
+                           received=where, fix="pass the path of a .toml file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PROFILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ProfileError(f"no device profile at {where}", expected="an existing .toml file",
+                           received=str(path), fix="check the path") from None
+    except OSError as exc:
+        raise ProfileError(f"cannot read the device profile {where}", expected="a readable .toml file",
+                           received=f"{type(exc).__name__}: {exc.strerror or exc}",
+                           fix="pass the path of a readable .toml file (not a folder)") from None
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ProfileError(f"device profile {path.name} is too large to be a profile",
+                           expected=f"at most {MAX_PROFILE_BYTES:,} bytes (a profile is a few hundred)",
+                           received=f"more than {MAX_PROFILE_BYTES:,} bytes", fix="pass the profile's .toml file")
+    return data
 
 
 def profile_from_dict(doc: dict, *, path: Path | None = None) -> DeviceProfile:
@@ -210,6 +268,9 @@ def profile_from_dict(doc: dict, *, path: Path | None = None) -> DeviceProfile:
         if key in values and values[key] < 1:
             raise ProfileError(f"{where}: {key} must be positive", expected="an integer >= 1",
                                received=f"{key} = {values[key]}", fix=f"set {key} to 1 or more, or remove it")
+    if values.get("shots", 0) > MAX_SHOTS:
+        raise ProfileError(f"{where}: shots is beyond the limit", expected=f"shots <= {MAX_SHOTS:,} per execution",
+                           received=f"shots = {values['shots']:,}", fix=f"set shots to {MAX_SHOTS:,} or fewer")
     if "price" in values:
         price = _check_table(values["price"], _PRICE, where, "price.")
         _check_date(price["prices_read"], where)
@@ -238,6 +299,8 @@ def _check_table(table: dict, schema: dict, where: str, prefix: str) -> dict:
             raise ProfileError(f"{where}: field {prefix + key!r} has the wrong type", expected=_name(kind),
                                received=f"{prefix + key} = {table[key]!r} ({type(table[key]).__name__})",
                                fix=f"write {prefix + key} as {_name(kind)}")
+        if kind is float:
+            check_amount(table[key], prefix + key, where)
     return {k: (float(v) if schema[k][0] is float else v) for k, v in table.items()}
 
 

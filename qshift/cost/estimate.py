@@ -35,11 +35,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from qshift._display import estimate_html
+from qshift._display import estimate_html, text_table
 from qshift._errors import CostLimitError
 from qshift.backends.base import Backend
 from qshift.backends.registry import resolve_profile
-from qshift.cost.checks import check_pilot_shots, check_shots, plan_request
+from qshift.cost.checks import check_max_cost, check_pilot_shots, check_rows, check_shots, plan_request
 from qshift.cost.pricing import Cost, cost_of, money
 from qshift.cost.families import executions_per_circuit, price_calls, request_family
 from qshift.cost.sampling import Sampling, TargetError, sampling_for
@@ -110,9 +110,7 @@ class Estimate:
         cells = [[label, f"{c.circuits:,}", f"{c.executions:,}", f"{c.tasks:,}", f"{c.jobs:,}", f"{c.shots:,}",
                   _money(c.price, self.currency)] for label, c in costs]
         header = ["", "circuits", "executions", "tasks", "jobs", "shots", "price"]
-        widths = [10] + [max(w, *(len(row[i]) + 2 for row in cells)) for i, w in enumerate((12, 12, 8, 7, 14, 16), 1)]
-        lines = [head] + ["".join(f"{text:{'<' if i == 0 else '>'}{widths[i]}}" for i, text in enumerate(row))
-                          for row in [header] + cells]
+        lines = [head, text_table([header] + cells, widths=(8, 10, 10, 6, 5, 12, 14))]  # columns widen to the numbers
         lines.append(f"planner saves {_money(self.saving, self.currency)}"
                      + (f" (prices read {self.prices_read} from {self.source})" if self.prices_read else " (no prices: free)"))
         if self.expected:
@@ -139,13 +137,14 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
         order: highest derivative order (or ``orders=`` for exactly which).
         device: a profile name or path, a profile, or a backend (priced only if built from a profile).
         shots: shots per execution (default: the device's; ``None`` on an exact device: exact).
-        values: symbol values (only their number of rows matters), or ``rows=``.
+        values: symbol values (only their number of rows matters), or ``rows=`` (a positive whole number).
         wrt, shift: as for :func:`qshift.derivatives`.
         rule: ``"standard"``, ``"min-circuits"``, or with ``target_stderr`` also ``"min-shots"`` and
             ``"min-cost"`` (the family the device's prices make cheapest), as for :func:`qshift.derivatives`.
         allocation: ``"uniform"`` or ``"optimal"``, as for :func:`qshift.derivatives`.
         target_stderr, pilot_shots: price a pilot of ``pilot_shots`` per circuit and the top-ups to
             this standard error, with the shot variance at its worst case (:attr:`Estimate.expected`).
+            ``pilot_shots`` is checked even without a target.
 
     Example:
         >>> import qshift
@@ -154,10 +153,15 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
         >>> e.planned.circuits, e.allocation, e.expected
         (79, 'optimal', False)
     """
+    shots = check_shots(shots)
+    pilot = check_pilot_shots(pilot_shots)  # checked even when unused: a bad value is a mistake either way
+    if values is not None:
+        n_rows = circuit.check_values(values)[0].shape[0] or 1
+    else:
+        n_rows = 1 if rows is None else check_rows(rows)
     profile = resolve_profile(device)
-    shots = _shots(check_shots(shots), device, profile)
-    pilot = check_pilot_shots(pilot_shots) if target_stderr is not None else None
-    n_rows = rows if values is None else circuit.check_values(values)[0].shape[0]
+    shots = _shots(shots, device, profile)
+    pilot = pilot if target_stderr is not None else None
     order_args = {"order": order, "orders": orders, "wrt": wrt, "shift": shift, "rows": n_rows or 1}
     family, optimal = request_family(circuit, rule, target_stderr, allocation, order_args, device, pilot or 100)
     the_plan = plan_request(circuit, order, orders, rows=n_rows, wrt=wrt, shift=shift, rule=family)
@@ -211,13 +215,16 @@ def check_cost(the_plan: Plan, circuit: Circuit, backend: Backend, shots: int | 
     The price is that of the calls ``sampling`` (the request's strategy) would make for
     ``the_plan`` on ``backend`` — what :func:`estimate` prices for the same arguments; without a
     strategy, ``shots`` on every circuit. The error names the device as the user did (its profile).
+    ``max_cost`` must be a finite amount, 0 or more (:func:`~qshift.cost.checks.check_max_cost`), and a
+    price that is not a number never passes.
     """
+    max_cost = check_max_cost(max_cost)
     if max_cost is None:
         return None
     profile = backend.profile
     strategy = sampling if sampling is not None else sampling_for(shots)
     cost = price_calls(strategy, the_plan, circuit, profile, backend.max_batch)
-    if cost.price > max_cost:
+    if not cost.price <= max_cost:  # written so that a NaN price is refused too
         currency = profile.price.currency if profile and profile.price else "USD"
         raise CostLimitError(
             f"the request would cost about {_money(cost.price, currency)} on {_device_name(backend)}, "

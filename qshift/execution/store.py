@@ -48,7 +48,9 @@ Every write is one transaction: a process killed at any point leaves the last
 committed state. On open the file gets ``PRAGMA quick_check``; a damaged,
 truncated or foreign file, and any stored row whose checksum or length does not
 match, is a :class:`StoreError` naming the file and the fix (move it aside) —
-never a wrong number.
+never a wrong number, and never a raw error from text SQLite cannot decode (a flipped
+bit in the schema makes SQLite's own messages invalid UTF-8). A path that cannot name a
+file (one with a NUL character) is a :class:`StoreError` too.
 
 Where. ``qshift.derivatives(..., store=...)``: ``None`` (default) uses
 ``platformdirs.user_cache_dir("qshift")/evaluations.sqlite`` for cloud and
@@ -149,10 +151,23 @@ def open_store(store, backend=None) -> "EvaluationStore | None":
     if isinstance(store, EvaluationStore):
         return store
     if isinstance(store, (str, os.PathLike)):
-        return _shared(Path(store).expanduser())
+        return _shared(_store_path(store))
     raise RequestError("store must be a path, True, False or None", expected="e.g. store='run.sqlite'",
                        received=type(store).__name__,
                        fix="pass store=path (or False for none; None for the device's default)")
+
+
+def _store_path(path) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, or a :class:`StoreError` when it cannot name a file."""
+    try:
+        text = os.fsdecode(path)
+    except TypeError:
+        raise StoreError("an evaluation store is a file path", expected="a str or os.PathLike path",
+                         received=type(path).__name__, fix="pass store='run.sqlite', say") from None
+    if "\0" in text:
+        raise StoreError("an evaluation store path cannot contain a NUL character", expected="a file path",
+                         received=repr(text), fix="pass store= a path without NUL ('\\0') characters")
+    return Path(text).expanduser()
 
 
 def _wants_store(backend) -> bool:
@@ -281,7 +296,7 @@ class EvaluationStore:
     """
 
     def __init__(self, path):
-        self.path = Path(path).expanduser()
+        self.path = _store_path(path)
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._db = self._open()
@@ -320,7 +335,7 @@ class EvaluationStore:
                 raise self._error("the evaluation store stayed locked by another process", exc,
                                   fix="wait for the other run to finish, or pass store= another path") from exc
             raise self._damaged(exc) from exc
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema: messages not UTF-8
             db.close()
             raise self._damaged(exc) from exc
         except StoreError:
@@ -344,7 +359,7 @@ class EvaluationStore:
         if tables and "meta" not in tables:
             raise StoreError(f"{self.path} is an SQLite file but not a qshift evaluation store",
                              expected=f"tables meta, results, tasks, requests ({FORMAT})",
-                             received="tables " + ", ".join(sorted(tables)),
+                             received="tables " + ", ".join(sorted(map(str, tables))),
                              fix="pass store= another path (this file belongs to something else)")
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -396,7 +411,7 @@ class EvaluationStore:
                     raise self._error("the evaluation store stayed locked by another process", exc,
                                       fix="wait for the other run to finish, or pass store= another path") from exc
                 raise self._damaged(exc) from exc
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
                 raise self._damaged(exc) from exc
             return out
 

@@ -37,6 +37,7 @@ from qshift._errors import CircuitError, GateArityError, QubitIndexError, Symbol
 from qshift.ir.angle import Angle, as_angle
 from qshift.ir.convert import pennylane_parts, qiskit_parts
 from qshift.ir.gates import ALIASES, GATES, MULTI_ANGLE, arity, expand, lookup
+from qshift.ir.limits import check_qubits
 from qshift.ir.operation import Operation
 from qshift.ir.pauli import Observable, PauliString, PauliSum, as_observable
 from qshift.ir.qasm import qasm_parts, to_qasm
@@ -316,9 +317,7 @@ def _output_doc(out: Observable):
 
 
 def _validate(c: Circuit) -> None:
-    if not isinstance(c.n_qubits, numbers.Integral) or c.n_qubits < 1:
-        raise CircuitError("a circuit needs at least one qubit", expected="n_qubits >= 1",
-                           received=repr(c.n_qubits), fix="declare qubits")
+    check_qubits(c.n_qubits)  # 1..MAX_QUBITS, before anything is computed from it
     for name in c.symbols:
         _check_symbol_name(name)
     if len(set(c.symbols)) != len(c.symbols):
@@ -388,7 +387,7 @@ class CircuitBuilder:
     """
 
     def __init__(self, n_qubits: int, *, name: str = "circuit"):
-        self.n_qubits = n_qubits
+        self.n_qubits = check_qubits(n_qubits)  # 1..MAX_QUBITS (qshift.ir.limits), refused at once
         self.name = name
         self._symbols: list[str] = []
         self._ops: list[Operation] = []

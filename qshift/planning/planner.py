@@ -17,6 +17,15 @@ multiple)`` with nonzero multiples — exact integers, never a float comparison
 of angles, and two slots that merely hold equal angles are different keys.
 A point that the value, the gradient and the Hessian all need is one point.
 
+Huge angles. :meth:`Plan.points` first reduces every base angle beyond its gate's period
+modulo that period, exactly (:func:`~qshift.planning.rules.reduce_angle`), so a shift is never
+lost to rounding (at ``1e16`` a double's spacing is 2); angles within one period are used as given.
+
+Limits, checked before anything is planned: orders up to :data:`MAX_ORDER` (NumPy arrays have
+at most 64 dimensions, and a tensor has a row and an output axis besides its ``order`` symbol
+axes), and at most :data:`MAX_TENSOR_ENTRIES` entries ``n_wrt ** order`` in one row's
+derivative tensor of one output.
+
 Example:
     >>> import qshift
     >>> c = qshift.hardware_efficient(2, 1)          # 4 symbols, one slot each
@@ -30,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import numbers
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,9 +49,19 @@ import numpy as np
 from qshift._display import plan_html
 from qshift._errors import RequestError
 from qshift.ir.circuit import Circuit
-from qshift.planning.rules import Stencil, first_order, second_order_reusing_first, stencil
+from qshift.planning.rules import Stencil, first_order, reduce_angle, second_order_reusing_first, stencil
 
-__all__ = ["Plan", "make_plan", "wrt_names"]
+__all__ = ["MAX_ORDER", "MAX_TENSOR_ENTRIES", "Plan", "check_order", "check_rows", "make_plan", "wrt_names"]
+
+NUMPY_MAX_DIMS = 64
+"""The most dimensions a NumPy array has (NumPy 2)."""
+
+MAX_ORDER = NUMPY_MAX_DIMS - 2
+"""The highest derivative order: a tensor has a row axis, an output axis and one axis per order."""
+
+MAX_TENSOR_ENTRIES = 10 ** 8
+"""The most entries one derivative tensor may have (800 MB of float64): ``n_wrt ** order`` per row
+and output when planning, times rows and outputs for a request."""
 
 PointKey = tuple[tuple[int, int], ...]
 
@@ -130,7 +150,12 @@ class Plan:
     # -- points and contraction ------------------------------------------------------------------
     def points(self, base: np.ndarray) -> np.ndarray:
         """Slot angles of every point: ``base`` ``(rows, n_slots)`` -> ``(rows * points_per_row, n_slots)``,
-        row-major (all points of row 0 first)."""
+        row-major (all points of row 0 first).
+
+        A base angle beyond its gate's period is reduced modulo the period first, exactly, so
+        that the shifts added to it survive rounding (see the module notes).
+        """
+        base = _reduced(np.asarray(base, dtype=float), self.circuit)
         return (base[:, None, :] + self.shifts[None, :, :]).reshape(len(base) * self.points_per_row,
                                                                      self.circuit.n_slots)
 
@@ -168,22 +193,57 @@ class Plan:
         return plan_html(self)
 
 
-@lru_cache(maxsize=32)
+def _reduced(base: np.ndarray, circuit: Circuit) -> np.ndarray:
+    """``base`` with every finite angle beyond its slot's period reduced modulo the period, exactly."""
+    far = np.abs(base) > circuit.slot_periods
+    far &= np.isfinite(base)
+    if not far.any():
+        return base
+    base = base.copy()
+    frequencies = [circuit.operations[i].spec.frequencies for i in circuit.slot_operations]
+    for row, slot in zip(*np.nonzero(far)):
+        base[row, slot] = reduce_angle(float(base[row, slot]), frequencies[slot])
+    return base
+
+
+_INDEX_CHUNK = 2 ** 22  # digits worked on at once by _symmetric_index (32 MiB of int64)
+_INDEX_CACHED = 2 ** 16  # indices up to this size are cached
+
+
 def _symmetric_index(n: int, order: int) -> np.ndarray:
     """For every full multi-index (row-major over ``(n,) * order``), its unique sorted entry's position."""
+    if n ** order <= _INDEX_CACHED:
+        return _cached_symmetric_index(n, order)
+    return _symmetric_index_of(n, order)
+
+
+@lru_cache(maxsize=32)
+def _cached_symmetric_index(n: int, order: int) -> np.ndarray:
+    return _symmetric_index_of(n, order)
+
+
+def _symmetric_index_of(n: int, order: int) -> np.ndarray:
     if order == 0:
         return np.zeros(1, dtype=np.intp)
-    full = np.indices((n,) * order).reshape(order, -1).T
-    full.sort(axis=1)
-    code = np.zeros(len(full), dtype=np.int64)
-    for col in range(order):
-        code = code * n + full[:, col]
     unique = np.array(list(itertools.combinations_with_replacement(range(n), order)), dtype=np.int64)
     unique = unique.reshape(-1, order)
     ucode = np.zeros(len(unique), dtype=np.int64)
     for col in range(order):
         ucode = ucode * n + unique[:, col]
-    return np.searchsorted(ucode, code)
+    total = n ** order
+    out = np.empty(total, dtype=np.intp)
+    step = max(1, _INDEX_CHUNK // order)
+    for start in range(0, total, step):  # in chunks: never (order, n**order) digits at once
+        flat = np.arange(start, min(start + step, total), dtype=np.int64)
+        digits = np.empty((len(flat), order), dtype=np.int64)
+        for col in range(order - 1, -1, -1):
+            flat, digits[:, col] = np.divmod(flat, n)
+        digits.sort(axis=1)
+        code = np.zeros(len(digits), dtype=np.int64)
+        for col in range(order):
+            code = code * n + digits[:, col]
+        out[start:start + len(digits)] = np.searchsorted(ucode, code)
+    return out
 
 
 RULES = ("standard", "min-circuits")
@@ -331,13 +391,63 @@ def wrt_names(circuit: Circuit, wrt) -> tuple[str, ...] | None:
     return names
 
 
-def _check_request(circuit: Circuit, orders, wrt) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    orders = tuple(sorted(set(int(k) for k in orders)))
-    if not orders or orders[0] < 0:
+def check_order(k) -> int:
+    """One derivative order: a whole number in ``0 .. MAX_ORDER`` (``RequestError`` otherwise).
+
+    Example:
+        >>> check_order(2)
+        2
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise RequestError("a derivative order must be a whole number", expected="0, 1, 2, ... (an int)",
+                           received=f"{k!r} ({type(k).__name__})",
+                           fix="pass whole numbers: order=2, or orders=(1, 2)")
+    if k < 0:
         raise RequestError("derivative order must be a non-negative integer", expected="order >= 0",
-                           received=str(list(orders)), fix="pass order=0 (value), 1 (gradient), 2 (Hessian), ...")
+                           received=repr(k), fix="pass order=0 (value), 1 (gradient), 2 (Hessian), ...")
+    if k > MAX_ORDER:
+        raise RequestError(f"derivative order {k} is beyond what a NumPy array can hold",
+                           expected=f"order <= {MAX_ORDER} (NumPy's {NUMPY_MAX_DIMS} dimensions, less the row "
+                                    "and output axes)",
+                           received=f"order {k}", fix=f"ask for order {MAX_ORDER} or lower")
+    return int(k)
+
+
+def check_rows(rows, *, least: int = 1) -> int:
+    """Rows of base angles a plan serves: a whole number from ``least`` (``RequestError`` otherwise).
+
+    A user's ``rows=`` starts at 1; a plan may serve no rows at all (an empty batch of values).
+
+    Example:
+        >>> check_rows(3)
+        3
+    """
+    if isinstance(rows, bool) or not isinstance(rows, numbers.Integral) or rows < least:
+        raise RequestError("rows must be a positive whole number", expected=f"rows={least}, {least + 1}, ... (an int)",
+                           received=repr(rows), fix="pass the number of rows of symbol values, e.g. rows=10")
+    return int(rows)
+
+
+def _check_size(orders: tuple[int, ...], n_wrt: int) -> None:
+    """Refuse an order whose tensor (one row, one output) has more than MAX_TENSOR_ENTRIES entries."""
+    for k in orders:
+        entries = n_wrt ** k
+        if entries > MAX_TENSOR_ENTRIES:
+            raise RequestError(f"the order-{k} derivative of {n_wrt} symbols has {entries:,} entries per output "
+                               "and row", expected=f"at most {MAX_TENSOR_ENTRIES:,} entries in one derivative tensor",
+                               received=f"{n_wrt}**{k} = {entries:,}",
+                               fix="differentiate fewer symbols (wrt=[...]) or ask for a lower order "
+                                   "(orders=(k,) computes only the orders named)")
+
+
+def _check_request(circuit: Circuit, orders, wrt) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    orders = tuple(sorted(set(check_order(k) for k in orders)))
+    if not orders:
+        raise RequestError("no derivative order asked for", expected="at least one order, e.g. orders=(1,)",
+                           received="orders=()", fix="pass order=1, or orders=(0, 1)")
     names = wrt_names(circuit, wrt)
     if names is None:
+        _check_size(orders, circuit.n_symbols)
         return orders, tuple(range(circuit.n_symbols))
     used = {circuit.symbols[i] for i in circuit.slot_symbol}
     index = []
@@ -353,6 +463,7 @@ def _check_request(circuit: Circuit, orders, wrt) -> tuple[tuple[int, ...], tupl
     if len(set(index)) != len(index):
         raise RequestError("wrt names a symbol twice", expected="distinct symbols", received=str(names),
                            fix="list each symbol once")
+    _check_size(orders, len(index))
     return orders, tuple(index)
 
 
@@ -393,18 +504,25 @@ def make_plan(circuit: Circuit, orders=(0, 1), *, wrt=None, shift: float | None 
 
     Args:
         circuit: the circuit.
-        orders: an int ``k`` (meaning ``0..k``) or the orders wanted, e.g. ``(2,)``.
+        orders: an int ``k`` (meaning ``0..k``) or the orders wanted, e.g. ``(2,)``; each at most
+            :data:`MAX_ORDER`.
         wrt: symbol names to differentiate (default: all symbols; unused symbols get zeros).
         shift: the shift parameter ``s`` in ``(0, pi)``; ``None`` for ``pi/2``.
         rows: rows of base angles the request will carry.
         rule: ``"standard"`` (tensor-product stencils) or ``"min-circuits"`` (diagonal-direction
             mixed partials and gradient-reusing diagonals: fewer circuits, more shot noise).
+
+    Raises:
+        RequestError: an unknown rule, an order that is not a whole number in ``0..MAX_ORDER``, a
+            tensor of more than :data:`MAX_TENSOR_ENTRIES` entries per row and output, bad
+            ``wrt``, ``shift`` or ``rows``.
     """
     if rule not in RULES:
         raise RequestError(f"unknown rule {rule!r}", expected=" or ".join(repr(r) for r in RULES),
                            received=repr(rule), fix="pick one of the listed rules")
-    if isinstance(orders, (int, np.integer)):
-        orders = range(int(orders) + 1) if orders >= 0 else (int(orders),)
+    rows = check_rows(rows, least=0)
+    if isinstance(orders, (int, np.integer)) and not isinstance(orders, bool):
+        orders = range(check_order(orders) + 1)
     orders, wrt_index = _check_request(circuit, orders, wrt)
     if shift is not None and not (isinstance(shift, (int, float)) and math.isfinite(shift)):
         raise RequestError("shift must be a number", expected="0 < shift < pi", received=repr(shift),

@@ -21,6 +21,12 @@ when the period is a whole number of units (exactly, in integers: no float
 comparison), equal shifts merge and zero coefficients drop. So a point's
 shift is the exact key ``(slot, m mod M)``.
 
+A shift only survives being added to an angle that is small enough: at ``x = 1e16`` a
+double's spacing is 2, so ``x + pi/2`` rounds to ``x + 2``. :func:`reduce_angle` maps an
+angle to its remainder modulo the gate's period, computed exactly (with ``pi`` to 1280
+bits, so for every finite double): the function is periodic, so its value and every
+derivative there are those at ``x``, and the shift is added to a number below the period.
+
 Example:
     >>> rule = stencil((1.0,), order=2)
     >>> [(t.multiple, round(t.coefficient, 12)) for t in rule.terms]
@@ -40,7 +46,7 @@ import numpy as np
 
 from qshift._errors import RequestError
 
-__all__ = ["ShiftTerm", "Stencil", "first_order", "stencil"]
+__all__ = ["ShiftTerm", "Stencil", "first_order", "period", "reduce_angle", "stencil"]
 
 DEFAULT_SHIFT = math.pi / 2
 _ZERO = 1e-13
@@ -83,6 +89,65 @@ def _base_frequency(frequencies: tuple[float, ...]) -> tuple[Fraction, int]:
     num = math.gcd(*(f.numerator * (math.lcm(*(g.denominator for g in fracs)) // f.denominator) for f in fracs))
     base = Fraction(num, math.lcm(*(g.denominator for g in fracs)))
     return base, int(max(fracs) / base)
+
+
+@lru_cache(maxsize=256)
+def period(frequencies: tuple[float, ...]) -> Fraction:
+    """The gate's period in units of ``2*pi``, exactly: ``1 / Omega_0`` (``Omega_0``: the frequencies' gcd).
+
+    Example:
+        >>> period((1.0,)), period((0.5, 1.0))
+        (Fraction(1, 1), Fraction(2, 1))
+    """
+    return 1 / _base_frequency(tuple(frequencies))[0]
+
+
+_PI_BITS = 1280  # pi to this many bits reduces every finite double exactly enough (its exponent is < 1024)
+
+
+@lru_cache(maxsize=1)
+def _pi_fixed() -> int:
+    """``floor(pi * 2**_PI_BITS)``, by Machin's formula in integers (with guard bits)."""
+    guard = 64
+    one = 1 << (_PI_BITS + guard)
+
+    def arctan_inverse(k: int) -> int:  # arctan(1/k) * one
+        power = total = one // k
+        n, sign = 1, -1
+        while power:
+            power //= k * k
+            n += 2
+            total += sign * (power // n)
+            sign = -sign
+        return total
+
+    return (4 * (4 * arctan_inverse(5) - arctan_inverse(239))) >> guard
+
+
+@lru_cache(maxsize=64)
+def _period_fixed(turns: Fraction) -> int:
+    """The period ``2*pi*turns`` times ``2**_PI_BITS``, as an integer."""
+    return 2 * _pi_fixed() * turns.numerator // turns.denominator
+
+
+def reduce_angle(x: float, frequencies: tuple[float, ...]) -> float:
+    """``x`` modulo the period of a gate with these frequencies, into ``[-period/2, period/2]``, exactly.
+
+    The remainder is that of the double ``x`` modulo the true period (not modulo the period
+    rounded to a double, which at ``x = 1e16`` is 0.7 rad off), rounded once.
+
+    Example:
+        >>> import math
+        >>> r = reduce_angle(1e16, (1.0,))
+        >>> abs(r) <= math.pi, math.isclose(math.cos(r), math.cos(1e16), abs_tol=1e-15)
+        (True, True)
+    """
+    num, den = float(x).as_integer_ratio()  # den is a power of two, at most 2**1074
+    scale = _PI_BITS - (den.bit_length() - 1)
+    fixed = num << scale if scale >= 0 else num >> -scale  # x * 2**_PI_BITS (exact for |x| >= 2**-200)
+    p = _period_fixed(period(frequencies))
+    n = (2 * fixed + p) // (2 * p)  # nearest multiple of the period
+    return (fixed - n * p) / (1 << _PI_BITS)
 
 
 def _check(frequencies, shift) -> float:

@@ -52,17 +52,18 @@ from qshift.backends.base import Backend, RunResult
 from qshift.backends.local.compile import _compile, _Program
 from qshift.backends.local.kernels import _Expand, _Fresh
 from qshift.backends.local.sampling import sample_groups
-from qshift.backends.profiles import DeviceProfile
+from qshift.backends.profiles import MAX_SHOTS, DeviceProfile
 from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import n_groups
 
-__all__ = ["LocalSimulator", "parse_size", "simulate"]
+__all__ = ["LocalSimulator", "bytes_text", "parse_size", "simulate"]
 
 _BYTES_PER_AMPLITUDE = 16
 _WORKING_COPIES = 4  # two state buffers, the copies of split groups, and a kernel's temporaries
 _CACHE_BYTES = 8 * 1024 ** 2  # states per chunk that stay in cache through all kernels
 _CACHE_MIN_ROWS = 16  # fewer rows per chunk would lose too much prefix sharing
 _KEEP_BYTES = 8 * 1024 ** 2  # work buffers up to this size are kept (per thread) for the next run
+_LOG2_PER_ROW = (_WORKING_COPIES * _BYTES_PER_AMPLITUDE).bit_length() - 1  # both are powers of two
 
 
 class LocalSimulator(Backend):
@@ -99,17 +100,20 @@ class LocalSimulator(Backend):
         self.cache_key = "local"  # one simulator whatever the profile calls it: its results are the same
 
     def rows_per_chunk(self, n_qubits: int) -> int:
-        """How many rows fit in ``max_memory`` at once (at least one, or an error)."""
-        per_row = _WORKING_COPIES * _BYTES_PER_AMPLITUDE * 2 ** n_qubits
-        if per_row > self.max_memory:
-            need = per_row / 1024 ** 3
+        """How many rows fit in ``max_memory`` at once (at least one, or an error).
+
+        ``n_qubits`` is compared with ``log2`` of the memory first: ``2 ** n`` is computed only
+        for a state that fits.
+        """
+        log2_per_row = _LOG2_PER_ROW + n_qubits  # _WORKING_COPIES * _BYTES_PER_AMPLITUDE * 2**n
+        if log2_per_row >= self.max_memory.bit_length():  # 2**k > max_memory exactly when k >= its bit length
             raise SimulationMemoryError(
                 f"a {n_qubits}-qubit statevector does not fit in the simulator's memory limit",
                 expected=f"at most {self.max_memory / 1024 ** 3:.2f} GiB of working memory",
-                received=f"{need:.2f} GiB needed for one row ({n_qubits} qubits)",
+                received=f"{bytes_text(log2_per_row)} needed for one row ({n_qubits} qubits)",
                 fix="use fewer qubits, raise LocalSimulator(max_memory=...), or run on a device such as 'aer'",
             )
-        return max(1, self.max_memory // per_row)
+        return max(1, self.max_memory >> log2_per_row)
 
     def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
             seed: int | None = None) -> RunResult:
@@ -169,10 +173,28 @@ def parse_size(size) -> int:
 def _check_default_shots(shots) -> int | None:
     if shots is None:
         return None
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
-        raise DeviceError("default_shots must be a positive integer or None", expected="e.g. default_shots=1000",
-                          received=repr(shots), fix="pass a positive integer, or None for exact results")
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or not 1 <= shots <= MAX_SHOTS:
+        raise DeviceError("default_shots must be a positive integer or None",
+                          expected=f"e.g. default_shots=1000 (at most {MAX_SHOTS:,} per execution)",
+                          received=repr(shots), fix="pass a positive integer up to the limit, or None for exact results")
     return int(shots)
+
+
+def bytes_text(log2_bytes: int) -> str:
+    """``2 ** log2_bytes`` bytes in words, without computing a huge number.
+
+    Example:
+        >>> bytes_text(34), bytes_text(44), bytes_text(2006)
+        ('16.00 GiB', '16 TiB', '2**2006 bytes')
+    """
+    if log2_bytes < 30:
+        return f"{2 ** log2_bytes / 2 ** 20:.2f} MiB"
+    if log2_bytes < 40:
+        return f"{2 ** (log2_bytes - 30):.2f} GiB"
+    for unit, power in (("TiB", 40), ("PiB", 50), ("EiB", 60)):
+        if log2_bytes < power + 10:
+            return f"{2 ** (log2_bytes - power)} {unit}"
+    return f"2**{log2_bytes} bytes"
 
 
 _KEPT = threading.local()
