@@ -87,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _circuit(name: str) -> Circuit:
-    return Circuit.from_qasm(name)  # a file, or a library circuit's name
+    """The circuit a command names: a file given on the command line (whatever its suffix), or a library name."""
+    path = Path(name)
+    return Circuit.from_qasm(path if path.is_file() else name)
 
 
 def _values(circuit: Circuit, given: list[float] | None, path: str | None) -> np.ndarray:

@@ -76,17 +76,22 @@ class Circuit:
 
     # -- constructors ---------------------------------------------------------------------------
     @classmethod
-    def from_qasm(cls, source: "str | Path") -> "Circuit":
-        """Read an OpenQASM 3 program: text, a path to a ``.qasm`` file, or a library circuit's name.
+    def from_qasm(cls, source: "str | Path", outputs=None) -> "Circuit":
+        """Read an OpenQASM 3 (or 2) program: text, a path, or a library circuit's name.
 
-        See docs/qasm.md for the subset. A name such as ``"vqe-h2"`` that is no existing file is
-        read from the circuit library (:func:`qshift.library`), as the command line does.
+        A path is a :class:`pathlib.Path` (any ``os.PathLike``) or a ``str`` ending in ``.qasm``;
+        a name such as ``"vqe-h2"`` is read from the circuit library (:func:`qshift.library`);
+        any other ``str`` is program text. ``outputs`` (a list of Pauli products or sums, as
+        :class:`CircuitBuilder.expectation` takes them) gives the outputs of a program that
+        declares none (a Qiskit or Braket export ending in measurements). See docs/qasm.md.
 
         Example:
             >>> Circuit.from_qasm("vqe-h2").n_qubits
             4
+            >>> Circuit.from_qasm("OPENQASM 3.0; qubit[2] q; h q; cx q[0], q[1];", outputs=["Z0 Z1"]).outputs
+            (PauliString(Z0 Z1),)
         """
-        return cls(*qasm_parts(source))
+        return cls(*qasm_parts(source, outputs))
 
     def to_qasm(self, dialect: str = "qshift") -> str:
         """OpenQASM 3 text that :meth:`from_qasm` reads back to an equal circuit; ``dialect="braket"``: a

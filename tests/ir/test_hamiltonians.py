@@ -207,7 +207,7 @@ def test_the_braket_dialect_runs_on_braket_and_lists_each_term_as_a_result_type(
     a = b.input("a")
     c = (b.ry(a, 0).cx(0, 1).h(2).rxx(0.4, 1, 2).cry(0.3, 0, 2).p(0.2, 1).crz(2 * a + 0.1, 2, 0).ch(0, 1).sx(2)
          .sdg(1).tdg(0).ccx(0, 1, 2).cp(0.3, 0, 2).rzz(a, 0, 1).cswap(2, 0, 1).cy(1, 0).sexc(a - 0.2, 2, 0)
-         .sexcp(0.7, 1, 2).expectation(
+         .sexcp(0.7, 1, 2).ecr(0, 2).iswap(1, 0).sxdg(2).rzx(a, 2, 1).expectation(
              {"Z0 Z1": 0.5, "X0": -0.2, "": 1.1}).expectation("Y2").expectation({"X0": 2.0}).build())
     text = c.to_qasm(dialect="braket")
     assert text.count("#pragma braket result expectation") == c.n_terms == 3 and "include" not in text
