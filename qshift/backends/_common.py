@@ -5,11 +5,12 @@ Nothing here imports a provider SDK.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from qshift._errors import DeviceError, ValuesError
+from qshift._errors import DeviceError, SimulationMemoryError, ValuesError
 from qshift.backends.base import RunResult
 from qshift.ir.circuit import Circuit
 from qshift.ir.gates import GATES
@@ -167,3 +168,50 @@ class Depolarizing:
 
     def as_dict(self) -> dict:
         return {"depolarizing_1q": self.one_qubit, "depolarizing_2q": self.two_qubit}
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (``None``: unknown)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def bytes_text(log2_bytes: int) -> str:
+    """``2 ** log2_bytes`` bytes in words, without computing a huge number.
+
+    Example:
+        >>> bytes_text(34), bytes_text(44), bytes_text(200)
+        ('16.00 GiB', '16 TiB', '2**200 bytes')
+    """
+    if log2_bytes < 30:
+        return f"{2 ** log2_bytes / 2 ** 20:.2f} MiB"
+    if log2_bytes < 40:
+        return f"{2 ** (log2_bytes - 30):.2f} GiB"
+    for power, unit in ((40, "TiB"), (50, "PiB"), (60, "EiB")):
+        if log2_bytes < power + 10:
+            return f"{2 ** (log2_bytes - power)} {unit}"
+    return f"2**{log2_bytes} bytes"
+
+
+def check_state_memory(n_qubits: int, name: str, *, density: bool = False, most: int | None = None,
+                       fix: str = "use fewer qubits, or a device that holds them") -> None:
+    """Refuse, before anything is allocated, a state a simulator cannot hold in this machine's memory.
+
+    A statevector is ``16 * 2**n`` bytes, a density matrix ``16 * 4**n``; sizes are compared as
+    powers of two, so ``2**n`` is never computed. ``most``: the simulator's own qubit limit.
+
+    Raises:
+        SimulationMemoryError: it does not fit.
+    """
+    what = "density matrix" if density else "statevector"
+    log2_bytes = 4 + (2 if density else 1) * int(n_qubits)  # complex128 amplitudes
+    memory = physical_memory()
+    if (most is None or n_qubits <= most) and (memory is None or log2_bytes < memory.bit_length()):
+        return
+    limits = ([f"at most {most} qubits (the simulator's own limit)"] if most is not None else []) + (
+        [f"a {what} within this machine's {memory / 2 ** 30:.1f} GiB of memory"] if memory is not None else [])
+    raise SimulationMemoryError(f"a {n_qubits}-qubit {what} does not fit on {name!r}",
+                                expected=" and ".join(limits),
+                                received=f"{n_qubits} qubits: {bytes_text(log2_bytes)} for the {what}", fix=fix)

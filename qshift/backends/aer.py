@@ -35,7 +35,8 @@ from functools import lru_cache
 import numpy as np
 
 from qshift._errors import DeviceError, require
-from qshift.backends._common import Depolarizing, check_angles, describe, exact_result, sampled_result
+from qshift.backends._common import (Depolarizing, check_angles, check_state_memory, describe, exact_result,
+                                     sampled_result)
 from qshift.backends._qiskit import (bind_columns, estimates_from_samples, sampler_pubs, to_qiskit,
                                      to_qiskit_measured, to_qiskit_observables)
 from qshift.backends.base import Backend, RunResult
@@ -85,6 +86,9 @@ class AerBackend(Backend):
         PUB per measurement group).
         """
         angles = check_angles(circuit, angles)
+        if self.method in ("statevector", "density_matrix"):  # refused before Aer tries to allocate it
+            check_state_memory(circuit.n_qubits, self.name, density=self.method == "density_matrix",
+                               fix="use fewer qubits, or method='matrix_product_state' for wide, shallow circuits")
         if shots is None:
             return self._run_exact(circuit, angles)
         return self._run_sampled(circuit, angles, int(shots), seed)

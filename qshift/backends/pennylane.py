@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from qshift._errors import DeviceError, require
-from qshift.backends._common import Step, check_angles, describe, exact_result, sampled_result, steps
+from qshift.backends._common import (Step, check_angles, check_state_memory, describe, exact_result,
+                                     sampled_result, steps)
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
@@ -83,6 +84,9 @@ class PennyLaneBackend(Backend):
         import pennylane as qml
 
         angles = check_angles(circuit, angles)
+        label = str(self.device if isinstance(self.device, str) else getattr(self.device, "name", ""))
+        if label.endswith(".qubit") or label.endswith(".mixed"):  # state simulators: refused before allocating
+            check_state_memory(circuit.n_qubits, self.name, density=label.endswith(".mixed"))
         tapes, where = _tapes(qml, circuit, angles, shots)
         results = qml.execute(tapes, self.pennylane_device(circuit.n_qubits, seed if shots else None),
                               diff_method=None)

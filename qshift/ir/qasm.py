@@ -40,7 +40,9 @@ Example:
 from __future__ import annotations
 
 import cmath
+import contextlib
 import functools
+import io
 import math
 import os
 import re
@@ -248,7 +250,8 @@ def _parse(text: str, version: int):
                                 received=str(exc), fix="pip install qshift") from exc
     what = f"OpenQASM {version}"
     try:
-        return openqasm3.parse(text)
+        with contextlib.redirect_stderr(io.StringIO()):  # ANTLR's console listener would print each error too
+            return openqasm3.parse(text)
     except RecursionError:
         raise
     except QASM3ParsingError as exc:

@@ -291,3 +291,10 @@ def test_simulated_values_after_broadcast_match_the_explicit_program():
     broadcast = read("h q;\ncx q[0], q[1];\nrx(theta) q;\n", outputs=["Z0 Z1", "Y0"])
     assert broadcast == explicit
     np.testing.assert_allclose(qshift.simulate(broadcast, [0.4]), qshift.simulate(explicit, [0.4]))
+
+
+def test_a_syntax_error_is_reported_once_in_the_error_and_never_printed(capsys):
+    # the reference parser's ANTLR console listener would print "line 4:5 no viable alternative ..." too
+    with pytest.raises(qshift.QasmError, match="malformed OpenQASM 3"):
+        qshift.Circuit.from_qasm("OPENQASM 3.0;\nqubit q;\nh q;\ninput")
+    assert capsys.readouterr().err == ""

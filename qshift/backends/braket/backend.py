@@ -42,18 +42,17 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
 
-from qshift._errors import DeviceError, SimulationMemoryError, require
-from qshift.backends._common import Depolarizing, check_angles, describe, exact_result, sampled_result
+from qshift._errors import DeviceError, require
+from qshift.backends._common import (Depolarizing, check_angles, check_state_memory, describe, exact_result,
+                                     sampled_result)
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.braket.limits import PROGRAM_SET, rows_per_set, takes_program_sets
 from qshift.backends.braket.tasks import TaskRun, on_aws
 from qshift.backends.braket.translate import binding, exact_values, fill, inputs, to_braket
-from qshift.backends.local.simulator import bytes_text
 from qshift.backends.profiles import DeviceProfile
 from qshift.backends.retry import RetryPolicy
 from qshift.ir.circuit import Circuit
@@ -218,23 +217,11 @@ class BraketBackend(Backend):
 
 
 def _check_local_memory(device, n_qubits: int, name: str) -> None:
-    """Refuse a state a local simulator cannot hold: beyond its qubit count or this machine's memory.
-
-    Sizes are compared as powers of two (``n`` with ``log2`` of the memory): ``2**n`` is never computed.
-    """
+    """Refuse a state a local simulator cannot hold: beyond its qubit count or this machine's memory."""
     density = "density" in str(getattr(device, "name", type(device).__name__)).lower()
-    what = "density matrix" if density else "statevector"
-    log2_bytes = 4 + (2 if density else 1) * n_qubits  # complex128 amplitudes
-    most = _qubit_count(device)
-    memory = _physical_memory()
-    if (most is None or n_qubits <= most) and (memory is None or log2_bytes < memory.bit_length()):
-        return
-    limits = ([f"at most {most} qubits (the simulator's own limit)"] if most is not None else []) + (
-        [f"a {what} within this machine's {memory / 2 ** 30:.1f} GiB of memory"] if memory is not None else [])
-    raise SimulationMemoryError(
-        f"a {n_qubits}-qubit {what} does not fit on the Braket local simulator {name!r}",
-        expected=" and ".join(limits), received=f"{n_qubits} qubits: {bytes_text(log2_bytes)} for the {what}",
-        fix="use fewer qubits, or a device that holds them (an AWS simulator such as 'braket-sv1', or 'aer')")
+    check_state_memory(n_qubits, f"the Braket local simulator {name!r}", density=density, most=_qubit_count(device),
+                       fix="use fewer qubits, or a device that holds them (an AWS simulator such as 'braket-sv1', "
+                           "or 'aer')")
 
 
 def _qubit_count(device) -> int | None:
@@ -244,14 +231,6 @@ def _qubit_count(device) -> int | None:
     except Exception:  # a Device without these properties declares nothing
         return None
     return int(count) if isinstance(count, (int, np.integer)) and count > 0 else None
-
-
-def _physical_memory() -> int | None:
-    """This machine's memory in bytes (``None``: unknown)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def _is_cloud(device) -> bool:

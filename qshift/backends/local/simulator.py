@@ -47,7 +47,7 @@ import threading
 import numpy as np
 
 from qshift._errors import DeviceError, SimulationMemoryError
-from qshift.backends._common import check_angles
+from qshift.backends._common import bytes_text, check_angles
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.local.compile import _compile, _Program
 from qshift.backends.local.kernels import _Expand, _Fresh
@@ -178,23 +178,6 @@ def _check_default_shots(shots) -> int | None:
                           expected=f"e.g. default_shots=1000 (at most {MAX_SHOTS:,} per execution)",
                           received=repr(shots), fix="pass a positive integer up to the limit, or None for exact results")
     return int(shots)
-
-
-def bytes_text(log2_bytes: int) -> str:
-    """``2 ** log2_bytes`` bytes in words, without computing a huge number.
-
-    Example:
-        >>> bytes_text(34), bytes_text(44), bytes_text(2006)
-        ('16.00 GiB', '16 TiB', '2**2006 bytes')
-    """
-    if log2_bytes < 30:
-        return f"{2 ** log2_bytes / 2 ** 20:.2f} MiB"
-    if log2_bytes < 40:
-        return f"{2 ** (log2_bytes - 30):.2f} GiB"
-    for unit, power in (("TiB", 40), ("PiB", 50), ("EiB", 60)):
-        if log2_bytes < power + 10:
-            return f"{2 ** (log2_bytes - power)} {unit}"
-    return f"2**{log2_bytes} bytes"
 
 
 _KEPT = threading.local()
