@@ -46,7 +46,7 @@ from qshift._seeding import child_ints, fresh
 from qshift.backends._common import sampled_result
 from qshift.backends._qiskit import estimates_from_samples, sampler_pubs
 from qshift.backends.base import NoLedger, RunResult, TaskLedger
-from qshift.backends.retry import RetryPolicy, failure_is_transient
+from qshift.backends.retry import RetryPolicy, ended_error
 from qshift.ir.circuit import Circuit
 
 __all__ = ["JobRun", "TAG_PREFIX", "on_service"]
@@ -226,16 +226,10 @@ class JobRun:
         reason = job.job.error_message() if status == "ERROR" else "cancelled"
         reason = reason or "no reason given"
         self.ledger.ended(job.job_id, "FAILED" if status == "ERROR" else "CANCELLED", reason)
-        if status == "ERROR" and not failure_is_transient(reason):
-            raise ProviderError(f"device {self.name!r}: runtime job {job.job_id} ended ERROR (not retried)",
-                                expected="DONE", received=f"ERROR: {reason}",
-                                fix="the service's reason says the job cannot succeed as sent: fix what it names")
-        if job.attempt >= self.retry.max_attempts:
-            raise ProviderError(f"device {self.name!r}: the rows of runtime job {job.job_id} ended {status} "
-                                f"{job.attempt} times", attempts=job.attempt, expected="DONE",
-                                received=f"{status}: {reason}",
-                                fix="rerun later (finished results are kept with a store), or allow more attempts "
-                                    "with retry=qshift.RetryPolicy(max_attempts=...)")
+        error = ended_error(self.name, f"runtime job {job.job_id}", status, reason, job.attempt, self.retry,
+                            done="DONE", failed="ERROR")
+        if error is not None:
+            raise error
         self.retry.sleep(self.retry.delay(job.attempt))
         seed, = child_ints([self.seed, fresh()] if self.seed is not None else None, 1)
         return self._create(_Job(job.rows, uuid.uuid4().hex, job.attempt + 1), seed)

@@ -250,3 +250,24 @@ def exhausted_error(exc: BaseException, *, what: str, device: str, attempts: int
                          fix="the provider is busy or unreachable: rerun later (with a store, tasks already "
                              "submitted are re-attached and finished results are not paid again), or allow more "
                              "attempts with retry=qshift.RetryPolicy(max_attempts=..., deadline=...)")
+
+
+def ended_error(device: str, what: str, status: str, reason: str, attempt: int, policy: RetryPolicy, *,
+                done: str, failed: str) -> ProviderError | None:
+    """The error that ends a run when a provider task or job ended ``status`` (not ``done``), or ``None``
+    when it is worth sending again (cancelled, or failed for a transient reason, within the policy).
+
+    Args:
+        what: the task as a user reads it, e.g. ``"quantum task arn:..."`` or ``"runtime job c4f..."``.
+        failed: the provider's word for a failure (``FAILED`` on Braket, ``ERROR`` on IBM).
+    """
+    if status == failed and not failure_is_transient(reason):
+        return ProviderError(f"device {device!r}: {what} ended {failed} (not retried)", expected=done,
+                             received=f"{failed}: {reason}",
+                             fix="the provider's reason says it cannot succeed as sent: fix what it names")
+    if attempt >= policy.max_attempts:
+        return ProviderError(f"device {device!r}: the circuits of {what} ended {status} {attempt} times",
+                             attempts=attempt, expected=done, received=f"{status}: {reason}",
+                             fix="rerun later (finished results are kept with a store), or allow more attempts "
+                                 "with retry=qshift.RetryPolicy(max_attempts=...)")
+    return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 
 import qshift
-from store_probe import count_in_store
+from store_probe import count_in_store, sigkill_when
 from fakes import QPU_ARN, SV1_ARN, FakeDevice, braket_service, fake_braket, inputs_key  # noqa: F401
 
 CIRCUIT = "bell-xx-yy"  # 3 qubits, 2 symbols, 2 outputs: 22 circuits for a Hessian
@@ -201,21 +200,10 @@ def test_sigkill_halfway_then_rerun_pays_for_nothing_twice(tmp_path):
         env = os.environ | {"PYTHONPATH": str(REPO)}  # the fake's endpoints and test credentials go along
         client = subprocess.Popen([sys.executable, str(script), str(store), SV1_ARN], cwd=tmp_path, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and client.poll() is None:  # wait until it is mid-batch:
-                stored = count_in_store(store, "SELECT COUNT(*) FROM results")  # results kept,
-                waiting = count_in_store(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'")  # tasks out,
-                if stored >= 4 and waiting >= 2 and len(fb.log.tasks) < 22:  # and circuits never sent
-                    break
-                time.sleep(0.02)
-            assert client.poll() is None, client.communicate()[0].decode()
-            client.send_signal(signal.SIGKILL)
-            assert client.wait(timeout=10) == -signal.SIGKILL
-        finally:
-            if client.poll() is None:
-                client.kill()
-                client.wait(timeout=10)
+        sigkill_when(client, lambda: (  # mid-batch: results kept, tasks out, and circuits never sent
+            count_in_store(store, "SELECT COUNT(*) FROM results") >= 4
+            and count_in_store(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'") >= 2
+            and len(fb.log.tasks) < 22))
         before = len(fb.log.tasks)
         fb.faults.clear()  # the rest runs at full speed
 

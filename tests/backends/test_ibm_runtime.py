@@ -8,10 +8,8 @@ transpiled circuits on Aer's ideal simulator, so sampled results can be checked 
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ pytest.importorskip("qiskit_aer")
 from fakes import fake_ibm_runtime  # noqa: E402
 from qshift.backends.ibm_jobs import TAG_PREFIX, JobRun  # noqa: E402
 from qshift.execution.store import EvaluationStore, Ledger  # noqa: E402
-from store_probe import count_in_store  # noqa: E402
+from store_probe import count_in_store, sigkill_when  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CIRCUIT = "ising-2q"
@@ -122,22 +120,10 @@ def test_sigkill_halfway_then_rerun_reattaches_and_pays_for_nothing_twice(tmp_pa
         env = os.environ | {"PYTHONPATH": str(REPO)}  # the fake's proxy settings go along
         client = subprocess.Popen([sys.executable, str(script), str(store), json.dumps(fi.account)], cwd=tmp_path,
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and client.poll() is None:
-                stored = count_in_store(store, "SELECT COUNT(*) FROM results")  # a job's rows kept,
-                waiting = count_in_store(store, "SELECT COUNT(DISTINCT task_id) FROM tasks "
-                                                "WHERE status = 'submitted'")  # and jobs still out
-                if stored >= 3 and waiting >= 2:
-                    break
-                time.sleep(0.02)
-            assert client.poll() is None, client.communicate()[0].decode()
-            client.send_signal(signal.SIGKILL)
-            assert client.wait(timeout=10) == -signal.SIGKILL
-        finally:
-            if client.poll() is None:
-                client.kill()
-                client.wait(timeout=10)
+        sigkill_when(client, lambda: (  # a job's rows kept, and jobs still out
+            count_in_store(store, "SELECT COUNT(*) FROM results") >= 3
+            and count_in_store(store, "SELECT COUNT(DISTINCT task_id) FROM tasks WHERE status = 'submitted'") >= 2),
+            timeout=90)
         created = len(fi.log.jobs)
         fi.faults.clear()
 

@@ -16,7 +16,7 @@ import pytest
 import qshift
 from qshift.execution import cluster as _dask
 from qshift.execution.cluster import DaskExecutor, as_executor, chunk_rows
-from store_probe import count_in_store
+from store_probe import count_in_store, sigkill_when
 
 pytest.importorskip("distributed", reason="needs qshift[dask]")
 import distributed  # noqa: E402
@@ -313,15 +313,9 @@ def test_a_client_killed_mid_request_is_resumed_by_reattaching_its_chunks(tmp_pa
         client = subprocess.Popen([sys.executable, "client.py", address, str(store), str(log)], cwd=tmp_path,
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         procs.append(client)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and client.poll() is None:  # results kept and chunks still out
-            if (count_in_store(store, "SELECT COUNT(*) FROM results") >= 2
-                    and count_in_store(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'") >= 4):
-                break
-            time.sleep(0.02)
-        assert client.poll() is None, client.communicate()[0].decode()
-        client.send_signal(signal.SIGKILL)
-        assert client.wait(timeout=10) == -signal.SIGKILL
+        sigkill_when(client, lambda: (  # results kept and chunks still out
+            count_in_store(store, "SELECT COUNT(*) FROM results") >= 2
+            and count_in_store(store, "SELECT COUNT(*) FROM tasks WHERE status = 'submitted'") >= 4), timeout=30)
 
         with distributed.Client(address, set_as_default=False) as dask_client:
             ex = DaskExecutor(dask_client, SlowLocal(str(log), 0.0), chunk_rows=2, store=store)

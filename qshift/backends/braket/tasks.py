@@ -48,7 +48,7 @@ from qshift.backends._common import exact_result, sampled_result
 from qshift.backends.base import NoLedger, RunResult, TaskLedger
 from qshift.backends.braket.limits import rows_per_program_set
 from qshift.backends.braket.translate import binding, exact_values, fill, inputs, to_braket
-from qshift.backends.retry import RetryPolicy, failure_is_transient
+from qshift.backends.retry import RetryPolicy, ended_error
 from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import blank_estimates, measurement_groups
 
@@ -328,15 +328,9 @@ class TaskRun:
         """The task that replaces one that ended FAILED or CANCELLED, or the error that ends the run."""
         reason = meta.get("failureReason") or ("cancelled" if status == "CANCELLED" else "no reason given")
         self.ledger.ended(task.arn, status, reason)
-        if status == "FAILED" and not failure_is_transient(reason):
-            raise ProviderError(f"device {self.name!r}: quantum task {task.arn} ended FAILED (not retried)",
-                                expected="COMPLETED", received=f"FAILED: {reason}",
-                                fix="the provider's reason says the task cannot succeed as sent: fix what it names")
-        if task.attempt >= self.retry.max_attempts:
-            raise ProviderError(f"device {self.name!r}: the circuits of quantum task {task.arn} ended {status} "
-                                f"{task.attempt} times", attempts=task.attempt, expected="COMPLETED",
-                                received=f"{status}: {reason}",
-                                fix="rerun later (finished results are kept with a store), or allow more attempts "
-                                    "with retry=qshift.RetryPolicy(max_attempts=...)")
+        error = ended_error(self.name, f"quantum task {task.arn}", status, reason, task.attempt, self.retry,
+                            done="COMPLETED", failed="FAILED")
+        if error is not None:
+            raise error
         self.retry.sleep(self.retry.delay(task.attempt))
         return _Task(task.parts, task.positions, attempt=task.attempt + 1)
