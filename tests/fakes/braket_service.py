@@ -43,24 +43,21 @@ endpoint it is given.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
-import heapq
 import itertools
 import json
-import queue
-import random
 import threading
 import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from ._service import FaultsBase, HandlerBase, LocalService, Rule, ServiceLogBase
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account, so STS and the task ARNs agree
@@ -332,7 +329,7 @@ class Task:
         return (self.program_hash, inputs_key(self.inputs)) if self.source is not None else None
 
 
-class ServiceLog:
+class ServiceLog(ServiceLogBase):
     """Everything the service saw and did, for assertions.
 
     - `calls`: every API request, in arrival order (`ApiCall`).
@@ -343,48 +340,22 @@ class ServiceLog:
     canonical inputs).
     """
 
+    _call_type = ApiCall
+
     def __init__(self, lock: threading.RLock | None = None) -> None:
-        self._lock = lock or threading.RLock()
-        self._calls: list[ApiCall] = []
-        self._tasks: dict[str, Task] = {}
-        self._executions: list[Execution] = []
-        self._seq = itertools.count(1)
+        super().__init__(lock or threading.RLock())
 
-    # -- writers (service side)
-    def _add_call(self, **kw: Any) -> None:
-        with self._lock:
-            self._calls.append(ApiCall(seq=next(self._seq), time=time.monotonic(), **kw))
-
+    # -- writers (service side; _add_call, _add_execution from ServiceLogBase)
     def _add_task(self, task: Task) -> None:
-        with self._lock:
-            self._tasks[task.arn] = task
+        self._add_record(task.arn, task)
 
-    def _add_execution(self, ex: Execution) -> None:
-        with self._lock:
-            self._executions.append(ex)
-
-    # -- readers
-    @property
-    def calls(self) -> list[ApiCall]:
-        with self._lock:
-            return list(self._calls)
-
+    # -- readers (calls, executions, calls_to from ServiceLogBase)
     @property
     def tasks(self) -> list[Task]:
-        with self._lock:
-            return [copy.deepcopy(t) for t in self._tasks.values()]
-
-    @property
-    def executions(self) -> list[Execution]:
-        with self._lock:
-            return list(self._executions)
+        return self._copies()
 
     def task(self, arn: str) -> Task:
-        with self._lock:
-            return copy.deepcopy(self._tasks[arn])
-
-    def calls_to(self, operation: str) -> list[ApiCall]:
-        return [c for c in self.calls if c.operation == operation]
+        return self._copy(arn)
 
     def count(self, operation: str | None = None, *, error: str | None | bool = False) -> int:
         """Number of calls (to `operation`, if given). `error=None`: successful ones only;
@@ -420,71 +391,10 @@ class ServiceLog:
         return {k: n for k, n in self.execution_counts().items() if n > 1}
 
     def summary(self) -> str:
-        ops = Counter((c.operation, c.error) for c in self.calls)
-        lines = [f"{op} {err or 'ok'}: {n}" for (op, err), n in sorted(ops.items(), key=str)]
-        lines.append(f"tasks: {dict(self.statuses())}")
-        lines.append(f"executions: {len(self.executions)}")
-        return "\n".join(lines)
+        return self._summary("tasks")
 
 
 # --------------------------------------------------------------------------- faults
-
-
-@dataclasses.dataclass
-class Rule:
-    """A deterministic selector plus what to do when it fires.
-
-    The rule sees a stream of events (API calls to its operations, or task
-    creations), skipping those its `where` predicate rejects, and counts them
-    from 1. It fires on event n when:
-
-    - `nth` is given and n is in it, else
-    - `every` is given and n % every == 0, else
-    - `fraction` is given and its own `random.Random(seed)` draws < fraction,
-    - else on every event,
-
-    and at most `limit` times in all. Counting is per rule, so two rules do
-    not disturb each other. With concurrent clients (run_batch threads) the
-    order in which requests arrive is up to the threads; use `where` to pin
-    a fault on a particular program or input value.
-    """
-
-    kind: str
-    operations: frozenset[str] | None = None
-    nth: frozenset[int] | None = None
-    every: int | None = None
-    fraction: float | None = None
-    seed: int = 0
-    limit: int | None = None
-    where: Callable[[Any], bool] | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    seen: int = 0
-    fired: int = 0
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
-
-    def applies(self, operation: str | None) -> bool:
-        return self.operations is None or "*" in self.operations or operation in self.operations
-
-    def offer(self, event: Any) -> bool:
-        if self.where is not None and not self.where(event):
-            return False
-        self.seen += 1
-        n = self.seen
-        if self.nth is not None:
-            hit = n in self.nth
-        elif self.every is not None:
-            hit = n % self.every == 0
-        elif self.fraction is not None:
-            hit = self._rng.random() < self.fraction
-        else:
-            hit = True
-        if hit and self.limit is not None and self.fired >= self.limit:
-            hit = False
-        if hit:
-            self.fired += 1
-        return hit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -508,7 +418,7 @@ class TaskInfo:
     program_hash: str | None
 
 
-class Faults:
+class Faults(FaultsBase):
     """Fault injection, set per test; every method returns the `Rule` it added
     (its `.fired` tells how often it struck). Selector keywords (see `Rule`):
     ``nth={1, 3}``, ``every=k``, ``fraction=p, seed=s``, ``limit=n``,
@@ -543,29 +453,7 @@ class Faults:
     RETRYABLE_REASON = "An internal error occurred while running the quantum task (transient; retryable)."
     FAILED_REASON = "The quantum task failed on the device (injected failure; not retryable)."
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._api: list[Rule] = []
-        self._task: list[Rule] = []
-        self.queue_delay = 0.0
-
-    @staticmethod
-    def _selector(nth, every, fraction, seed, limit, where) -> dict[str, Any]:
-        if every is not None and every < 1:
-            raise ValueError("every must be >= 1")
-        return {
-            "nth": frozenset(nth) if nth is not None else None,
-            "every": every,
-            "fraction": fraction,
-            "seed": seed,
-            "limit": limit,
-            "where": where,
-        }
-
-    def _add(self, rules: list[Rule], rule: Rule) -> Rule:
-        with self._lock:
-            rules.append(rule)
-        return rule
+    # _selector, _add, clear(), rules, _api_fault and queue_delay: FaultsBase (task rules: self._planned)
 
     def throttle(self, *operations: str, nth=None, every=None, fraction=None, seed=0, limit=None, where=None) -> Rule:
         return self.api_error(
@@ -614,43 +502,24 @@ class Faults:
         if retryable and "retryable" not in reason.lower():
             reason += " (retryable)"
         rule = Rule(kind="fail", params={"reason": reason}, **self._selector(nth, every, fraction, seed, limit, where))
-        return self._add(self._task, rule)
+        return self._add(self._planned, rule)
 
     def cancel_tasks(self, *, nth=None, every=None, fraction=None, seed=0, limit=None, where=None) -> Rule:
-        return self._add(self._task, Rule(kind="cancel", **self._selector(nth, every, fraction, seed, limit, where)))
+        return self._add(self._planned, Rule(kind="cancel", **self._selector(nth, every, fraction, seed, limit, where)))
 
     def slow_tasks(self, delay: float, *, nth=None, every=None, fraction=None, seed=0, limit=None, where=None) -> Rule:
         rule = Rule(kind="slow", params={"delay": float(delay)}, **self._selector(nth, every, fraction, seed, limit, where))
-        return self._add(self._task, rule)
+        return self._add(self._planned, rule)
 
     def lose_results(self, *, nth=None, every=None, fraction=None, seed=0, limit=None, where=None) -> Rule:
-        return self._add(self._task, Rule(kind="lose_result", **self._selector(nth, every, fraction, seed, limit, where)))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._api.clear()
-            self._task.clear()
-            self.queue_delay = 0.0
-
-    @property
-    def rules(self) -> list[Rule]:
-        with self._lock:
-            return list(self._api) + list(self._task)
+        return self._add(self._planned, Rule(kind="lose_result", **self._selector(nth, every, fraction, seed, limit, where)))
 
     # -- service side
-    def _api_fault(self, call: CallInfo) -> Rule | None:
-        with self._lock:
-            hit = None
-            for rule in self._api:
-                if rule.applies(call.operation) and rule.offer(call) and hit is None:
-                    hit = rule
-            return hit
-
     def _plan_task(self, task: Task) -> float:
         """Apply the task rules to a new task; returns the queue delay."""
         info = TaskInfo(task.ordinal, task.device_arn, task.source, dict(task.inputs), task.shots, task.program_hash)
         with self._lock:
-            for rule in self._task:
+            for rule in self._planned:
                 if not rule.offer(info):
                     continue
                 if rule.kind in ("fail", "cancel") and task.outcome == "complete":
@@ -667,13 +536,26 @@ class Faults:
 # --------------------------------------------------------------------------- service
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class _Handler(HandlerBase):
+    service: FakeBraketService
+
+    def _serve(self) -> None:
+        status, out = self.service.handle(self.command, self.path, self._read_body())
+        error = out.pop("__error__", None)
+        data = json.dumps(out).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if error:
+            self.send_header("x-amzn-ErrorType", error)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
 
 
-class FakeBraketService:
+class FakeBraketService(LocalService):
     """The fake Braket endpoint. `start()` binds 127.0.0.1 on a free port;
     `url` is then the endpoint to give botocore; `stop()` ends every thread.
 
@@ -684,65 +566,25 @@ class FakeBraketService:
         workers: simulator threads (tasks beyond that wait QUEUED).
     """
 
+    _handler = _Handler
+    _thread_prefix = "fake-braket"
+
     def __init__(self, s3_client: Any, devices: Iterable[FakeDevice] | None = None, workers: int = 2):
+        super().__init__(workers)  # _lock, errors (unexpected exceptions inside the service: tests should see none)
         self.s3 = s3_client
         self.devices: dict[str, FakeDevice] = {d.arn: d for d in (devices or default_devices())}
         self.faults = Faults()
-        self._lock = threading.RLock()
         self.log = ServiceLog(self._lock)  # one lock: log snapshots never see a half-made change
-        self._workers_n = workers
         self._tasks: dict[str, Task] = {}
         self._tokens: dict[str, str] = {}
         self._ordinal = itertools.count(1)
         self._capabilities: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._jobs: queue.Queue[str | None] = queue.Queue()
-        self._heap: list[tuple[float, int, str, str]] = []
-        self._heap_seq = itertools.count()
-        self._heap_cv = threading.Condition()
-        self._threads: list[threading.Thread] = []
-        self._server: _Server | None = None
-        self.errors: list[str] = []  # unexpected exceptions inside the service (tests should see none)
 
-    # -- life cycle
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
+    # -- life cycle (url, stop(), context manager: LocalService)
     def start(self) -> FakeBraketService:
         for d in self.devices.values():
             self._capabilities[d.arn] = d.capabilities()
-        handler = type("Handler", (_Handler,), {"service": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        threads = [threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-braket-http")]
-        threads.append(threading.Thread(target=self._scheduler, name="fake-braket-scheduler"))
-        threads += [threading.Thread(target=self._worker, name=f"fake-braket-worker-{i}") for i in range(self._workers_n)]
-        for t in threads:
-            t.daemon = True
-            t.start()
-        self._threads = threads
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        with self._heap_cv:
-            self._heap_cv.notify_all()
-        for _ in range(self._workers_n):
-            self._jobs.put(None)  # wake the workers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-
-    def __enter__(self) -> FakeBraketService:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return super().start()
 
     # -- helpers for tests
     def set_device_status(self, arn: str, status: str) -> None:
@@ -751,13 +593,7 @@ class FakeBraketService:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every task has ended; True if they did within `timeout`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if all(t.status in TERMINAL for t in self._tasks.values()):
-                    return True
-            time.sleep(0.01)
-        return False
+        return self._wait_until(lambda: all(t.status in TERMINAL for t in self._tasks.values()), timeout)
 
     # -- request dispatch
     def handle(self, method: str, raw_path: str, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -1076,27 +912,7 @@ class FakeBraketService:
         if status in TERMINAL:
             task.ended_at = _now()
 
-    def _schedule(self, delay: float, arn: str, what: str) -> None:
-        with self._heap_cv:
-            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), next(self._heap_seq), arn, what))
-            self._heap_cv.notify()
-
-    def _scheduler(self) -> None:
-        while not self._stop.is_set():
-            with self._heap_cv:
-                while not self._stop.is_set():
-                    if self._heap and self._heap[0][0] <= time.monotonic():
-                        _, _, arn, what = heapq.heappop(self._heap)
-                        break
-                    timeout = (self._heap[0][0] - time.monotonic()) if self._heap else 0.2
-                    self._heap_cv.wait(min(max(timeout, 0.0), 0.2))
-                else:
-                    return
-            try:
-                self._step(arn, what)
-            except Exception:
-                self.errors.append(traceback.format_exc())
-
+    # _schedule(delay, arn, what) and the scheduler / worker threads: LocalService
     def _step(self, arn: str, what: str) -> None:
         with self._lock:
             task = self._tasks[arn]
@@ -1111,25 +927,13 @@ class FakeBraketService:
                 self._schedule(task.delay, arn, "execute")
             elif what == "execute" and task.status == "RUNNING":
                 task.executing = True
-                self._jobs.put(arn)
+                self._queue.put(arn)
 
-    def _worker(self) -> None:
-        while not self._stop.is_set():
-            try:
-                arn = self._jobs.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if arn is None:
-                return
-            try:
-                self._execute(arn)
-            except Exception:
-                self.errors.append(traceback.format_exc())
-                with self._lock:
-                    task = self._tasks[arn]
-                    task.executing = False
-                    if task.status not in TERMINAL:
-                        self._set_status(task, "FAILED", "InternalServiceException: fake service error")
+    def _execution_crashed(self, arn: str) -> None:
+        task = self._tasks[arn]
+        task.executing = False
+        if task.status not in TERMINAL:
+            self._set_status(task, "FAILED", "InternalServiceException: fake service error")
 
     def _execute(self, arn: str) -> None:
         with self._lock:
@@ -1198,32 +1002,6 @@ class FakeBraketService:
                 )
             )
         return body, error
-
-
-class _Handler(BaseHTTPRequestHandler):
-    service: FakeBraketService
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # idle keep-alive connections end by themselves
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, out = self.service.handle(self.command, self.path, body)
-        error = out.pop("__error__", None)
-        data = json.dumps(out).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        if error:
-            self.send_header("x-amzn-ErrorType", error)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
 
 __all__ = [

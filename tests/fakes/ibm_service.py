@@ -67,12 +67,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import heapq
 import itertools
 import json
 import math
 import os
-import queue
 import re
 import secrets
 import string
@@ -83,11 +81,10 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .braket_service import Rule
+from ._service import FaultsBase, HandlerBase, LocalService, Rule, ServiceLogBase
 
 DOMAIN = "ibm-cloud.test"  # reserved TLD (RFC 2606): never resolves, so only the proxy reaches it
 CLOUD_URL = f"http://{DOMAIN}"
@@ -320,7 +317,7 @@ class Job:
         return self.history[-1][1] if self.api_status in TERMINAL else None
 
 
-class ServiceLog:
+class ServiceLog(ServiceLogBase):
     """Everything the server saw and did, for assertions.
 
     - `calls`: every request in arrival order (`ApiCall`: operation, method,
@@ -330,46 +327,21 @@ class ServiceLog:
     - `executions`: every job run (`Execution`), one per job at most.
     """
 
+    _call_type = ApiCall
+
     def __init__(self, lock: threading.RLock) -> None:
-        self._lock = lock
-        self._calls: list[ApiCall] = []
-        self._jobs: dict[str, Job] = {}
-        self._executions: list[Execution] = []
-        self._seq = itertools.count(1)
+        super().__init__(lock)
 
-    def _add_call(self, **kw: Any) -> None:
-        with self._lock:
-            self._calls.append(ApiCall(seq=next(self._seq), time=time.monotonic(), **kw))
-
+    # _add_call, _add_execution, calls, executions, calls_to: ServiceLogBase
     def _add_job(self, job: Job) -> None:
-        with self._lock:
-            self._jobs[job.id] = job
-
-    def _add_execution(self, ex: Execution) -> None:
-        with self._lock:
-            self._executions.append(ex)
-
-    @property
-    def calls(self) -> list[ApiCall]:
-        with self._lock:
-            return list(self._calls)
+        self._add_record(job.id, job)
 
     @property
     def jobs(self) -> list[Job]:
-        with self._lock:
-            return [copy.deepcopy(j) for j in self._jobs.values()]
+        return self._copies()
 
     def job(self, job_id: str) -> Job:
-        with self._lock:
-            return copy.deepcopy(self._jobs[job_id])
-
-    @property
-    def executions(self) -> list[Execution]:
-        with self._lock:
-            return list(self._executions)
-
-    def calls_to(self, operation: str) -> list[ApiCall]:
-        return [c for c in self.calls if c.operation == operation]
+        return self._copy(job_id)
 
     def count(self, operation: str | None = None, *, error: str | int | bool | None = False) -> int:
         """Number of calls (to `operation`, if given). ``error=None``: successful ones only;
@@ -396,11 +368,7 @@ class ServiceLog:
         return out
 
     def summary(self) -> str:
-        ops = Counter((c.operation, c.error) for c in self.calls)
-        lines = [f"{op} {err or 'ok'}: {n}" for (op, err), n in sorted(ops.items(), key=str)]
-        lines.append(f"jobs: {dict(self.statuses())}")
-        lines.append(f"executions: {len(self.executions)}")
-        return "\n".join(lines)
+        return self._summary("jobs")
 
 
 # --------------------------------------------------------------------------- faults
@@ -428,7 +396,7 @@ class JobInfo:
     shots: tuple[int, ...]
 
 
-class Faults:
+class Faults(FaultsBase):
     """Fault injection, set per test; every method returns the `Rule` it added (its
     ``.fired`` tells how often it struck). Selectors as in the Braket fake's `Rule`:
     ``nth={1, 3}``, ``every=k``, ``fraction=p, seed=s``, ``limit=n``, ``where=predicate``.
@@ -455,23 +423,7 @@ class Faults:
 
     FAILED_REASON = "The job failed on the device (injected failure)."
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._api: list[Rule] = []
-        self._job: list[Rule] = []
-        self.queue_delay = 0.0
-
-    @staticmethod
-    def _selector(nth, every, fraction, seed, limit, where) -> dict[str, Any]:
-        if every is not None and every < 1:
-            raise ValueError("every must be >= 1")
-        return {"nth": frozenset(nth) if nth is not None else None, "every": every, "fraction": fraction,
-                "seed": seed, "limit": limit, "where": where}
-
-    def _add(self, rules: list[Rule], rule: Rule) -> Rule:
-        with self._lock:
-            rules.append(rule)
-        return rule
+    # _selector, _add, clear(), rules, _api_fault and queue_delay: FaultsBase (job rules: self._planned)
 
     def api_error(self, *operations: str, status: int = 500, code: str | None = None, message: str | None = None,
                   after: bool = False, nth=None, every=None, fraction=None, seed=0, limit=None, where=None) -> Rule:
@@ -489,39 +441,20 @@ class Faults:
                   seed=0, limit=None, where=None) -> Rule:
         rule = Rule(kind="fail", params={"reason": reason or self.FAILED_REASON, "code": code},
                     **self._selector(nth, every, fraction, seed, limit, where))
-        return self._add(self._job, rule)
+        return self._add(self._planned, rule)
 
     def slow_jobs(self, seconds: float, *, nth=None, every=None, fraction=None, seed=0, limit=None,
                   where=None) -> Rule:
         rule = Rule(kind="slow", params={"delay": float(seconds)},
                     **self._selector(nth, every, fraction, seed, limit, where))
-        return self._add(self._job, rule)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._api.clear()
-            self._job.clear()
-            self.queue_delay = 0.0
-
-    @property
-    def rules(self) -> list[Rule]:
-        with self._lock:
-            return list(self._api) + list(self._job)
+        return self._add(self._planned, rule)
 
     # -- server side
-    def _api_fault(self, call: CallInfo) -> Rule | None:
-        with self._lock:
-            hit = None
-            for rule in self._api:
-                if rule.applies(call.operation) and rule.offer(call) and hit is None:
-                    hit = rule
-            return hit
-
     def _plan_job(self, job: Job) -> float:
         """Apply the job rules to a new job; returns its queue delay."""
         info = JobInfo(job.ordinal, job.backend, job.program, tuple(job.tags), job.rows, job.shots)
         with self._lock:
-            for rule in self._job:
+            for rule in self._planned:
                 if not rule.offer(info):
                     continue
                 if rule.kind == "fail" and job.outcome == "complete":
@@ -591,16 +524,47 @@ class Response:
     content_type: str = "application/json"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class _Handler(HandlerBase):
+    """Origin-form requests (to 127.0.0.1) and absolute-form ones (through the proxy) alike."""
+
+    service: FakeIBMRuntimeService
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        parts = urlsplit(self.path)
+        host = parts.hostname if parts.scheme else (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        req = Request(method=self.command, host=(host or "").lower(), path=parts.path, query=parse_qs(parts.query),
+                      headers=self.headers, body=body)
+        resp = self.service.handle(req)
+        if resp.body is None:
+            data = b""
+        elif isinstance(resp.body, str):
+            data = resp.body.encode()
+        else:
+            data = json.dumps(resp.body).encode()
+        self.send_response(resp.status)
+        if data:
+            self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+    def do_CONNECT(self) -> None:
+        self.service.refuse_tunnel(self.path)
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
 
 
 # --------------------------------------------------------------------------- service
 
 
-class FakeIBMRuntimeService:
+class FakeIBMRuntimeService(LocalService):
     """The fake IBM Quantum Platform. `start()` binds 127.0.0.1 on a free port; `url`
     (``http://127.0.0.1:{port}``) is then both the proxy to export as ``HTTP_PROXY``
     and the direct address of the runtime API (``{url}/api/v1``); `stop()` ends every
@@ -613,79 +577,29 @@ class FakeIBMRuntimeService:
         domain: the virtual domain (the account url is ``http://{domain}``).
     """
 
+    _handler = _Handler
+    _thread_prefix = "fake-ibm"
+
     def __init__(self, backends=None, *, noise: bool = True, workers: int = 2, domain: str = DOMAIN):
+        super().__init__(workers)  # _lock, errors (requests nobody should make, and exceptions inside the fake)
         self.domain = domain
         self.backends: dict[str, ServedBackend] = {b.name: b for b in served_backends(backends, noise=noise)}
         self.faults = Faults()
-        self._lock = threading.RLock()
         self.log = ServiceLog(self._lock)
-        self._workers_n = workers
         self._jobs: dict[str, Job] = {}
         self._inputs: dict[str, dict] = {}  # decoded params (pubs as tuples), kept out of the log's copies
         self._ordinal = itertools.count(1)
-        self._stop = threading.Event()
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._heap: list[tuple[float, int, str, str]] = []
-        self._heap_seq = itertools.count()
-        self._heap_cv = threading.Condition()
-        self._threads: list[threading.Thread] = []
-        self._server: _Server | None = None
-        self.errors: list[str] = []  # requests nobody should make, and exceptions inside the fake
 
-    # -- life cycle
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
+    # -- life cycle (url, start(), stop(), context manager: LocalService)
     @property
     def cloud_url(self) -> str:
         """The account ``url`` that makes the SDK address this fake's virtual hosts."""
         return f"http://{self.domain}"
 
-    def start(self) -> FakeIBMRuntimeService:
-        handler = type("Handler", (_Handler,), {"service": self})
-        self._server = _Server(("127.0.0.1", 0), handler)
-        threads = [threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                    name="fake-ibm-http"),
-                   threading.Thread(target=self._scheduler, name="fake-ibm-scheduler")]
-        threads += [threading.Thread(target=self._worker, name=f"fake-ibm-worker-{i}") for i in range(self._workers_n)]
-        for t in threads:
-            t.daemon = True
-            t.start()
-        self._threads = threads
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        with self._heap_cv:
-            self._heap_cv.notify_all()
-        for _ in range(self._workers_n):
-            self._queue.put(None)
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-
-    def __enter__(self) -> FakeIBMRuntimeService:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
     # -- helpers for tests
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every job has ended; True if they did within `timeout`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if all(j.api_status in TERMINAL for j in self._jobs.values()):
-                    return True
-            time.sleep(0.01)
-        return False
+        return self._wait_until(lambda: all(j.api_status in TERMINAL for j in self._jobs.values()), timeout)
 
     def set_backend_status(self, name: str, *, status: str | None = None, operational: bool | None = None) -> None:
         """Change what GetBackendStatus / ListBackends report for backend `name`."""
@@ -1012,27 +926,7 @@ class FakeIBMRuntimeService:
         if status in TERMINAL:
             job.ended_at = _now()
 
-    def _schedule(self, delay: float, job_id: str, what: str) -> None:
-        with self._heap_cv:
-            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), next(self._heap_seq), job_id, what))
-            self._heap_cv.notify()
-
-    def _scheduler(self) -> None:
-        while not self._stop.is_set():
-            with self._heap_cv:
-                while not self._stop.is_set():
-                    if self._heap and self._heap[0][0] <= time.monotonic():
-                        _, _, job_id, what = heapq.heappop(self._heap)
-                        break
-                    timeout = (self._heap[0][0] - time.monotonic()) if self._heap else 0.2
-                    self._heap_cv.wait(min(max(timeout, 0.0), 0.2))
-                else:
-                    return
-            try:
-                self._step(job_id, what)
-            except Exception:
-                self.errors.append(traceback.format_exc())
-
+    # _schedule(delay, job_id, what) and the scheduler / worker threads: LocalService
     def _step(self, job_id: str, what: str) -> None:
         with self._lock:
             job = self._jobs[job_id]
@@ -1045,23 +939,11 @@ class FakeIBMRuntimeService:
                 job.executing = True
                 self._queue.put(job_id)
 
-    def _worker(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job_id = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if job_id is None:
-                return
-            try:
-                self._execute(job_id)
-            except Exception:
-                self.errors.append(traceback.format_exc())
-                with self._lock:
-                    job = self._jobs[job_id]
-                    job.executing = False
-                    if job.api_status not in TERMINAL:
-                        self._set_status(job, "Failed", "Internal error in the fake service")
+    def _execution_crashed(self, job_id: str) -> None:
+        job = self._jobs[job_id]
+        job.executing = False
+        if job.api_status not in TERMINAL:
+            self._set_status(job, "Failed", "Internal error in the fake service")
 
     def _execute(self, job_id: str) -> None:
         with self._lock:
@@ -1147,49 +1029,6 @@ def _error_body(e: ApiError) -> dict[str, Any]:
         return {"errorCode": e.code, "errorMessage": e.message, "context": {"requestId": uuid.uuid4().hex}}
     return {"errors": [{"code": e.code, "message": e.message, "more_info": ""}], "trace": uuid.uuid4().hex,
             "status_code": e.status}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Origin-form requests (to 127.0.0.1) and absolute-form ones (through the proxy) alike."""
-
-    service: FakeIBMRuntimeService
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # idle keep-alive connections end by themselves
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        host = parts.hostname if parts.scheme else (self.headers.get("Host") or "").rsplit(":", 1)[0]
-        req = Request(method=self.command, host=(host or "").lower(), path=parts.path, query=parse_qs(parts.query),
-                      headers=self.headers, body=body)
-        resp = self.service.handle(req)
-        if resp.body is None:
-            data = b""
-        elif isinstance(resp.body, str):
-            data = resp.body.encode()
-        else:
-            data = json.dumps(resp.body).encode()
-        self.send_response(resp.status)
-        if data:
-            self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-    def do_CONNECT(self) -> None:
-        self.service.refuse_tunnel(self.path)
-        self.send_response(403)
-        self.send_header("Content-Length", "0")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
 
 __all__ = [
