@@ -10,12 +10,14 @@ import re
 
 import numpy as np
 import pytest
-import qiskit.qasm2
-import qiskit.qasm3
-from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter
-from qiskit.circuit import library as qlib
-from qiskit.quantum_info import SparsePauliOp, Statevector
+
+pytest.importorskip("qiskit", reason="needs qshift[aer] (Qiskit is the reference and the exporter)")
+import qiskit.qasm2  # noqa: E402
+import qiskit.qasm3  # noqa: E402
+from qiskit import QuantumCircuit  # noqa: E402
+from qiskit.circuit import Parameter  # noqa: E402
+from qiskit.circuit import library as qlib  # noqa: E402
+from qiskit.quantum_info import SparsePauliOp, Statevector  # noqa: E402
 
 import qshift
 from qshift import Circuit
