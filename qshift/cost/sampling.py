@@ -11,7 +11,8 @@ looks inside:
 * :class:`OptimalAllocation`: the same total as ``shots`` on every point, split by each
   point's weight in the result (see :mod:`qshift.cost.shots`);
 * :class:`TargetError`: a pilot measures each point's spread, then each point is topped
-  up until every entry's standard error is about the target.
+  up until every entry's standard error is about the target (for a Hamiltonian, the pilot also
+  measures each measurement group's spread, and the top-ups split their shots by it).
 
 Each strategy also says, without running anything, which executor calls it would
 make (``calls``: circuits, shots per execution, and whether they are new circuits or
@@ -42,6 +43,7 @@ from qshift._seeding import child_ints
 from qshift.cost.shots import optimal_split, top_up
 from qshift.execution.executor import Stats
 from qshift.ir.circuit import Circuit
+from qshift.ir.grouping import blank_estimates, group_spread, n_groups, split_by_group
 from qshift.planning.planner import Plan
 
 __all__ = ["Exact", "FixedShots", "OptimalAllocation", "Samples", "Sampling", "TargetError", "sampling_for"]
@@ -137,19 +139,38 @@ class TargetError:
 
     def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
         pilot_seed, rest_seed = child_ints(self.seed, 2)
-        f1, v1, stats = executor.evaluate(circuit, points, shots=self.pilot_shots, seed=pilot_seed)
+        f1, v1, stats, measured = self._pilot(executor, circuit, points, pilot_seed)
         extra = self._extra(plan, v1)
         total = self.pilot_shots + extra
         values, per_shot = f1.copy(), v1.copy()
         top = np.flatnonzero(extra)
         if len(top):
-            f2, v2, more = run_levels(executor, circuit, points[top], extra[top], rest_seed)
+            f2, v2, more = run_levels(executor, measured, points[top], extra[top], rest_seed)
             more.circuits = 0  # topping up runs circuits the pilot already counted
             stats.add(more)
             w1, w2 = self.pilot_shots / total[top], extra[top] / total[top]
             values[top] = w1[:, None] * f1[top] + w2[:, None] * f2
             per_shot[top] = w1[:, None] * v1[top] + w2[:, None] * v2
         return Samples(values, per_shot / total[:, None], total, stats)
+
+    def _pilot(self, executor, circuit: Circuit, points: np.ndarray, seed) -> tuple:
+        """The pilot's values, per-shot variances and stats, and the circuit the top-ups run.
+
+        For weighted outputs spread over several measurement groups, the pilot measures each
+        output's part in each group (:func:`~qshift.ir.grouping.split_by_group`: the same
+        executions), so the top-ups can split their shots by each group's measured spread
+        instead of its coefficients (:func:`~qshift.ir.grouping.group_spread`).
+        """
+        if not circuit.weighted or n_groups(circuit) == 1:
+            f1, v1, stats = executor.evaluate(circuit, points, shots=self.pilot_shots, seed=seed)
+            return f1, v1, stats, circuit
+        parts, owner = split_by_group(circuit)
+        fp, vp, stats = executor.evaluate(parts, points, shots=self.pilot_shots, seed=seed)
+        f1, v1 = blank_estimates(circuit, len(points))
+        for k, (o, _) in enumerate(owner):
+            f1[:, o] += fp[:, k]
+            v1[:, o] += vp[:, k]
+        return f1, v1, stats, circuit.with_group_weights(group_spread(circuit, owner, vp, self.pilot_shots))
 
     def calls(self, plan: Plan, worst: np.ndarray | None = None) -> list[Call]:
         """The pilot, then one call per top-up level, with the shot variance at its worst case.

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -60,6 +61,11 @@ class Circuit:
         outputs: one observable per output, in order: a :class:`PauliString`, or a
             :class:`PauliSum` (a Hamiltonian, still one output).
         symbols: names of the inputs, in declaration order.
+        group_weights: how a sampling device splits a circuit's shots over its measurement
+            groups (:func:`~qshift.ir.grouping.group_shots`); ``None``: by the coefficients. Set
+            from a pilot's measured spread (:meth:`with_group_weights`); not part of the structure.
+        term_groups: the measurement groups as indices into :attr:`terms`, when they are given
+            rather than found (the per-group circuit of :func:`~qshift.ir.grouping.split_by_group`).
 
     What is measured are the :attr:`terms`: the distinct Pauli products of all outputs.
     Output ``o`` is ``term_weights[o] @ <terms> + output_constants[o]`` (:meth:`combine`).
@@ -70,6 +76,8 @@ class Circuit:
     outputs: tuple[Observable, ...]
     symbols: tuple[str, ...]
     name: str = field(default="circuit", compare=False)
+    group_weights: tuple[float, ...] | None = field(default=None, compare=False, repr=False)
+    term_groups: tuple[tuple[int, ...], ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         _validate(self)
@@ -173,6 +181,10 @@ class Circuit:
         """Whether the outputs are anything but one distinct Pauli product each (then terms are outputs)."""
         return not (self.n_terms == self.n_outputs and np.array_equal(self.term_weights, np.eye(self.n_outputs))
                     and not self.output_constants.any())
+
+    def with_group_weights(self, weights) -> "Circuit":
+        """The same circuit, its shots split over its measurement groups in proportion to ``weights``."""
+        return dataclasses.replace(self, group_weights=tuple(float(w) for w in weights))
 
     def combine(self, term_values: np.ndarray) -> np.ndarray:
         """Output values ``(..., n_outputs)`` from term expectations ``(..., n_terms)``.
