@@ -140,9 +140,8 @@ class JobRun:
                 held.append(_Job(rows, token, entry.attempt, job, reattached=True))
             elif job is None and whole and entry.status == "creating":
                 again.append(_Job(rows, token, entry.attempt))  # never reached the service: same token again
-            elif entry.task_id is not None:  # the service lost it, or only part of it is asked for now
-                if job is None:
-                    self.ledger.ended(entry.task_id, "CANCELLED", "no longer on the service")
+            elif job is None and entry.task_id is not None:  # the service lost it: its rows are sent again
+                self.ledger.ended(entry.task_id, "CANCELLED", "no longer on the service")
         return held, again
 
     def _recorded(self, token: str, job_id: str | None):

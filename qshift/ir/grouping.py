@@ -182,19 +182,23 @@ def group_spread(circuit: Circuit, owner: list[tuple[int, int]], variances: np.n
     """Each group's per-shot standard deviation ``(G,)`` from the parts' variances ``(rows, parts)`` of a run of
     :func:`split_by_group`'s circuit with ``shots`` (relative to ``shots``, as every device reports them),
     averaged over the rows, and never below what ``shots`` can resolve."""
-    n = len(measurement_groups(circuit))
+    groups = measurement_groups(circuit)
     split = group_shots(circuit, shots).astype(float)
-    raw = np.zeros(n)
+    raw = np.zeros(len(groups))
     for k, (_, g) in enumerate(owner):
         raw[g] += float(np.mean(variances[:, k])) * split[g] / shots  # undo the shots / N_g of the report
-    floor = np.array([math.sqrt(float((circuit.term_weights[:, list(g.terms)] ** 2).sum()) / shots)
-                      for g in measurement_groups(circuit)])
+    floor = _coefficient_weights(circuit, groups) / math.sqrt(shots)
     return np.maximum(np.sqrt(np.maximum(raw, 0.0)), floor)
 
 
 def n_groups(circuit: Circuit) -> int:
     """How many executions a sampling device needs per point."""
     return len(measurement_groups(circuit))
+
+
+def _coefficient_weights(circuit: Circuit, groups) -> np.ndarray:
+    """Each group's ``sqrt(sum_o sum_{t in g} w_ot**2)``: its spread if its terms were independent with unit variance."""
+    return np.array([math.sqrt(float((circuit.term_weights[:, list(g.terms)] ** 2).sum())) for g in groups])
 
 
 def group_shots(circuit: Circuit, shots: int) -> np.ndarray:
@@ -213,7 +217,7 @@ def group_shots(circuit: Circuit, shots: int) -> np.ndarray:
     if circuit.group_weights is not None and len(circuit.group_weights) == len(groups):
         w = np.asarray(circuit.group_weights, dtype=float)  # a pilot's measured spread of each group
     else:
-        w = np.array([math.sqrt(float((circuit.term_weights[:, list(g.terms)] ** 2).sum())) for g in groups])
+        w = _coefficient_weights(circuit, groups)
     total = int(shots) * len(groups)
     if total < len(groups) or not w.sum() > 0:
         return np.full(len(groups), int(shots), dtype=np.int64)
