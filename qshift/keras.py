@@ -8,6 +8,12 @@ respect to the weights and to the features, which may come from classical
 layers before it) is the parameter-shift gradient, and nested tapes give higher
 orders exactly as in :mod:`qshift.tf`.
 
+Training on a simulator: ``method="adjoint"`` (exact simulators such as
+``device="local"``) makes each backward pass one adjoint vector-Jacobian
+product per example, whatever the number of symbols, instead of ``2n + 1``
+circuits; derivatives are the same to rounding. Keep the default (the shift
+rule) to count or price what a QPU will run.
+
 Features straight from the dataset: with ``input_gradients=False`` the layer
 differentiates only its weights (``qshift.tf.function(..., wrt=weights)``).
 The gradient with respect to the input features is then zero, as if they
@@ -18,7 +24,7 @@ trainable comes before the layer: a ``Dense`` layer feeding it would get no
 gradient through the circuit and would never learn.
 
 Saving: ``get_config`` carries the circuit as OpenQASM 3 text
-(``circuit.to_qasm()``), the symbol split, ``input_gradients``, the initializer and the device name;
+(``circuit.to_qasm()``), the symbol split, ``input_gradients``, ``method``, the initializer and the device name;
 the class is registered with Keras, so a ``.keras`` file containing the layer
 loads back with ``keras.models.load_model`` once ``qshift.keras`` is imported.
 The circuit values run in ``tf.numpy_function``, which XLA cannot compile: the
@@ -62,7 +68,8 @@ class QuantumLayer(keras.layers.Layer):
         inputs: symbol names fed by the input features, in feature order (input shape ``(..., len(inputs))``).
         weights: symbol names the layer trains (default: every symbol not in ``inputs``).
         initializer: Keras initializer of the weights (default uniform in ``[-pi, pi)``).
-        device, shots, shift, seed: as for :func:`qshift.tf.function`.
+        device, shots, shift, seed, method: as for :func:`qshift.tf.function` (``method="adjoint"``: the
+            adjoint method on an exact simulator, the fastest way to train there).
         input_gradients: ``False`` differentiates the weights only: the input features get a zero
             gradient and cost no circuits (for data fed straight from the dataset; see the module notes).
         **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``).
@@ -87,7 +94,7 @@ class QuantumLayer(keras.layers.Layer):
     """
 
     def __init__(self, circuit, inputs, weights=None, *, initializer=None, device="local", shots=None,
-                 shift=None, seed=None, input_gradients=True, **kwargs):
+                 shift=None, seed=None, input_gradients=True, method="shift", **kwargs):
         _require_tensorflow_backend()
         super().__init__(**kwargs)
         self.circuit = qtf._as_circuit(circuit)
@@ -96,7 +103,9 @@ class QuantumLayer(keras.layers.Layer):
         self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
         self.input_gradients = _flag(input_gradients, "input_gradients")
         wrt = None if self.input_gradients else _used(self.circuit, self.weight_symbols)
-        self.function = qtf.function(self.circuit, device=device, shots=shots, shift=shift, seed=seed, wrt=wrt)
+        self.method = method
+        self.function = qtf.function(self.circuit, device=device, shots=shots, shift=shift, seed=seed, wrt=wrt,
+                                     method=method)
         given = self.input_symbols + self.weight_symbols
         self._symbol_order = tuple(given.index(s) for s in self.circuit.symbols)
         self.supports_jit = False
@@ -136,7 +145,7 @@ class QuantumLayer(keras.layers.Layer):
         return {**super().get_config(), "circuit": self.circuit.to_qasm(), "inputs": list(self.input_symbols),
                 "weights": list(self.weight_symbols), "initializer": keras.initializers.serialize(self.initializer),
                 "device": self.device, "shots": self.shots, "shift": self.shift, "seed": self.seed,
-                "input_gradients": self.input_gradients}
+                "input_gradients": self.input_gradients, "method": self.method}
 
     @classmethod
     def from_config(cls, config: dict) -> "QuantumLayer":

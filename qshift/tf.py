@@ -79,6 +79,20 @@ Input features fed straight from a dataset are the use: their derivatives are
 never needed (``QuantumLayer(..., input_gradients=False)`` in
 :mod:`qshift.keras`).
 
+The adjoint method. With ``method="adjoint"`` (exact simulators), the gradient
+of ``D0`` is not ``einsum(u, D1(x))``: it is one op ``V(x, u)``, the
+vector-Jacobian product by the adjoint method (one forward and one backward
+sweep per row, the Jacobian never formed), which is all a training step needs.
+``V``'s own custom gradient goes back into the family: ``dV/du . w = D1(x) w``
+and ``dV/dx . w = u . D2(x) . w``, where ``D1`` is the adjoint Jacobian and ``D2``
+the shift rule applied to adjoint gradients (or the shifted batch, whichever the
+simulator's cost model finds cheaper; see :func:`qshift.derivatives`). Nested
+tapes therefore work as with the shift rule, and ``f.stats`` counts the sweeps
+(``forward_sweeps``, ``backward_sweeps``) besides any circuits. Inside a
+vectorized ``tape.jacobian`` the upstream depends on pfor's loop index, and pfor
+would rewrite ``V`` and drop its gradient; there ``D0``'s gradient stays
+``einsum(u, D1(x))`` with the adjoint Jacobian ``D1`` (one run for all entries).
+
 ``numpy_function`` cannot be compiled by XLA: keep ``jit_compile`` off (the
 Keras layer tells Keras so).
 
@@ -128,7 +142,8 @@ _LOOP_VAR = re.compile(r"(^|/)loop_body(_\d+)?/PlaceholderWithDefault(_\d+)?$")
 
 
 def function(circuit, device="local", shots: int | None = None, shift: float | None = None, *,
-             seed: int | None = None, cache_size: int = 100_000, executor=None, wrt=None) -> "QuantumFunction":
+             seed: int | None = None, cache_size: int = 100_000, executor=None, wrt=None,
+             method: str = "shift") -> "QuantumFunction":
     """A TensorFlow callable ``f(values) -> expectations`` with parameter-shift derivatives of any order.
 
     Args:
@@ -143,6 +158,10 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
         wrt: the symbol names to differentiate (default ``None``: every symbol). The others are
             constants: their derivatives, of every order, are zero (as with ``tf.stop_gradient``)
             and cost no circuits, so a gradient runs ``2 * len(wrt) + 1`` circuits per row.
+        method: ``"shift"`` (default: every order by the shift rule, the circuits a QPU runs) or
+            ``"adjoint"`` (exact simulators such as ``"local"``: a backward pass is one adjoint
+            vector-Jacobian product per row, whatever the number of symbols; higher orders as in
+            :func:`qshift.derivatives`). See "The adjoint method" in the module notes.
 
     Returns:
         A :class:`QuantumFunction`: ``values`` ``(..., n_symbols)`` -> ``(..., n_outputs)``, computed
@@ -167,7 +186,7 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
         3
     """
     return QuantumFunction(circuit, device=device, shots=shots, shift=shift, seed=seed, cache_size=cache_size,
-                           executor=executor, wrt=wrt)
+                           executor=executor, wrt=wrt, method=method)
 
 
 class QuantumFunction:
@@ -182,15 +201,18 @@ class QuantumFunction:
     """
 
     def __init__(self, circuit, *, device="local", shots=None, shift=None, seed=None, cache_size=100_000,
-                 executor=None, wrt=None):
+                 executor=None, wrt=None, method="shift"):
         self.circuit = _as_circuit(circuit)
-        self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
+        self.device, self.shots, self.shift, self.seed, self.method = device, shots, shift, seed, method
         self.wrt = wrt_names(self.circuit, wrt)
         self.executor = as_executor(executor, device, cache=EvaluationCache(cache_size), progress=False)
         self._request = Request.of(self.circuit, np.zeros(self.circuit.n_symbols),
                                    Arguments(orders=(0,), shots=shots, seed=seed, shift=shift, wrt=self.wrt,
-                                             executor=self.executor))
+                                             executor=self.executor, method=method))
         self._wrt_index = None if self.wrt is None else np.array(self._request.plan.wrt, dtype=np.intp)
+        self._slot_to_symbol = self.circuit.slot_jacobian.copy()  # d angle / d symbol, zero off wrt
+        if self._wrt_index is not None:
+            self._slot_to_symbol[:, np.setdiff1d(np.arange(self.circuit.n_symbols), self._wrt_index)] = 0
         self._lock = threading.Lock()
         self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
@@ -248,11 +270,45 @@ class QuantumFunction:
             def grad(upstream):
                 if upstream is None:
                     return None
+                if order == 0 and self.method == "adjoint" and not _varies_in_pfor_loop(upstream):
+                    return self._vjp_op(root)(source, upstream)
                 return _vjp(upstream, self._op(order + 1, root)(source), order)
 
             return self._evaluate(order, x), grad
 
         return derivative_op
+
+    def _vjp_op(self, root):
+        """``V(x, u) = u . D1(x)`` by the adjoint method (``method="adjoint"``), with its custom gradient:
+        linear in ``u`` (through ``D1``) and, in ``x``, ``u . D2(x) . w`` (through ``D2``)."""
+
+        @tf.custom_gradient
+        def vjp_op(x, upstream):
+            source = root if _is_eager(root) else tf.identity(x)
+            weights = tf.identity(upstream)
+
+            def grad(w):
+                if w is None:
+                    return None, None
+                d1 = self._op(1, root)(source)
+                d2 = self._op(2, root)(source)
+                return (tf.einsum("...kij,...k,...i->...j", d2, weights, w),
+                        tf.einsum("...ki,...i->...k", d1, w))
+
+            out = tf.numpy_function(self._vjp, [x, upstream], tf.float64, stateful=False, name="qshift_adjoint_vjp")
+            out.set_shape(x.shape)
+            return out, grad
+
+        return vjp_op
+
+    def _vjp(self, x: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+        """NumPy side of the adjoint VJP: ``(..., n_symbols)`` from values and upstream ``(..., n_outputs)``."""
+        if x.size == 0:
+            return np.zeros(x.shape)
+        rows, _ = self.circuit.check_values(x)
+        result = self.executor.adjoint(self.circuit, self.circuit.slot_angles(rows),
+                                       np.asarray(upstream, dtype=np.float64).reshape(len(rows), -1))
+        return (result.gradients @ self._slot_to_symbol).reshape(x.shape)
 
     def _evaluate(self, order: int, x) -> "tf.Tensor":
         out = tf.numpy_function(functools.partial(self._tensor, order), [x], tf.float64, stateful=False,
@@ -332,6 +388,15 @@ def _refuse_loop_variant(x) -> None:
         received=f"{x.name}, computed from the loop index of a pfor body",
         fix="call f on the whole batch (it accepts leading batch dimensions) instead of vectorized_map; "
             "for Jacobians, nested tape.jacobian works as is, or use experimental_use_pfor=False")
+
+
+def _varies_in_pfor_loop(tensor) -> bool:
+    """Whether ``tensor`` changes with the loop index of a vectorized loop (a ``tape.jacobian`` with pfor).
+
+    Such an upstream would make pfor rewrite the adjoint VJP op and drop its gradient, so the backward
+    pass then contracts it with the (adjoint) Jacobian op ``D1`` instead, which pfor keeps as it is.
+    """
+    return not _is_eager(tensor) and _depends_on_pfor_loop(tensor)
 
 
 def _depends_on_pfor_loop(tensor) -> bool:

@@ -40,7 +40,7 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
                 orders=None, executor=None, progress: bool | None = None,
                 max_cost: float | None = None, target_stderr: float | None = None,
                 allocation: str | None = None, pilot_shots: int = 100, store=None,
-                resume: bool | None = None) -> Derivatives:
+                resume: bool | None = None, method: str = "shift") -> Derivatives:
     """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
 
     Args:
@@ -91,6 +91,15 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
             latest recorded request (its results come from the store; ``stats.from_store``).
             ``False``: always sample anew. A seeded request always runs with its seed (the same
             numbers, from the store when there); exact results have no seed.
+        method: ``"shift"`` (default): every derivative by the shift rule, the circuits a QPU would
+            run (``stats.circuits`` counts them). ``"adjoint"``: exact simulators only (``device=
+            "local"``, no shots): the gradient by the adjoint method, one forward and one backward
+            sweep per row and output whatever the number of symbols (``stats.forward_sweeps``,
+            ``stats.backward_sweeps``); above order 1, the shift rule applied to adjoint gradients
+            (a Hessian in ``2P + 1`` adjoint runs per row) or the shifted batch, whichever the
+            simulator's cost model finds cheaper (``Derivatives.method`` says which ran). Pick it
+            to train or explore on a simulator; keep the default to count, price or rehearse what
+            hardware will run.
 
     Example:
         >>> import qshift, numpy as np
@@ -111,8 +120,15 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
         >>> again = qshift.derivatives(c, [0.5], shots=100, store=store, resume=True)
         >>> b.stats.from_store, again.stats.from_store, bool((again.jacobian == b.jacobian).all())
         (0, 3, True)
+
+        The adjoint method (exact simulators): no circuits, one forward and one backward sweep:
+
+        >>> a = qshift.derivatives(c, [0.5], method="adjoint")
+        >>> bool(np.allclose(a.jacobian, np.cos(0.5))), a.stats.circuits, a.stats.forward_sweeps, a.method
+        (True, 0, 1, 'adjoint')
     """
     args = Arguments(order=order, orders=orders, device=device, shots=shots, seed=seed, shift=shift, rule=rule,
                      wrt=wrt, executor=executor, progress=progress, max_cost=max_cost, target_stderr=target_stderr,
-                     allocation=allocation, pilot_shots=pilot_shots, store=store, resume=resume)
+                     allocation=allocation, pilot_shots=pilot_shots, store=store, resume=resume,
+                     method=method)
     return run(Request.of(circuit, values, args))

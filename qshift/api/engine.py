@@ -9,6 +9,19 @@ what lets :mod:`qshift.tf` call :func:`run` for every order of every call.
 The one thing decided per run is the seed of a sampled request that keeps a
 store: the store records it with the request (see :func:`run`).
 
+``method="adjoint"`` (exact simulators). Orders 0 and 1 come from one adjoint run
+at the rows (the Jacobian: one backward sweep per output). Above order 1, the
+order-``k`` tensor is the shift rule of order ``k - 1`` applied to the adjoint
+Jacobian, one level up the same recursion as the TensorFlow op's: the planner
+plans order ``k - 1``, the adjoint method evaluates value and Jacobian at every
+planned point (``2P + 1`` points per row for a Hessian of two-term gates instead
+of ``2P^2 + P + 1`` circuits), and the plan's contraction treats every
+(output, slot) entry of the Jacobian as one more output. The device's cost
+model (:meth:`~qshift.backends.local.LocalSimulator.run_cost` against
+:meth:`~qshift.backends.local.LocalSimulator.adjoint_cost`, in full-size kernel
+applications) picks that or the plain shifted batch, and
+:attr:`~qshift.Derivatives.method` says which ran.
+
 Example:
     >>> import qshift
     >>> from qshift.api.request import Arguments, Request
@@ -30,6 +43,7 @@ from qshift.api.request import Request
 from qshift.api.result import Derivatives
 from qshift.cost.sampling import Samples, Sampling
 from qshift.execution.store import request_key
+from qshift.planning.planner import Plan, make_plan
 
 __all__ = ["run"]
 
@@ -44,6 +58,10 @@ def run(request: Request) -> Derivatives:
     ``request.resume=True`` replays the latest recorded one from the store instead.
     """
     circuit, plan = request.circuit, request.plan
+    if request.method == "adjoint":
+        adjoint = _adjoint_plan(request)
+        if adjoint is not None:
+            return _run_adjoint(request, adjoint)
     points = plan.points(circuit.slot_angles(request.rows))
     with _recorded(request, points) as sampling:
         samples = sampling.run(request.executor, circuit, plan, points)
@@ -61,6 +79,51 @@ def _recorded(request: Request, points: np.ndarray) -> Iterator[Sampling]:
     key = request_key(request.circuit.fingerprint, backend.cache_key, request.shots, points, sampling)
     with store.request(key, backend.cache_key, sampling.seed, resume=request.resume) as seed:
         yield replace(sampling, seed=seed)
+
+
+def _adjoint_plan(request: Request) -> Plan | None:
+    """The plan of the adjoint gradients' points (one order lower), or ``None`` when the plain run costs
+    the device less: a value alone is one circuit per row, orders 0 and 1 are one adjoint run at the
+    rows, and above order 1 the cost model decides."""
+    orders, circuit = request.plan.orders, request.circuit
+    if max(orders) == 0:  # a value is one circuit per row
+        return None
+    inner = tuple(sorted({max(k - 1, 0) for k in orders}))
+    plan = make_plan(circuit, inner, wrt=request.wrt, shift=request.shift, rows=len(request.rows))
+    if max(orders) <= 1:
+        return plan
+    backend = request.executor.backend
+    base = circuit.slot_angles(request.rows)
+    n_points = len(plan.points(base))
+    adjoint_cost = backend.adjoint_cost(circuit, n_points, n_points * circuit.n_outputs)
+    return plan if adjoint_cost <= backend.run_cost(circuit, request.plan.points(base)) else None
+
+
+def _run_adjoint(request: Request, plan: Plan) -> Derivatives:
+    """Value and derivatives from adjoint Jacobians at the points of ``plan`` (see the module notes)."""
+    circuit, executor = request.circuit, request.executor
+    before = executor.stats.copy()
+    base = circuit.slot_angles(request.rows)
+    points = base if max(request.plan.orders) <= 1 else plan.points(base)
+    result = executor.adjoint(circuit, points)
+    n_out, rows = circuit.n_outputs, len(request.rows)
+    if points is base:
+        inner = {0: np.concatenate([result.values, result.gradients.reshape(rows, -1)], axis=1)}
+    else:
+        inner, _ = plan.contract(np.concatenate([result.values, result.gradients.reshape(len(points), -1)], axis=1))
+    slot_to_wrt = circuit.slot_jacobian[:, list(plan.wrt)]  # d angle / d symbol, on the wrt axis
+    tensors = {}
+    for k in request.plan.orders:
+        t = inner[max(k - 1, 0)]
+        if k == 0:
+            tensors[0] = t[:, :n_out]
+            continue
+        lower = t[:, n_out:].reshape((rows, n_out, circuit.n_slots) + t.shape[2:])
+        tensors[k] = np.moveaxis(np.tensordot(lower, slot_to_wrt, axes=([2], [0])), -1, 2)
+    head = request.batch + (n_out,)
+    tensors = {k: v.reshape(head + (len(plan.wrt),) * k) for k, v in tensors.items()}
+    return Derivatives(tensors, None, executor.stats - before, plan, method="adjoint" if points is base
+                       else "adjoint+shift")
 
 
 def _result(request: Request, samples: Samples) -> Derivatives:

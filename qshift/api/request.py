@@ -70,6 +70,10 @@ class Arguments:
     pilot_shots: int = 100
     store: object = None
     resume: bool | None = None
+    method: str = "shift"
+
+
+METHODS = ("shift", "adjoint")
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ class Request:
         wrt, shift: as given, to plan again at other orders (:meth:`at`).
         resume: whether an unseeded sampled request replays a recorded one (``None``: only an
             interrupted one; see :func:`qshift.api.engine.run`).
+        method: ``"shift"`` (every derivative by the shift rule: the circuits a QPU would run) or
+            ``"adjoint"`` (exact simulators: gradients by the adjoint method, higher orders by the
+            shift rule applied to adjoint gradients, or the shifted batch when that is cheaper).
     """
 
     circuit: Circuit
@@ -99,6 +106,7 @@ class Request:
     wrt: object = None
     shift: float | None = None
     resume: bool | None = None
+    method: str = "shift"
 
     @classmethod
     def of(cls, circuit: Circuit, values, args: Arguments) -> "Request":
@@ -108,6 +116,7 @@ class Request:
         check_max_cost(args.max_cost)
         check_pilot_shots(args.pilot_shots)  # also when no target uses it: a bad value is a mistake either way
         _check_resume(args.resume)
+        method = _check_method(args.method)
         rows, batch = circuit.check_values(values)
         orders = check_orders(args.order, args.orders)
         _check_result(circuit, orders, args.wrt, len(rows), batch)
@@ -120,9 +129,12 @@ class Request:
             raise RequestError("resume=True replays a request from the store, and this one has none",
                                expected="a store", received="no evaluation store",
                                fix="pass store= the file the earlier run used (or leave resume out)")
+        if method == "adjoint":
+            _check_adjoint(executor, shots, args)
         sampling = _sampling(shots, optimal, args)
         check_cost(the_plan, circuit, executor.backend, shots, args.max_cost, sampling)
-        return cls(circuit, rows, batch, the_plan, executor, shots, sampling, args.wrt, args.shift, args.resume)
+        return cls(circuit, rows, batch, the_plan, executor, shots, sampling, args.wrt, args.shift, args.resume,
+                   method)
 
     @property
     def exact(self) -> bool:
@@ -183,6 +195,34 @@ def _family(circuit: Circuit, rows: int, args: Arguments) -> tuple[str, bool]:
     order_args = {"order": args.order, "rows": rows, "wrt": args.wrt, "shift": args.shift, "orders": args.orders}
     return request_family(circuit, args.rule, args.target_stderr, args.allocation, order_args, args.device,
                           args.pilot_shots)
+
+
+def _check_method(method) -> str:
+    if not isinstance(method, str) or method not in METHODS:
+        raise RequestError("unknown differentiation method", expected="method='shift' (the default: the shift "
+                           "rule, the circuits a QPU runs) or method='adjoint' (exact simulators only)",
+                           received=f"method={method!r}", fix="pass method='shift' or method='adjoint'")
+    return method
+
+
+def _check_adjoint(executor, shots: int | None, args: Arguments) -> None:
+    """Refuse ``method="adjoint"`` where it cannot run: with shots, on a device without it, with a shot rule."""
+    backend = executor.backend
+    fix = "leave method= out (the shift rule runs anywhere), or run exactly on device='local'"
+    if shots is not None:
+        raise RequestError("method='adjoint' differentiates exact statevectors, and this request samples shots",
+                           expected="an exact run (shots=None on an exact simulator such as 'local')",
+                           received=f"shots={shots} on device {backend.name!r}", fix=fix)
+    if getattr(backend, "adjoint", None) is None or not callable(getattr(executor, "adjoint", None)):
+        where = "a Dask cluster" if not callable(getattr(executor, "adjoint", None)) else f"device {backend.name!r}"
+        raise RequestError(f"method='adjoint' is not available on {where}",
+                           expected="the local statevector simulator in this process (device='local')",
+                           received=where, fix=fix)
+    if args.rule != "standard" or args.target_stderr is not None or args.allocation is not None:
+        raise RequestError("method='adjoint' is exact and takes no shot rule",
+                           expected="rule='standard', no target_stderr and no allocation",
+                           received=f"rule={args.rule!r}, target_stderr={args.target_stderr!r}, "
+                                    f"allocation={args.allocation!r}", fix="leave those arguments out")
 
 
 def _check_resume(resume) -> None:

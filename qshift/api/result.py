@@ -31,8 +31,13 @@ class Derivatives:
             :meth:`standard_error` then gives zeros).
         stats: what this request executed (circuits, jobs, executions, shots, cache hits; with a
             store, points from the store, re-attached and submitted).
-        plan: the plan that was run.
+        plan: the plan that was run (with ``method="adjoint"`` above order 1: the plan of the
+            shifted adjoint gradients, one order lower).
         store: the evaluation store's file, when one was used.
+        method: how the derivatives were computed: ``"shift"`` (the shift rule: circuits),
+            ``"adjoint"`` (one forward and backward sweep per row and output) or ``"adjoint+shift"``
+            (the shift rule applied to adjoint gradients). With ``method="adjoint"`` above order 1 the
+            cheaper of ``"adjoint+shift"`` and ``"shift"`` runs, by the simulator's cost model.
     """
 
     tensors: dict[int, np.ndarray]
@@ -42,6 +47,7 @@ class Derivatives:
     point_variances: np.ndarray | None = field(default=None, repr=False)
     shots_per_point: np.ndarray | None = field(default=None, repr=False)
     store: str | None = field(default=None, repr=False)
+    method: str = field(default="shift", repr=False)
 
     def derivative(self, k: int) -> np.ndarray:
         """The order-``k`` tensor: ``batch + (n_out,) + (n_symbols,) * k``."""

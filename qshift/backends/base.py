@@ -20,6 +20,8 @@ What the core reads, and nothing else:
 ``cache_key``          what identifies its results in caches and the store (default ``name``)
 ``rows_per_chunk``     how many rows fit in memory at once (``None``: no hint)
 ``iter_run``           stream rows as provider tasks finish, recording tasks in a ledger
+``adjoint``            optional: values and gradients by the adjoint method (``None``: the device
+                       cannot; see :meth:`qshift.backends.local.LocalSimulator.adjoint`)
 =====================  ======================================================================
 
 :meth:`Backend.resolve_shots` decides whether a request runs exactly or with how
@@ -93,6 +95,7 @@ class Backend:
     default_shots: int | None = None
     profile: DeviceProfile | None = None
     cloud: bool = False
+    adjoint = None  # a device that differentiates by the adjoint method defines adjoint(circuit, angles, upstream)
 
     @property
     def cache_key(self) -> str:

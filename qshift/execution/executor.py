@@ -90,6 +90,9 @@ class Stats:
         reattached: points whose provider tasks were submitted by an earlier run and collected by
             this one (a rerun after a crash).
         submitted: points sent to the device by this run (``circuits - reattached``).
+        forward_sweeps: rows run forward by the adjoint method (``method="adjoint"``).
+        backward_sweeps: adjoint states swept back: one per row for a vector-Jacobian product,
+            one per row and output for a Jacobian.
     """
 
     circuits: int = 0
@@ -100,6 +103,8 @@ class Stats:
     from_store: int = 0
     reattached: int = 0
     submitted: int = 0
+    forward_sweeps: int = 0
+    backward_sweeps: int = 0
 
     def add(self, other: "Stats") -> None:
         for f in fields(self):
@@ -220,6 +225,19 @@ class Executor:
         with self._lock:
             self._evaluate(pending)
         return pending.values, pending.variances, pending.request
+
+    def adjoint(self, circuit: Circuit, angles: np.ndarray, upstream: np.ndarray | None = None):
+        """Exact values and slot-angle gradients by the backend's adjoint method, counted in :attr:`stats`.
+
+        ``upstream`` ``(B, n_outputs)`` gives the vector-Jacobian product, ``None`` the Jacobian (see
+        :meth:`qshift.backends.local.LocalSimulator.adjoint`). Nothing is cached: a training step's
+        upstream differs every time. The caller checks that the backend has an ``adjoint`` method.
+        """
+        with self._lock:
+            result = self.backend.adjoint(circuit, np.ascontiguousarray(angles, dtype=float), upstream)
+            self.stats.add(Stats(jobs=1, forward_sweeps=result.forward_sweeps,
+                                 backward_sweeps=result.backward_sweeps))
+        return result
 
     def _pending(self, circuit: Circuit, angles, shots: int | None, seed: int | None) -> "_Pending":
         """The call's rows, keys and empty answers; sampled results get a cache of their own unless reused."""

@@ -222,6 +222,26 @@ class Circuit:
         return np.array([op.angle.a for op in ops], dtype=float), np.array([op.angle.b for op in ops], dtype=float)
 
     @cached_property
+    def slot_jacobian(self) -> np.ndarray:
+        """``(n_slots, n_symbols)``: d slot angle / d symbol value (each slot's ``a`` in its symbol's column).
+
+        A gradient by slot angles times this is the gradient by symbols (tied and affine angles summed).
+
+        Example:
+            >>> import qshift
+            >>> b = qshift.CircuitBuilder(1)
+            >>> t = b.input("t")
+            >>> c = b.rx(2 * t, 0).ry(t + 1, 0).expectation("Z0").build()
+            >>> c.slot_jacobian.tolist()
+            [[2.0], [1.0]]
+        """
+        a, _ = self.slot_coefficients
+        jacobian = np.zeros((self.n_slots, self.n_symbols))
+        jacobian[np.arange(self.n_slots), self.slot_symbol] = a
+        jacobian.flags.writeable = False
+        return jacobian
+
+    @cached_property
     def slot_periods(self) -> np.ndarray:
         """For each slot, the period of its gate (shifts are folded modulo it)."""
         return np.array([self.operations[i].spec.period for i in self.slot_operations], dtype=float)

@@ -48,6 +48,7 @@ import numpy as np
 
 from qshift._errors import DeviceError, SimulationMemoryError
 from qshift.backends._common import bytes_text, check_angles
+from qshift.backends.local.adjoint import AdjointResult, adjoint, adjoint_cost
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.local.compile import _compile, _Program
 from qshift.backends.local.kernels import _Expand, _Fresh
@@ -139,6 +140,47 @@ class LocalSimulator(Backend):
             sampled = _sample(terms, shots, seed)
             return RunResult(sampled.values, sampled.variances, rows * n_groups(circuit), 1)
         return RunResult(circuit.combine(terms), None, rows, 1)
+
+    def run_cost(self, circuit: Circuit, angles: np.ndarray) -> int:
+        """Full-size kernel applications a :meth:`run` of ``angles`` makes: one per kernel and distinct
+        prefix of angles (the shared prefixes of the module notes), plus one measurement per row.
+
+        The cost model behind ``method="adjoint"``'s choice between a shifted batch and shifted
+        adjoint gradients (:meth:`adjoint_cost` is the other side).
+        """
+        program = _compile(circuit)
+        rows = angles[_row_order(angles, program.read_order)]
+        change = np.zeros(len(rows), dtype=bool)
+        change[:1] = True
+        total = len(rows)
+        for kernel in program.kernels:
+            if kernel.slots:
+                change[1:] |= (rows[1:, kernel.slots] != rows[:-1, kernel.slots]).any(axis=1)
+            if not isinstance(kernel, _Fresh):  # the product-state prologue works on small states
+                total += int(np.count_nonzero(change))
+        return total
+
+    def adjoint_cost(self, circuit: Circuit, rows: int, states: int) -> int:
+        """Full-size kernel applications (and reductions) of an adjoint run of ``rows`` rows sweeping
+        ``states`` adjoint states back; comparable with :meth:`run_cost`."""
+        return adjoint_cost(circuit, rows, states)
+
+    def adjoint(self, circuit: Circuit, angles: np.ndarray, upstream: np.ndarray | None = None) -> AdjointResult:
+        """Exact values and derivatives by every slot angle, by the adjoint method (:mod:`~qshift.backends.local.adjoint`).
+
+        ``upstream`` ``(B, n_outputs)``: the vector-Jacobian product ``(B, n_slots)``; ``None``: the
+        Jacobian ``(B, n_outputs, n_slots)``. One forward sweep per row, and one backward sweep per
+        row (a product) or per row and output (the Jacobian), in chunks of rows that fit ``max_memory``.
+
+        Example:
+            >>> import numpy as np, qshift
+            >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+            >>> r = LocalSimulator().adjoint(c, np.array([[0.5]]))
+            >>> np.allclose(r.gradients[0, 0], np.cos(0.5))
+            True
+        """
+        angles = check_angles(circuit, angles)
+        return adjoint(circuit, angles, upstream, max_memory=self.max_memory)
 
 
 _UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
