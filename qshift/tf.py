@@ -138,6 +138,8 @@ __all__ = ["QuantumFunction", "function"]
 
 _MEMO_ENTRIES = 8  # derivative tensors kept for repeated requests at the same values ...
 _MEMO_BYTES = 64 * 2**20  # ... and at most this much memory for them
+_TAPES = 2  # forward sweeps kept for their backward pass (method="adjoint") ...
+_TAPE_BYTES = 256 * 2**20  # ... and at most this much memory for them
 _LOOP_VAR = re.compile(r"(^|/)loop_body(_\d+)?/PlaceholderWithDefault(_\d+)?$")
 
 
@@ -215,6 +217,7 @@ class QuantumFunction:
             self._slot_to_symbol[:, np.setdiff1d(np.arange(self.circuit.n_symbols), self._wrt_index)] = 0
         self._lock = threading.Lock()
         self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._tapes: OrderedDict[tuple, object] = OrderedDict()  # method="adjoint": forward sweeps by values
 
     @property
     def stats(self) -> Stats:
@@ -301,14 +304,32 @@ class QuantumFunction:
 
         return vjp_op
 
+    def _record(self, x: np.ndarray) -> np.ndarray | None:
+        """The values at ``x`` from a recorded forward sweep, kept for the backward pass's VJP (``None``
+        when the device cannot keep it)."""
+        rows, _ = self.circuit.check_values(x)
+        tape = self.executor.adjoint_tape(self.circuit, self.circuit.slot_angles(rows))
+        if tape is None:
+            return None
+        self._tapes[_values_key(x)] = tape
+        while len(self._tapes) > _TAPES or sum(t.nbytes for t in self._tapes.values()) > _TAPE_BYTES:
+            self._tapes.popitem(last=False)
+        return tape.values
+
     def _vjp(self, x: np.ndarray, upstream: np.ndarray) -> np.ndarray:
-        """NumPy side of the adjoint VJP: ``(..., n_symbols)`` from values and upstream ``(..., n_outputs)``."""
+        """NumPy side of the adjoint VJP: ``(..., n_symbols)`` from values and upstream ``(..., n_outputs)``:
+        the backward sweep of the forward pass's tape, or a whole adjoint run when there is none."""
         if x.size == 0:
             return np.zeros(x.shape)
         rows, _ = self.circuit.check_values(x)
-        result = self.executor.adjoint(self.circuit, self.circuit.slot_angles(rows),
-                                       np.asarray(upstream, dtype=np.float64).reshape(len(rows), -1))
-        return (result.gradients @ self._slot_to_symbol).reshape(x.shape)
+        upstream = np.asarray(upstream, dtype=np.float64).reshape(len(rows), -1)
+        with self._lock:
+            tape = self._tapes.pop(_values_key(x), None)
+        if tape is not None:
+            gradients = self.executor.adjoint_gradients(tape, upstream)
+        else:
+            gradients = self.executor.adjoint(self.circuit, self.circuit.slot_angles(rows), upstream).gradients
+        return (gradients @ self._slot_to_symbol).reshape(x.shape)
 
     def _evaluate(self, order: int, x) -> "tf.Tensor":
         out = tf.numpy_function(functools.partial(self._tensor, order), [x], tf.float64, stateful=False,
@@ -318,7 +339,7 @@ class QuantumFunction:
 
     def _tensor(self, order: int, x: np.ndarray) -> np.ndarray:
         """NumPy side of ``D{order}``: memo, then cache, then the device."""
-        key = (order, x.shape, np.ascontiguousarray(x, dtype=np.float64).tobytes())
+        key = (order,) + _values_key(x)
         with self._lock:
             hit = self._memo.get(key)
             if hit is not None:
@@ -338,6 +359,10 @@ class QuantumFunction:
         shape = x.shape[:-1] + (self.circuit.n_outputs,) + (self.circuit.n_symbols,) * order
         if x.size == 0 and self.circuit.n_symbols:
             return np.zeros(shape)
+        if order == 0 and self.method == "adjoint":
+            values = self._record(x)
+            if values is not None:
+                return values.reshape(shape)
         d = run(self._request.at(x, (order,)))
         result = _scatter(np.asarray(d.derivative(order), dtype=np.float64), self._wrt_index, shape, order)
         result.flags.writeable = False
@@ -355,6 +380,10 @@ class QuantumFunction:
                 expected=f"shape (..., {n}), one value per symbol {list(self.circuit.symbols)}",
                 received=f"shape {values.shape}",
                 fix=f"pass a tensor whose last axis has length {n}, in the order of circuit.symbols")
+
+
+def _values_key(x: np.ndarray) -> tuple:
+    return x.shape, np.ascontiguousarray(x, dtype=np.float64).tobytes()
 
 
 def _scatter(tensor: np.ndarray, wrt_index, shape: tuple, order: int) -> np.ndarray:

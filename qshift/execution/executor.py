@@ -239,6 +239,22 @@ class Executor:
                                  backward_sweeps=result.backward_sweeps))
         return result
 
+    def adjoint_tape(self, circuit: Circuit, angles: np.ndarray):
+        """The backend's recorded forward sweep (its values and states) for a later :meth:`adjoint_gradients`,
+        or ``None`` when the backend cannot keep it; counted as forward sweeps."""
+        with self._lock:
+            tape = self.backend.adjoint_tape(circuit, np.ascontiguousarray(angles, dtype=float))
+            if tape is not None:
+                self.stats.add(Stats(jobs=1, forward_sweeps=tape.rows))
+        return tape
+
+    def adjoint_gradients(self, tape, upstream: np.ndarray) -> np.ndarray:
+        """The vector-Jacobian product ``(B, n_slots)`` from a recorded forward sweep; counted as backward sweeps."""
+        with self._lock:
+            gradients = tape.gradients(upstream)
+            self.stats.add(Stats(backward_sweeps=tape.rows))
+        return gradients
+
     def _pending(self, circuit: Circuit, angles, shots: int | None, seed: int | None) -> "_Pending":
         """The call's rows, keys and empty answers; sampled results get a cache of their own unless reused."""
         angles = np.ascontiguousarray(angles, dtype=float)

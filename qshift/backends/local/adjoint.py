@@ -57,7 +57,7 @@ from qshift.backends.local.observables import _Observables, _observables
 from qshift.ir.circuit import Circuit
 from qshift.ir.gates import GATES
 
-__all__ = ["AdjointResult", "adjoint", "adjoint_cost"]
+__all__ = ["AdjointResult", "Tape", "adjoint", "adjoint_cost", "tape_fits"]
 
 _BYTES_PER_AMPLITUDE = 16
 _DENSE_TERMS = 64 * 1024 ** 2  # the terms' coefficient vectors are kept dense up to this size
@@ -160,27 +160,101 @@ def adjoint(circuit: Circuit, angles: np.ndarray, upstream: np.ndarray | None = 
     Raises:
         SimulationMemoryError: one row's states do not fit in ``max_memory``.
     """
-    program = _program(circuit)
-    n, rows = circuit.n_qubits, len(angles)
+    rows = len(angles)
     stacked = 1 if upstream is not None else circuit.n_outputs
-    per_row = (len(program.kernels) + 1 + 3 * stacked) * _BYTES_PER_AMPLITUDE << n  # states kept, adjoint states
-    if per_row > max_memory:
-        raise SimulationMemoryError(
-            f"the adjoint method keeps every intermediate state, and one row of {circuit.name!r} does not fit",
-            expected=f"at most {max_memory / 1024 ** 3:.2f} GiB of working memory",
-            received=f"{per_row / 1024 ** 3:.2f} GiB for one row ({len(program.kernels)} kernels, {n} qubits, "
-                     f"{stacked} adjoint state(s))",
-            fix="raise the simulator's max_memory, or differentiate with the shift rule (leave method= out)")
-    chunk = max(1, min(rows, max_memory // per_row))
+    chunk = _chunk_rows(circuit, rows, stacked, max_memory)
     values = np.empty((rows, circuit.n_outputs))
     shape = (rows, circuit.n_slots) if upstream is not None else (rows, circuit.n_outputs, circuit.n_slots)
     gradients = np.empty(shape)
     for start in range(0, rows, chunk):
         part = slice(start, start + chunk)
-        weights = _term_weights(circuit, None if upstream is None else upstream[part], len(angles[part]))
-        values[part], grads = _run(program, circuit, angles[part], weights)
-        gradients[part] = grads[:, 0] if upstream is not None else grads
+        tape = Tape.record(circuit, angles[part])
+        values[part] = tape.values
+        gradients[part] = tape.gradients(None if upstream is None else upstream[part])
     return AdjointResult(values, gradients, rows, rows * stacked)
+
+
+def tape_fits(circuit: Circuit, rows: int, max_memory: int) -> bool:
+    """Whether a :class:`Tape` of ``rows`` rows and its vector-Jacobian product fit in ``max_memory``."""
+    return _per_row(circuit, 1) * rows <= max_memory
+
+
+def _per_row(circuit: Circuit, stacked: int) -> int:
+    """Bytes one row needs: every intermediate state, and three adjoint states per stacked output."""
+    return (len(_program(circuit).kernels) + 1 + 3 * stacked) * _BYTES_PER_AMPLITUDE << circuit.n_qubits
+
+
+def _chunk_rows(circuit: Circuit, rows: int, stacked: int, max_memory: int) -> int:
+    per_row = _per_row(circuit, stacked)
+    if per_row > max_memory:
+        raise SimulationMemoryError(
+            f"the adjoint method keeps every intermediate state, and one row of {circuit.name!r} does not fit",
+            expected=f"at most {max_memory / 1024 ** 3:.2f} GiB of working memory",
+            received=f"{per_row / 1024 ** 3:.2f} GiB for one row ({len(_program(circuit).kernels)} kernels, "
+                     f"{circuit.n_qubits} qubits, {stacked} adjoint state(s))",
+            fix="raise the simulator's max_memory, or differentiate with the shift rule (leave method= out)")
+    return max(1, min(rows, max_memory // per_row))
+
+
+class Tape:
+    """The forward sweep of some rows, kept for backward sweeps: the values, and every intermediate state.
+
+    A training step's forward pass records one (:meth:`record`) and its backward pass asks it for the
+    vector-Jacobian product (:meth:`gradients`), so the forward sweep runs once per step.
+
+    Example:
+        >>> import numpy as np, qshift
+        >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+        >>> tape = Tape.record(c, np.array([[0.5]]))
+        >>> np.allclose([tape.values[0, 0], tape.gradients(np.ones((1, 1)))[0, 0]], [np.sin(0.5), np.cos(0.5)])
+        True
+    """
+
+    def __init__(self, circuit: Circuit, angles: np.ndarray, values: np.ndarray, states: np.ndarray, ops: list):
+        self.circuit, self.angles, self.values, self.states, self.ops = circuit, angles, values, states, ops
+
+    @property
+    def rows(self) -> int:
+        return len(self.angles)
+
+    @property
+    def nbytes(self) -> int:
+        return self.states.nbytes
+
+    @classmethod
+    def record(cls, circuit: Circuit, angles: np.ndarray) -> "Tape":
+        """Run the forward sweep of ``angles`` ``(B, n_slots)``, keeping every intermediate state."""
+        program, n, g = _program(circuit), circuit.n_qubits, len(angles)
+        kernels = program.kernels
+        states = np.empty((len(kernels) + 1, g, 2 ** n), dtype=complex)
+        states[0] = 0
+        states[0, :, 0] = 1
+        ops = []
+        for i, kernel in enumerate(kernels):
+            op = kernel.operators(angles[:, kernel.slots] if kernel.slots else None)
+            ops.append(op)
+            kernel.apply(states[i], op, n, states[i + 1])
+        final = states[-1]
+        values = circuit.combine(program.observables.expectations(final, np.empty(2 * final.size)))
+        return cls(circuit, angles, values, states, ops)
+
+    def gradients(self, upstream: np.ndarray | None = None) -> np.ndarray:
+        """The backward sweep: the vector-Jacobian product ``(B, n_slots)`` for ``upstream`` ``(B, n_outputs)``,
+        or the Jacobian ``(B, n_outputs, n_slots)`` for ``None``."""
+        circuit, angles, states = self.circuit, self.angles, self.states
+        program, n, g = _program(circuit), circuit.n_qubits, self.rows
+        weights = _term_weights(circuit, upstream, g)
+        lam = _observable_times(program, states[-1], weights)  # (g, k, 2**n)
+        spare = np.empty_like(lam)
+        grads = np.zeros((g, weights.shape[1], circuit.n_slots))
+        for i in range(len(program.kernels) - 1, -1, -1):
+            kernel = program.kernels[i]
+            if kernel.slots:
+                grads[:, :, kernel.slots] = _kernel_gradient(kernel, angles[:, kernel.slots], lam, states[i + 1], n)
+            if i:  # the adjoint state before the first kernel is never needed
+                _apply_adjoint(program, i, kernel, self.ops[i], lam, spare, n)
+                lam, spare = spare, lam
+        return grads[:, 0] if upstream is not None else grads
 
 
 def _term_weights(circuit: Circuit, upstream: np.ndarray | None, rows: int) -> np.ndarray:
@@ -189,35 +263,6 @@ def _term_weights(circuit: Circuit, upstream: np.ndarray | None, rows: int) -> n
     if upstream is None:
         return np.broadcast_to(w, (rows,) + w.shape)
     return (np.asarray(upstream, dtype=float) @ w)[:, None, :]
-
-
-def _run(program: _AdjointProgram, circuit: Circuit, angles: np.ndarray, weights: np.ndarray):
-    n, g, k = circuit.n_qubits, len(angles), weights.shape[1]
-    kernels = program.kernels
-    states = np.empty((len(kernels) + 1, g, 2 ** n), dtype=complex)
-    states[0] = 0
-    states[0, :, 0] = 1
-    ops = []
-    for i, kernel in enumerate(kernels):
-        op = kernel.operators(angles[:, kernel.slots] if kernel.slots else None)
-        ops.append(op)
-        kernel.apply(states[i], op, n, states[i + 1])
-    final = states[-1]
-    terms = program.observables.expectations(final, np.empty(2 * final.size))
-    values = circuit.combine(terms)
-
-    lam = _observable_times(program, final, weights)  # (g, k, 2**n)
-    spare = np.empty_like(lam)
-    grads = np.zeros((g, k, circuit.n_slots))
-    for i in range(len(kernels) - 1, -1, -1):
-        kernel = kernels[i]
-        if kernel.slots:
-            grads[:, :, kernel.slots] = _kernel_gradient(kernel, angles[:, kernel.slots], ops[i], lam, states[i],
-                                                         states[i + 1], n)
-        if i:  # the adjoint state before the first kernel is never needed
-            _apply_adjoint(program, i, kernel, ops[i], lam, spare, n)
-            lam, spare = spare, lam
-    return values, grads
 
 
 def _observable_times(program: _AdjointProgram, psi: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -250,19 +295,63 @@ def _apply_adjoint(program: _AdjointProgram, i: int, kernel, op, lam: np.ndarray
     kernel.apply(lam.reshape(g * k, size), np.ascontiguousarray(dagger), n, out.reshape(g * k, size))
 
 
-def _kernel_gradient(kernel, angles: np.ndarray, op, lam: np.ndarray, before: np.ndarray, after: np.ndarray,
-                     n: int) -> np.ndarray:
-    """``(g, k, slots of the kernel)``: ``2 Re <lambda| dK/dtheta |before>`` for each of the kernel's angles."""
+def _kernel_gradient(kernel, angles: np.ndarray, lam: np.ndarray, after: np.ndarray, n: int) -> np.ndarray:
+    """``(g, k, slots of the kernel)``: ``2 Re <lambda| dK/dtheta |before>`` for each of the kernel's angles.
+
+    A gate ``U = exp(-i theta G)`` followed, within its kernel, by gates ``S`` has ``dK/dtheta =
+    -i (S G S^dag) K``, so every derivative is ``2 Im <lambda| G~ |after>`` with the *moved
+    generator* ``G~ = S G S^dag`` and the state after the kernel: for a block, ``G~`` acts on one of
+    its qubits, and only that qubit's reduced matrix is needed.
+    """
     if isinstance(kernel, _Diagonal):
         w = np.conj(lam) * after[:, None, :]
         return 2 * (w.imag @ np.array(kernel.generators).T)
-    reduced = _reduced(kernel, lam, before, n)  # (g, k, d, d)
-    d_ops = _operator_derivatives(kernel, angles)  # (slots, g or 1, d, d)
-    return 2 * np.einsum("jgab,gkab->gkj", d_ops, reduced).real
+    reduced = _reduced(kernel, lam, after, n)  # (g, k, d, d)
+    parts = (kernel,) if isinstance(kernel, _OneQubit) else getattr(kernel, "parts", None)
+    if parts is None:  # a general gate alone: its generator, not moved
+        return 2 * np.einsum("ab,gkab->gk", kernel.op.spec.generator, reduced).imag[:, :, None]
+    out, col = [], 0
+    for p, part in enumerate(parts):
+        width = len(part.slots)
+        if not width:
+            continue
+        local = reduced if len(parts) == 1 else _partial_trace(reduced, p, len(parts))  # (g, k, 2, 2)
+        moved = _moved_generators(part, angles[:, col:col + width])  # (slots, g or 1, 2, 2)
+        out.append(2 * np.einsum("jgab,gkab->gkj", moved, local).imag)
+        col += width
+    return np.concatenate(out, axis=2)
+
+
+def _partial_trace(reduced: np.ndarray, position: int, width: int) -> np.ndarray:
+    """The ``(g, k, 2, 2)`` reduced matrix of the block qubit at ``position`` (of ``width``): the other
+    qubits traced out, e.g. ``gkabcdbc->gkad`` for the first of three."""
+    rows = "abc"[:width]
+    columns = "".join("d" if i == position else rows[i] for i in range(width))
+    return np.einsum(f"gk{rows}{columns}->gk{rows[position]}d", reduced.reshape(reduced.shape[:2] + (2,) * (2 * width)))
+
+
+def _moved_generators(run: _OneQubit, angles: np.ndarray) -> np.ndarray:
+    """``(slots, g or 1, 2, 2)``: ``S G S^dag`` for each angle of a run of one-qubit gates, ``S`` the
+    gates after it in the run (``G`` itself for the last)."""
+    moved, after, col = [], None, angles.shape[1]
+    for gate, slot, const in reversed(run.ops):
+        spec = GATES[gate]
+        if slot is not None:
+            col -= 1
+            g = spec.generator[None]
+            moved.append(g if after is None else after @ g @ np.conj(np.swapaxes(after, 1, 2)))
+            u = spec.closed_form(angles[:, col])
+        else:
+            u = spec.matrix[None] if not spec.parametrized else spec.unitary(const)
+        after = u if after is None else after @ u
+    moved.reverse()
+    rows = max(m.shape[0] for m in moved)
+    return np.stack([np.broadcast_to(m, (rows, 2, 2)) for m in moved])
 
 
 def _reduced(kernel, lam: np.ndarray, before: np.ndarray, n: int) -> np.ndarray:
-    """``M[g, k, a, b] = sum conj(lam[g, k, a]) before[g, b]`` over the qubits the kernel does not touch."""
+    """``M[g, k, a, b] = sum conj(lam[g, k, a]) before[g, b]`` over the qubits the kernel does not touch
+    (``before``: any state of the rows, here the one after the kernel)."""
     g, k = lam.shape[:2]
     if isinstance(kernel, _General):
         qubits = kernel.op.qubits
@@ -283,60 +372,3 @@ def _reduced(kernel, lam: np.ndarray, before: np.ndarray, n: int) -> np.ndarray:
     lt = np.ascontiguousarray(np.moveaxis(lam.reshape(g, k, left, d, right), 3, 2)).reshape(g, k, d, left * right)
     bt = np.conj(np.moveaxis(before.reshape(g, left, d, right), 2, 3)).reshape(g, 1, left * right, d)
     return np.conj(np.matmul(lt, bt))
-
-
-def _operator_derivatives(kernel, angles: np.ndarray) -> np.ndarray:
-    """``(slots, g, d, d)``: the kernel's matrix with one of its gates ``U`` replaced by ``-i G U``."""
-    if isinstance(kernel, _General):
-        spec = kernel.op.spec
-        return (-1j * spec.generator @ spec.unitary(angles[:, 0]))[None]
-    if isinstance(kernel, _OneQubit):
-        return _run_derivatives(kernel, angles)
-    parts, col, mats, derivs = kernel.parts, 0, [], []
-    for part in parts:
-        width = len(part.slots)
-        sub = angles[:, col:col + width]
-        mats.append(part.operators(sub if width else None).astype(complex))
-        derivs.append(_run_derivatives(part, sub) if width else np.empty((0, 1, 2, 2)))
-        col += width
-    out = []
-    for p, dp in enumerate(derivs):
-        for j in range(len(dp)):
-            m = None
-            for q, u in enumerate(mats):
-                u = dp[j] if q == p else u
-                m = u if m is None else _kron(m, u)
-            out.append(m)
-    g = max(m.shape[0] for m in out)
-    return np.stack([np.broadcast_to(m, (g,) + m.shape[1:]) for m in out])
-
-
-def _run_derivatives(kernel: _OneQubit, angles: np.ndarray) -> np.ndarray:
-    """``(slots, g, 2, 2)`` for a fused run of one-qubit gates ``U_m ... U_1``."""
-    mats, slot_positions, col = [], [], 0
-    for gate, slot, const in kernel.ops:
-        spec = GATES[gate]
-        if not spec.parametrized:
-            u = spec.matrix[None]
-        elif slot is None:
-            u = spec.unitary(const)
-        else:
-            u = spec.closed_form(angles[:, col])
-            slot_positions.append((len(mats), spec.generator))
-            col += 1
-        mats.append(u.astype(complex))
-    prefix = [np.eye(2, dtype=complex)[None]]  # prefix[i] = U_i ... U_1 (prefix[0] = I)
-    for u in mats:
-        prefix.append(u @ prefix[-1])
-    suffix = [np.eye(2, dtype=complex)[None]] * (len(mats) + 1)  # suffix[i] = U_m ... U_{i+2}
-    for i in range(len(mats) - 2, -1, -1):
-        suffix[i] = suffix[i + 1] @ mats[i + 1]
-    out = [suffix[i] @ (-1j * generator) @ mats[i] @ prefix[i] for i, generator in slot_positions]
-    g = max(m.shape[0] for m in out)
-    return np.stack([np.broadcast_to(m, (g, 2, 2)) for m in out])
-
-
-def _kron(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Batched Kronecker product of ``(g, p, p)`` and ``(g, q, q)`` (either ``g`` may be 1)."""
-    p, q = a.shape[-1], b.shape[-1]
-    return (a[:, :, None, :, None] * b[:, None, :, None, :]).reshape(-1, p * q, p * q)

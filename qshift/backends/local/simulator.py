@@ -48,7 +48,7 @@ import numpy as np
 
 from qshift._errors import DeviceError, SimulationMemoryError
 from qshift.backends._common import bytes_text, check_angles
-from qshift.backends.local.adjoint import AdjointResult, adjoint, adjoint_cost
+from qshift.backends.local.adjoint import AdjointResult, Tape, adjoint, adjoint_cost, tape_fits
 from qshift.backends.base import Backend, RunResult
 from qshift.backends.local.compile import _compile, _Program
 from qshift.backends.local.kernels import _Expand, _Fresh
@@ -181,6 +181,13 @@ class LocalSimulator(Backend):
         """
         angles = check_angles(circuit, angles)
         return adjoint(circuit, angles, upstream, max_memory=self.max_memory)
+
+    def adjoint_tape(self, circuit: Circuit, angles: np.ndarray) -> Tape | None:
+        """The forward sweep of ``angles``, kept for a later vector-Jacobian product
+        (:class:`~qshift.backends.local.adjoint.Tape`), or ``None`` when it would not fit ``max_memory``
+        (then :meth:`adjoint` runs the rows in chunks)."""
+        angles = check_angles(circuit, angles)
+        return Tape.record(circuit, angles) if tape_fits(circuit, len(angles), self.max_memory) else None
 
 
 _UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
