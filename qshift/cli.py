@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                             "declaration order) or a .npy array (rows, n_symbols)")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
     run.add_argument("--seed", type=int, default=None, help="seed for shot sampling")
+    run.add_argument("--method", default="shift", choices=("shift", "adjoint"),
+                     help="shift (default: the circuits a QPU runs) or adjoint (exact simulators only)")
     run.add_argument("--max-cost", type=float, default=None, help="refuse to run if the estimate exceeds this")
     run.add_argument("--store", default=None, metavar="FILE",
                      help="evaluation store to resume from and record to (default: the user cache file for "
@@ -182,7 +184,7 @@ def _run(args) -> None:
     circuit = _circuit(args.file)
     rows = _values(circuit, args.values, args.values_file)
     d = derivatives(circuit, rows, order=args.order, device=args.device, shots=args.shots, seed=args.seed,
-                    shift=args.shift, rule=args.rule, store=args.store, max_cost=args.max_cost)
+                    shift=args.shift, rule=args.rule, store=args.store, max_cost=args.max_cost, method=args.method)
     if args.json:
         print(json.dumps(_as_json(circuit, rows, d, args)))
         return
@@ -197,6 +199,8 @@ def _run(args) -> None:
     s = d.stats
     print(("\n" if len(rows) > 1 else "") + f"ran {s.circuits} circuits in {s.jobs} job(s), {s.executions} "
           f"executions, {s.shots} shots (naive nesting: {d.plan.naive_circuits} circuits)")
+    if d.method != "shift" or args.method != "shift":
+        print(f"method {d.method}: {s.forward_sweeps} forward and {s.backward_sweeps} backward adjoint sweeps")
     if d.store is not None:
         print(f"store {d.store}: {s.from_store} circuits from the store, {s.reattached} re-attached, "
               f"{s.submitted} submitted")
@@ -216,7 +220,7 @@ def _as_json(circuit: Circuit, rows: np.ndarray, d, args) -> dict:
     return {"circuit": circuit.name, "device": profile.name if profile is not None else str(args.device),
             "symbols": list(circuit.symbols), "outputs": [str(o) for o in circuit.outputs], "order": args.order,
             "results": results, "stats": asdict(d.stats), "naive_circuits": d.plan.naive_circuits,
-            "store": None if d.store is None else str(d.store)}
+            "store": None if d.store is None else str(d.store), "method": d.method}
 
 
 def _plan(args) -> None:
