@@ -107,10 +107,8 @@ def _run_adjoint(request: Request, plan: Plan) -> Derivatives:
     points = base if max(request.plan.orders) <= 1 else plan.points(base)
     result = executor.adjoint(circuit, points)
     n_out, rows = circuit.n_outputs, len(request.rows)
-    if points is base:
-        inner = {0: np.concatenate([result.values, result.gradients.reshape(rows, -1)], axis=1)}
-    else:
-        inner, _ = plan.contract(np.concatenate([result.values, result.gradients.reshape(len(points), -1)], axis=1))
+    outputs = np.concatenate([result.values, result.gradients.reshape(len(points), n_out * circuit.n_slots)], axis=1)
+    inner = {0: outputs} if points is base else plan.contract(outputs)[0]  # every Jacobian entry is one output
     slot_to_wrt = circuit.slot_jacobian[:, list(plan.wrt)]  # d angle / d symbol, on the wrt axis
     tensors = {}
     for k in request.plan.orders:
