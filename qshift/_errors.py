@@ -14,6 +14,7 @@ how to fix it::
      │    └── NonAffineAngleError
      ├── ValuesError             an angle array of the wrong shape or with NaN/inf
      ├── RequestError            a derivative request that makes no sense
+     │    └── MitigationError    a ``mitigation=`` that cannot be read or cannot work with the request
      ├── DeviceError             an unknown device or a backend that failed
      │    ├── ProfileError       a device profile that cannot be read
      │    └── ProviderError      a provider call that failed for good (carries ``code``, ``attempts``)
@@ -34,6 +35,7 @@ __all__ = [
     "DeviceError",
     "GateArityError",
     "MissingExtraError",
+    "MitigationError",
     "NonAffineAngleError",
     "ProfileError",
     "ProviderError",
@@ -138,6 +140,10 @@ class ValuesError(QShiftError, ValueError):
 
 class RequestError(QShiftError, ValueError):
     """A derivative request that cannot be served (negative order, bad shift, ...)."""
+
+
+class MitigationError(RequestError):
+    """A ``mitigation=`` argument that cannot be read, or that cannot work with the rest of the request."""
 
 
 class DeviceError(QShiftError, RuntimeError):

@@ -15,6 +15,13 @@
 * Noise: ``noise={"depolarizing_1q": p1, "depolarizing_2q": p2}`` (see
   :class:`~qshift.backends._common.Depolarizing`), simulated with the ``density_matrix``
   method; with shots the measured bits are drawn from the noisy state.
+* Readout error: ``noise={..., "readout_p1_given_0": e0, "readout_p0_given_1": e1}``: every
+  qubit, independently, reads a prepared ``0`` as ``1`` with probability ``e0`` and a ``1`` as
+  ``0`` with ``e1`` (the tensored model of :mod:`qshift.ir.readout`). With shots it is Aer's
+  own ``ReadoutError`` in a ``NoiseModel``, applied to the measured bits. Exact runs (the
+  Estimator on the density matrix has no measurement) report what infinitely many shots would:
+  each output is replaced by :meth:`~qshift.ir.readout.TensoredReadout.noisy`, the exact
+  expectation of the measured parities, so exact and sampled runs carry the same bias.
 * An Aer GPU build is used when present (``device="auto"``), never required.
 
 Example:
@@ -30,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 import numpy as np
@@ -43,6 +51,7 @@ from qshift.backends.base import Backend, RunResult
 from qshift.backends.profiles import DeviceProfile
 from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import group_shots
+from qshift.ir.readout import TensoredReadout
 
 __all__ = ["AerBackend"]
 
@@ -56,7 +65,8 @@ class AerBackend(Backend):
         name: the device name (used in messages and cache keys).
         method: Aer simulation method; ``"automatic"`` picks ``density_matrix`` when there
             is noise and ``statevector`` otherwise.
-        noise: depolarizing noise, ``{"depolarizing_1q": p1, "depolarizing_2q": p2}``.
+        noise: depolarizing noise, ``{"depolarizing_1q": p1, "depolarizing_2q": p2}``, and readout
+            errors ``"readout_p1_given_0"`` and ``"readout_p0_given_1"`` (the same on every qubit).
         device: ``"auto"`` (GPU when this Aer build has one), ``"CPU"`` or ``"GPU"``.
         default_shots: shots used when a request passes none (``None``: exact).
         max_batch: most rows per provider call (``None``: no limit).
@@ -70,13 +80,15 @@ class AerBackend(Backend):
                  profile: DeviceProfile | None = None):
         require("qiskit_aer", "aer")
         self.name = name
-        self.noise = Depolarizing.parse(noise)
-        self.method = _check_method(method, self.noise)
+        gates, self.readout = _split_readout(noise)
+        self.noise = Depolarizing.parse(gates)
+        self.method = _check_method(method, self.noise or self.readout)
         self.device = _pick_device(device)
         self.default_shots = default_shots
         self.max_batch = max_batch
         self.profile = profile
-        self.cache_key = describe("aer", method=self.method, noise=self.noise and self.noise.as_dict())
+        noise_doc = (self.noise.as_dict() if self.noise else {}) | (self.readout or {})
+        self.cache_key = describe("aer", method=self.method, noise=noise_doc or None)
 
     def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
             seed: int | None = None) -> RunResult:
@@ -95,7 +107,7 @@ class AerBackend(Backend):
 
     def _run_exact(self, circuit: Circuit, angles: np.ndarray) -> RunResult:
         qc = to_qiskit(circuit, "aer", _supported(self.method), self.noise)
-        pub = (qc, list(to_qiskit_observables(circuit)))
+        pub = (qc, list(to_qiskit_observables(self._as_read(circuit))))
         if qc.num_parameters:  # rows bind as (B, 1, P) against observables (n_out,): evs (B, n_out)
             pub += (angles[:, bind_columns(qc)][:, None, :],)
         data = self.estimator().run([pub], precision=0.0).result()[0].data
@@ -125,7 +137,20 @@ class AerBackend(Backend):
                          options={"backend_options": self._backend_options()})
 
     def _backend_options(self) -> dict:
-        return {"method": self.method, "device": self.device}
+        options = {"method": self.method, "device": self.device}
+        if self.readout:
+            options["noise_model"] = _readout_model(self.readout["readout_p1_given_0"],
+                                                    self.readout["readout_p0_given_1"])
+        return options
+
+    def _as_read(self, circuit: Circuit) -> Circuit:
+        """``circuit`` with outputs as the readout errors report them (exact runs; itself without readout errors)."""
+        if not self.readout:
+            return circuit
+        n = circuit.n_qubits
+        model = TensoredReadout.from_errors([self.readout["readout_p1_given_0"]] * n,
+                                            [self.readout["readout_p0_given_1"]] * n)
+        return dataclasses.replace(circuit, outputs=tuple(model.noisy(out) for out in circuit.outputs))
 
     def __repr__(self) -> str:
         return f"AerBackend(name={self.name!r}, {self.cache_key})"
@@ -136,7 +161,33 @@ def _rows(array: np.ndarray, rows: int, n_out: int) -> np.ndarray:
     return np.broadcast_to(array.reshape(-1, n_out), (rows, n_out)).copy()
 
 
-def _check_method(method: str, noise: Depolarizing | None) -> str:
+_READOUT = ("readout_p1_given_0", "readout_p0_given_1")
+
+
+def _split_readout(noise) -> tuple[object, dict | None]:
+    """``noise`` without its readout keys (for :class:`Depolarizing`), and the readout errors (``None``: none)."""
+    if not isinstance(noise, dict) or not any(k in noise for k in _READOUT):
+        return noise, None
+    readout = {k: noise.get(k, 0.0) for k in _READOUT}
+    for key, p in readout.items():
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 0.5:
+            raise DeviceError(f"noise parameter {key} must be a readout error probability",
+                              expected="a number in [0, 0.5)", received=repr(p), fix=f"set {key} = 0.02, say")
+    rest = {k: v for k, v in noise.items() if k not in _READOUT}
+    return rest or None, {k: float(v) for k, v in readout.items()}
+
+
+@lru_cache(maxsize=8)
+def _readout_model(p1_given_0: float, p0_given_1: float):
+    """An Aer ``NoiseModel`` with this readout error on every qubit (and nothing else)."""
+    from qiskit_aer.noise import NoiseModel, ReadoutError
+
+    model = NoiseModel()
+    model.add_all_qubit_readout_error(ReadoutError([[1 - p1_given_0, p1_given_0], [p0_given_1, 1 - p0_given_1]]))
+    return model
+
+
+def _check_method(method: str, noise) -> str:
     if method not in _METHODS:
         raise DeviceError(f"unknown Aer method {method!r}", expected="one of " + ", ".join(_METHODS),
                           received=repr(method), fix="use method='statevector' or 'density_matrix'")

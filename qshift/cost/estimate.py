@@ -40,9 +40,10 @@ from qshift._errors import CostLimitError
 from qshift.backends.base import Backend
 from qshift.backends.registry import resolve_profile
 from qshift.cost.checks import check_max_cost, check_pilot_shots, check_rows, check_shots, plan_request
-from qshift.cost.pricing import Cost, cost_of, money
+from qshift.cost.pricing import Cost, cost_of, cost_of_calls, money
 from qshift.cost.families import executions_per_circuit, price_calls, request_family
-from qshift.cost.sampling import Sampling, TargetError, sampling_for
+from qshift.cost.mitigation import Mitigated, mitigated
+from qshift.cost.sampling import Sampling, TargetError, base_strategy, sampling_for
 from qshift.ir.circuit import Circuit
 from qshift.planning.planner import Plan
 
@@ -65,6 +66,11 @@ class Estimate:
         expected: ``True`` when the shots (and the price) are an expected figure rather than what
             the run sends for sure: a target's top-ups, priced with the shot variance at its worst
             case (an upper bound of what a run tops up).
+        mitigation: what is mitigated, in words (``None``: nothing); ``planned`` and ``naive`` then include it.
+        unmitigated: the planned cost without mitigation (``None`` without mitigation).
+        mitigation_costs: ``(name, extra cost)`` of each mitigation: ``"readout"`` (its two calibration
+            circuits, unless a calibration of the last ``max_age`` seconds is reused) and ``"zne"``
+            (every point again at each scale factor beyond the first).
     """
 
     device: str
@@ -83,6 +89,9 @@ class Estimate:
     target_stderr: float | None = None
     pilot_shots: int | None = None
     expected: bool = False
+    mitigation: str | None = None
+    unmitigated: Cost | None = None
+    mitigation_costs: tuple[tuple[str, Cost], ...] = ()
 
     @property
     def saving(self) -> float:
@@ -107,10 +116,14 @@ class Estimate:
         head = (f"{self.circuit} orders {list(self.orders)} x {self.rows} row(s) on {self.device}{rule}: "
                 f"{self.groups} measurement group(s), {self.shots_text}")
         costs = (("planned", self.planned), ("naive", self.naive))
+        if self.unmitigated is not None:
+            costs = (("unmitigated", self.unmitigated),) + tuple((f"+ {name}", c) for name, c in self.mitigation_costs) \
+                + costs
+            head += f"; mitigation: {self.mitigation}"
         cells = [[label, f"{c.circuits:,}", f"{c.executions:,}", f"{c.tasks:,}", f"{c.jobs:,}", f"{c.shots:,}",
                   _money(c.price, self.currency)] for label, c in costs]
         header = ["", "circuits", "executions", "tasks", "jobs", "shots", "price"]
-        lines = [head, text_table([header] + cells, widths=(8, 10, 10, 6, 5, 12, 14))]  # columns widen to the numbers
+        lines = [head, text_table([header] + cells, widths=(11, 10, 10, 6, 5, 12, 14))]  # columns widen to the numbers
         lines.append(f"planner saves {_money(self.saving, self.currency)}"
                      + (f" (prices read {self.prices_read} from {self.source})" if self.prices_read else " (no prices: free)"))
         if self.expected:
@@ -125,7 +138,7 @@ class Estimate:
 def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | None = None, values=None,
              rows: int | None = None, wrt=None, shift: float | None = None, orders=None,
              rule: str = "standard", allocation: str | None = None, target_stderr: float | None = None,
-             pilot_shots: int = 100) -> Estimate:
+             pilot_shots: int = 100, mitigation=None) -> Estimate:
     """Circuits, tasks, shots and price of ``qshift.derivatives(circuit, ..., order)`` on ``device``, unrun.
 
     Works for every profile, cloud targets included (nothing is sent, no credentials needed). It
@@ -145,6 +158,9 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
         target_stderr, pilot_shots: price a pilot of ``pilot_shots`` per circuit and the top-ups to
             this standard error, with the shot variance at its worst case (:attr:`Estimate.expected`).
             ``pilot_shots`` is checked even without a target.
+        mitigation: ``"readout"``, ``"zne"``, both, or their options (:func:`~qshift.cost.mitigation.parse_mitigation`):
+            the planned and naive costs include it, and :attr:`Estimate.unmitigated` and
+            :attr:`Estimate.mitigation_costs` show what it adds.
 
     Example:
         >>> import qshift
@@ -165,19 +181,51 @@ def estimate(circuit: Circuit, order: int = 1, *, device="local", shots: int | N
     order_args = {"order": order, "orders": orders, "wrt": wrt, "shift": shift, "rows": n_rows or 1}
     family, optimal = request_family(circuit, rule, target_stderr, allocation, order_args, device, pilot or 100)
     the_plan = plan_request(circuit, order, orders, rows=n_rows, wrt=wrt, shift=shift, rule=family)
-    strategy = sampling_for(shots, optimal=optimal, target_stderr=target_stderr, pilot_shots=pilot or 100)
+    strategy = mitigated(sampling_for(shots, optimal=optimal, target_stderr=target_stderr, pilot_shots=pilot or 100),
+                         mitigation)
     max_batch = device.max_batch if _is_backend(device) else None
+    plain = price_calls(base_strategy(strategy), the_plan, circuit, profile, max_batch)
     planned = price_calls(strategy, the_plan, circuit, profile, max_batch)
     groups = executions_per_circuit(strategy, circuit)
-    mean = math.ceil(planned.shots / (planned.circuits * groups)) if planned.shots else None
+    mean = math.ceil(plain.shots / (plain.circuits * groups)) if plain.shots else None
     naive = cost_of(the_plan.naive_circuits, profile, shots=mean, groups=groups, max_batch=max_batch)
+    extra = _mitigation_costs(strategy, plain, the_plan, circuit, profile, max_batch)
+    if extra:
+        naive = cost_of_calls([(the_plan.naive_circuits * len(strategy.scale_factors), mean, True)]
+                              + [(2, strategy.calibration_shots, True, 1)] * bool(strategy.mitigation.readout),
+                              profile, groups=groups, max_batch=max_batch)
     price = profile.price if profile is not None else None
     return Estimate(profile.name if profile else getattr(device, "name", str(device)), circuit.name,
                     tuple(the_plan.orders), the_plan.rows, groups, mean, planned, naive,
                     price.currency if price else "USD", price.prices_read if price else None,
                     price.source if price else None, rule=_family_name(rule, family, optimal),
                     allocation="optimal" if optimal and mean else "uniform", target_stderr=target_stderr,
-                    pilot_shots=pilot, expected=isinstance(strategy, TargetError))
+                    pilot_shots=pilot, expected=isinstance(strategy, TargetError),
+                    mitigation=str(strategy.mitigation) if extra else None, unmitigated=plain if extra else None,
+                    mitigation_costs=extra)
+
+
+def _mitigation_costs(strategy, plain: Cost, the_plan: Plan, circuit: Circuit, profile,
+                      max_batch: int | None) -> tuple[tuple[str, Cost], ...]:
+    """What each mitigation of a :class:`~qshift.cost.mitigation.Mitigated` strategy adds to the plain plan."""
+    if not isinstance(strategy, Mitigated):
+        return ()
+    out = []
+    if strategy.mitigation.readout is not None:
+        groups = executions_per_circuit(strategy, circuit)
+        out.append(("readout", cost_of_calls([(2, strategy.calibration_shots, True, 1)], profile, groups=groups,
+                                             max_batch=max_batch)))
+    if strategy.mitigation.zne is not None:
+        only_zne = Mitigated(strategy.inner, type(strategy.mitigation)(zne=strategy.mitigation.zne))
+        full = price_calls(only_zne, the_plan, circuit, profile, max_batch)
+        out.append(("zne", _minus(full, plain)))
+    return tuple(out)
+
+
+def _minus(a: Cost, b: Cost) -> Cost:
+    seconds = None if a.seconds is None else a.seconds - (b.seconds or 0.0)
+    return Cost(a.circuits - b.circuits, a.executions - b.executions, a.jobs - b.jobs, a.tasks - b.tasks,
+                a.shots - b.shots, seconds, a.price - b.price)
 
 
 def _is_backend(device) -> bool:

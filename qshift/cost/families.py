@@ -33,7 +33,7 @@ from qshift._errors import RequestError
 from qshift.backends.registry import resolve_profile, splits_group_shots
 from qshift.cost.checks import check_pilot_shots, check_target, plan_request
 from qshift.cost.pricing import Cost, cost_of_calls
-from qshift.cost.sampling import Exact, Sampling, TargetError
+from qshift.cost.sampling import Exact, Sampling, TargetError, base_strategy
 from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import n_groups, variance_bound
 from qshift.planning.planner import Plan
@@ -66,7 +66,7 @@ def price_calls(strategy: Sampling, the_plan: Plan, circuit: Circuit, profile, m
 
 def executions_per_circuit(strategy: Sampling, circuit: Circuit) -> int:
     """Executions per circuit: the measurement groups when sampling, one when exact."""
-    return 1 if isinstance(strategy, Exact) else n_groups(circuit)
+    return 1 if isinstance(base_strategy(strategy), Exact) else n_groups(circuit)
 
 
 def choices(circuit, order: int = 2, *, target_stderr: float, device="local", rows: int = 1, wrt=None,

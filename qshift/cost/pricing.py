@@ -115,12 +115,15 @@ def _price(profile, tasks: int, shots: int, seconds: float | None) -> float:
 
 
 def cost_of_calls(calls, profile: DeviceProfile | None, *, groups: int, max_batch: int | None = None) -> Cost:
-    """The cost of a run made of several executor calls, each ``(circuits, shots, new)``.
+    """The cost of a run made of several executor calls, each ``(circuits, shots, new)`` or
+    ``(circuits, shots, new, groups)``.
 
     ``new`` says whether the call's circuits are distinct circuits of the request (a top-up runs
-    circuits a pilot already ran: they count as executions, not as circuits again).
+    circuits a pilot already ran: they count as executions, not as circuits again); ``groups``, when
+    given, the measurement groups of that call's circuits (else ``groups``).
     """
-    parts = [(cost_of(n, profile, shots=shots, groups=groups, max_batch=max_batch), new) for n, shots, new in calls]
+    parts = [(cost_of(call[0], profile, shots=call[1], groups=call[3] if len(call) > 3 else groups,
+                      max_batch=max_batch), call[2]) for call in calls]
     seconds = [c.seconds for c, _ in parts if c.seconds is not None]
     return Cost(sum(c.circuits for c, new in parts if new), sum(c.executions for c, _ in parts),
                 sum(c.jobs for c, _ in parts), sum(c.tasks for c, _ in parts), sum(c.shots for c, _ in parts),

@@ -46,7 +46,26 @@ from qshift.ir.circuit import Circuit
 from qshift.ir.grouping import blank_estimates, group_spread, n_groups, split_by_group
 from qshift.planning.planner import Plan
 
-__all__ = ["Exact", "FixedShots", "OptimalAllocation", "Samples", "Sampling", "TargetError", "sampling_for"]
+__all__ = ["Exact", "FixedShots", "OptimalAllocation", "Samples", "Sampling", "SharedError", "TargetError",
+           "base_strategy", "contract", "sampling_for"]
+
+
+@dataclass(frozen=True)
+class SharedError:
+    """An error common to every point: one draw ``delta`` (variance ``variance``) moves point ``i``'s values by
+    ``sensitivity[i] * delta``.
+
+    A readout calibration's shot noise is one: the same estimated calibration corrects every point,
+    so its error is correlated across points, and a derivative (a difference of points) sees it
+    through the contracted sensitivity, not point by point (:func:`contract`).
+
+    Attributes:
+        sensitivity: ``(points, n_out)``.
+        variance: the variance of ``delta``.
+    """
+
+    sensitivity: np.ndarray
+    variance: float
 
 
 @dataclass(frozen=True)
@@ -59,16 +78,52 @@ class Samples:
             ``None`` for exact results.
         shots_per_point: the shots each point got, when strategies vary them (else ``None``).
         stats: what was executed.
+        shared: errors common to every point (:class:`SharedError`), on top of ``variances`` (which
+            are independent from point to point); :func:`contract` adds them to every entry's variance.
     """
 
     values: np.ndarray
     variances: np.ndarray | None
     shots_per_point: np.ndarray | None
     stats: Stats
+    shared: tuple[SharedError, ...] = ()
 
 
-Call = tuple[int, "int | None", bool]
-"""One executor call a strategy makes: ``(circuits, shots per execution or None, new circuits?)``."""
+def contract(plan: Plan, samples: Samples) -> tuple[dict, dict | None]:
+    """The plan's tensors and their variances from ``samples``: the independent variances of the points
+    (:meth:`~qshift.planning.planner.Plan.contract`) plus every shared error, contracted as a whole
+    (``(sum_i coefficient_i * sensitivity_i)**2 * variance``).
+
+    Example:
+        >>> import numpy as np, qshift
+        >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
+        >>> p = qshift.plan(c, order=1)
+        >>> same = SharedError(np.ones((3, 1)), 0.01)       # every point moved alike: a gradient does not see it
+        >>> t, v = contract(p, Samples(np.zeros((3, 1)), np.zeros((3, 1)), None, Stats(), (same,)))
+        >>> float(v[0][0, 0]), float(v[1][0, 0, 0])
+        (0.01, 0.0)
+    """
+    tensors, variances = plan.contract(samples.values, samples.variances)
+    if variances is None or not samples.shared:
+        return tensors, variances
+    for error in samples.shared:
+        moved, _ = plan.contract(np.asarray(error.sensitivity, dtype=float))
+        for k in variances:
+            variances[k] = variances[k] + moved[k] ** 2 * error.variance
+    return tensors, variances
+
+
+def base_strategy(strategy) -> "Sampling":
+    """The strategy that spends the shots: ``strategy``, or the one a wrapper (``.inner``) runs."""
+    while hasattr(strategy, "inner"):
+        strategy = strategy.inner
+    return strategy
+
+
+Call = tuple
+"""One executor call a strategy makes: ``(circuits, shots per execution or None, new circuits?)``, and
+optionally a fourth item, the measurement groups of those circuits when they differ from the request's
+(a readout calibration's circuits have one)."""
 
 
 class Sampling(Protocol):
