@@ -11,8 +11,9 @@ Example:
 
 from qshift.ir.circuit import Angle, Circuit, CircuitBuilder, Operation, PauliString, PauliSum
 from qshift._errors import (CircuitError, CostLimitError, DeviceError, GateArityError, MissingExtraError,
-                            NonAffineAngleError, ProfileError, QShiftError, QasmError, QubitIndexError, RequestError,
-                            SimulationMemoryError, StoreError, SymbolError, UnknownGateError, ValuesError)
+                            MitigationError, NonAffineAngleError, ProfileError, QShiftError, QasmError,
+                            QubitIndexError, RequestError, SimulationMemoryError, StoreError, SymbolError,
+                            UnknownGateError, ValuesError)
 from qshift.ir.gates import GATES, GateSpec
 from qshift.api.derivatives import Derivatives, derivatives, plan
 from qshift.api.minimize import MinimizeResult, minimize
@@ -55,6 +56,7 @@ __all__ = sorted([
     "LocalSimulator",
     "MinimizeResult",
     "MissingExtraError",
+    "MitigationError",
     "NonAffineAngleError",
     "Operation",
     "PauliString",

@@ -50,6 +50,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shots", type=int, default=None, help="shots per execution (default: the device's)")
     parser.add_argument("--rule", default="standard", help="shift-rule family: standard or min-circuits")
     parser.add_argument("--shift", type=float, default=None, help="shift parameter s in (0, pi), default pi/2")
+    parser.add_argument("--mitigation", type=_mitigation, default=None, metavar="KINDS",
+                        help="mitigate a noisy device's bias: readout, zne or readout,zne")
+
+
+def _mitigation(text: str) -> tuple[str, ...]:
+    """``--mitigation readout,zne`` as the tuple ``mitigation=`` takes (checked by the request)."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -184,7 +191,8 @@ def _run(args) -> None:
     circuit = _circuit(args.file)
     rows = _values(circuit, args.values, args.values_file)
     d = derivatives(circuit, rows, order=args.order, device=args.device, shots=args.shots, seed=args.seed,
-                    shift=args.shift, rule=args.rule, store=args.store, max_cost=args.max_cost, method=args.method)
+                    shift=args.shift, rule=args.rule, store=args.store, max_cost=args.max_cost, method=args.method,
+                    mitigation=args.mitigation)
     if args.json:
         print(json.dumps(_as_json(circuit, rows, d, args)))
         return
@@ -228,7 +236,7 @@ def _plan(args) -> None:
     if args.target_stderr is not None:
         return _plan_rules(circuit, args)
     print(estimate(circuit, args.order, device=args.device, shots=args.shots, rows=args.rows, shift=args.shift,
-                   rule=args.rule))
+                   rule=args.rule, mitigation=args.mitigation))
 
 
 def _plan_rules(circuit: Circuit, args) -> None:

@@ -68,8 +68,9 @@ class QuantumLayer(keras.layers.Layer):
         inputs: symbol names fed by the input features, in feature order (input shape ``(..., len(inputs))``).
         weights: symbol names the layer trains (default: every symbol not in ``inputs``).
         initializer: Keras initializer of the weights (default uniform in ``[-pi, pi)``).
-        device, shots, shift, seed, method: as for :func:`qshift.tf.function` (``method="adjoint"``: the
-            adjoint method on an exact simulator, the fastest way to train there).
+        device, shots, shift, seed, method, mitigation: as for :func:`qshift.tf.function`
+            (``method="adjoint"``: the adjoint method on an exact simulator, the fastest way to train
+            there; ``mitigation=("readout", "zne")``: mitigated derivatives on a noisy device).
         input_gradients: ``False`` differentiates the weights only: the input features get a zero
             gradient and cost no circuits (for data fed straight from the dataset; see the module notes).
         **kwargs: Keras layer arguments (``name``, ``dtype``, ``trainable``).
@@ -94,7 +95,7 @@ class QuantumLayer(keras.layers.Layer):
     """
 
     def __init__(self, circuit, inputs, weights=None, *, initializer=None, device="local", shots=None,
-                 shift=None, seed=None, input_gradients=True, method="shift", **kwargs):
+                 shift=None, seed=None, input_gradients=True, method="shift", mitigation=None, **kwargs):
         _require_tensorflow_backend()
         super().__init__(**kwargs)
         self.circuit = qtf._as_circuit(circuit)
@@ -103,9 +104,9 @@ class QuantumLayer(keras.layers.Layer):
         self.device, self.shots, self.shift, self.seed = device, shots, shift, seed
         self.input_gradients = _flag(input_gradients, "input_gradients")
         wrt = None if self.input_gradients else _used(self.circuit, self.weight_symbols)
-        self.method = method
+        self.method, self.mitigation = method, mitigation
         self.function = qtf.function(self.circuit, device=device, shots=shots, shift=shift, seed=seed, wrt=wrt,
-                                     method=method)
+                                     method=method, mitigation=mitigation)
         given = self.input_symbols + self.weight_symbols
         self._symbol_order = tuple(given.index(s) for s in self.circuit.symbols)
         self.supports_jit = False
@@ -145,13 +146,27 @@ class QuantumLayer(keras.layers.Layer):
         return {**super().get_config(), "circuit": self.circuit.to_qasm(), "inputs": list(self.input_symbols),
                 "weights": list(self.weight_symbols), "initializer": keras.initializers.serialize(self.initializer),
                 "device": self.device, "shots": self.shots, "shift": self.shift, "seed": self.seed,
-                "input_gradients": self.input_gradients, "method": self.method}
+                "input_gradients": self.input_gradients, "method": self.method,
+                "mitigation": _plain(self.mitigation)}
 
     @classmethod
     def from_config(cls, config: dict) -> "QuantumLayer":
         config = dict(config)
         config["circuit"] = Circuit.from_qasm(config["circuit"])
         return cls(**config)
+
+
+def _plain(mitigation):
+    """``mitigation`` as JSON-friendly config (a name, a list of names, or a dict of options), or an error."""
+    if mitigation is None or isinstance(mitigation, str):
+        return mitigation
+    if isinstance(mitigation, (tuple, list)) and all(isinstance(m, str) for m in mitigation):
+        return list(mitigation)
+    if isinstance(mitigation, dict):
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in mitigation.items()}
+    raise QShiftError("a layer whose mitigation is an object cannot be saved", expected="mitigation given as a "
+                      "name, a list of names or a dict of options", received=type(mitigation).__name__,
+                      fix="create the layer with e.g. mitigation=('readout', 'zne') or {'zne': {...}}")
 
 
 def _split_symbols(circuit: Circuit, inputs, weights) -> tuple[tuple[str, ...], tuple[str, ...]]:

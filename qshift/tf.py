@@ -145,7 +145,7 @@ _LOOP_VAR = re.compile(r"(^|/)loop_body(_\d+)?/PlaceholderWithDefault(_\d+)?$")
 
 def function(circuit, device="local", shots: int | None = None, shift: float | None = None, *,
              seed: int | None = None, cache_size: int = 100_000, executor=None, wrt=None,
-             method: str = "shift") -> "QuantumFunction":
+             method: str = "shift", mitigation=None) -> "QuantumFunction":
     """A TensorFlow callable ``f(values) -> expectations`` with parameter-shift derivatives of any order.
 
     Args:
@@ -164,6 +164,8 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
             ``"adjoint"`` (exact simulators such as ``"local"``: a backward pass is one adjoint
             vector-Jacobian product per row, whatever the number of symbols; higher orders as in
             :func:`qshift.derivatives`). See "The adjoint method" in the module notes.
+        mitigation: as for :func:`qshift.derivatives` (noisy devices): every order's points are
+            mitigated before they are contracted.
 
     Returns:
         A :class:`QuantumFunction`: ``values`` ``(..., n_symbols)`` -> ``(..., n_outputs)``, computed
@@ -188,7 +190,7 @@ def function(circuit, device="local", shots: int | None = None, shift: float | N
         3
     """
     return QuantumFunction(circuit, device=device, shots=shots, shift=shift, seed=seed, cache_size=cache_size,
-                           executor=executor, wrt=wrt, method=method)
+                           executor=executor, wrt=wrt, method=method, mitigation=mitigation)
 
 
 class QuantumFunction:
@@ -203,14 +205,15 @@ class QuantumFunction:
     """
 
     def __init__(self, circuit, *, device="local", shots=None, shift=None, seed=None, cache_size=100_000,
-                 executor=None, wrt=None, method="shift"):
+                 executor=None, wrt=None, method="shift", mitigation=None):
         self.circuit = _as_circuit(circuit)
         self.device, self.shots, self.shift, self.seed, self.method = device, shots, shift, seed, method
+        self.mitigation = mitigation
         self.wrt = wrt_names(self.circuit, wrt)
         self.executor = as_executor(executor, device, cache=EvaluationCache(cache_size), progress=False)
         self._request = Request.of(self.circuit, np.zeros(self.circuit.n_symbols),
                                    Arguments(orders=(0,), shots=shots, seed=seed, shift=shift, wrt=self.wrt,
-                                             executor=self.executor, method=method))
+                                             executor=self.executor, method=method, mitigation=mitigation))
         self._wrt_index = None if self.wrt is None else np.array(self._request.plan.wrt, dtype=np.intp)
         self._slot_to_symbol = self.circuit.slot_jacobian.copy()  # d angle / d symbol, zero off wrt
         if self._wrt_index is not None:
@@ -323,8 +326,8 @@ class QuantumFunction:
             return np.zeros(x.shape)
         rows, _ = self.circuit.check_values(x)
         upstream = np.asarray(upstream, dtype=np.float64).reshape(len(rows), -1)
-        with self._lock:
-            tape = self._tapes.pop(_values_key(x), None)
+        with self._lock:  # kept, not popped: a jacobian loop without pfor asks once per output entry
+            tape = self._tapes.get(_values_key(x))
         if tape is not None:
             gradients = self.executor.adjoint_gradients(tape, upstream)
         else:

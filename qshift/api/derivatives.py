@@ -40,7 +40,7 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
                 orders=None, executor=None, progress: bool | None = None,
                 max_cost: float | None = None, target_stderr: float | None = None,
                 allocation: str | None = None, pilot_shots: int = 100, store=None,
-                resume: bool | None = None, method: str = "shift") -> Derivatives:
+                resume: bool | None = None, method: str = "shift", mitigation=None) -> Derivatives:
     """Value and derivatives up to ``order`` of every output, by the parameter-shift rule.
 
     Args:
@@ -100,6 +100,14 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
             simulator's cost model finds cheaper (``Derivatives.method`` says which ran). Pick it
             to train or explore on a simulator; keep the default to count, price or rehearse what
             hardware will run.
+        mitigation: correct a noisy device's bias on every shifted point before the derivatives
+            are formed (:mod:`qshift.cost.mitigation`): ``"readout"`` (per-qubit assignment
+            calibration, two circuits reused for an hour; exact for the tensored model), ``"zne"``
+            (zero-noise extrapolation by global unitary folding at scale factors 1, 3, 5, Richardson),
+            both as ``("readout", "zne")``, or options such as ``{"zne": {"scale_factors": (1, 3),
+            "extrapolation": "linear"}, "readout": {"shots": 4000, "max_age": 3600}}``. Standard errors
+            include the extrapolation's amplification and the calibration's own shot noise;
+            ``qshift.estimate(..., mitigation=...)`` prices the extra circuits.
 
     Example:
         >>> import qshift, numpy as np
@@ -130,5 +138,5 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
     args = Arguments(order=order, orders=orders, device=device, shots=shots, seed=seed, shift=shift, rule=rule,
                      wrt=wrt, executor=executor, progress=progress, max_cost=max_cost, target_stderr=target_stderr,
                      allocation=allocation, pilot_shots=pilot_shots, store=store, resume=resume,
-                     method=method)
+                     method=method, mitigation=mitigation)
     return run(Request.of(circuit, values, args))

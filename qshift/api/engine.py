@@ -41,7 +41,7 @@ import numpy as np
 
 from qshift.api.request import Request
 from qshift.api.result import Derivatives
-from qshift.cost.sampling import Samples, Sampling
+from qshift.cost.sampling import Samples, Sampling, contract
 from qshift.execution.store import request_key
 from qshift.planning.planner import Plan, make_plan
 
@@ -127,7 +127,7 @@ def _run_adjoint(request: Request, plan: Plan) -> Derivatives:
 def _result(request: Request, samples: Samples) -> Derivatives:
     """The tensors (and standard errors) in the request's batch shape."""
     plan = request.plan
-    tensors, variances = plan.contract(samples.values, samples.variances)
+    tensors, variances = contract(plan, samples)  # with the errors every point shares (a calibration's)
     head = request.batch + (request.circuit.n_outputs,)
     shape = {k: head + (len(plan.wrt),) * k for k in tensors}
     stderr = None if variances is None else {k: np.sqrt(np.maximum(v, 0)).reshape(shape[k])

@@ -560,7 +560,7 @@ def minimize(circuit: Circuit, x0, method: str = "newton", *, output: int | None
              radius: float = 0.5, max_radius: float = math.pi, learning_rate: float = 0.05,
              betas: tuple[float, float] = (0.9, 0.999), rule: str = "standard", allocation: str | None = None,
              shift: float | None = None, pilot_shots: int = 100, store=None, executor=None,
-             max_cost: float | None = None, progress: bool | None = None) -> MinimizeResult:
+             max_cost: float | None = None, progress: bool | None = None, mitigation=None) -> MinimizeResult:
     """Minimize one output of ``circuit`` (an energy) over its symbols, from ``x0``.
 
     Args:
@@ -585,6 +585,8 @@ def minimize(circuit: Circuit, x0, method: str = "newton", *, output: int | None
             as with :func:`qshift.derivatives`).
         progress: a bar over the steps (``None``: on runs longer than about two seconds, in a
             terminal or Jupyter; ``True``: at once; ``False``: never, nor the requests' bars).
+        mitigation: as for :func:`qshift.derivatives`, applied to every iteration's request (a
+            readout calibration is taken once and reused while it is fresh).
 
     Returns:
         a :class:`MinimizeResult`: ``x``, ``fun`` (``fun_stderr`` with shots), ``jac``, ``hess``,
@@ -612,7 +614,8 @@ def minimize(circuit: Circuit, x0, method: str = "newton", *, output: int | None
     shared = as_executor(executor, device, progress=None if progress else progress, store=store)
     args = Arguments(order=1 if opts.method == "adam" else 2, device=device, shots=shots, seed=seed, shift=shift,
                      rule=rule, wrt=wrt, executor=shared, progress=progress, max_cost=max_cost,
-                     target_stderr=target_stderr, allocation=allocation, pilot_shots=pilot_shots)
+                     target_stderr=target_stderr, allocation=allocation, pilot_shots=pilot_shots,
+                     mitigation=mitigation)
     run_ = _Run(opts.method, _Evaluator(circuit, args), callback, opts.maxiter, progress)
     try:
         return (_adam if opts.method == "adam" else _second_order)(run_, x, opts)

@@ -42,7 +42,8 @@ from qshift._seeding import check_seed
 from qshift.cost.checks import check_max_cost, check_orders, check_pilot_shots, check_shots
 from qshift.cost.estimate import check_cost
 from qshift.cost.families import request_family
-from qshift.cost.sampling import Exact, Sampling, sampling_for
+from qshift.cost.mitigation import mitigated
+from qshift.cost.sampling import Exact, Sampling, base_strategy, sampling_for
 from qshift.execution.cluster import as_executor, names_a_cluster
 from qshift.ir.circuit import Circuit
 from qshift.planning.planner import MAX_TENSOR_ENTRIES, NUMPY_MAX_DIMS, Plan, make_plan, wrt_names
@@ -71,6 +72,7 @@ class Arguments:
     store: object = None
     resume: bool | None = None
     method: str = "shift"
+    mitigation: object = None
 
 
 METHODS = ("shift", "adjoint")
@@ -131,7 +133,11 @@ class Request:
                                fix="pass store= the file the earlier run used (or leave resume out)")
         if method == "adjoint":
             _check_adjoint(executor, shots, args)
-        sampling = _sampling(shots, optimal, args)
+        sampling = mitigated(_sampling(shots, optimal, args), args.mitigation)  # parsed and checked here
+        if method == "adjoint" and sampling is not base_strategy(sampling):
+            raise RequestError("method='adjoint' is exact and noiseless, and mitigation corrects noisy devices",
+                               expected="no mitigation with method='adjoint'",
+                               received=f"mitigation={args.mitigation!r}", fix="leave mitigation= or method= out")
         check_cost(the_plan, circuit, executor.backend, shots, args.max_cost, sampling)
         return cls(circuit, rows, batch, the_plan, executor, shots, sampling, args.wrt, args.shift, args.resume,
                    method)
@@ -139,7 +145,7 @@ class Request:
     @property
     def exact(self) -> bool:
         """``True`` when the request runs without shot noise."""
-        return isinstance(self.sampling, Exact)
+        return isinstance(base_strategy(self.sampling), Exact)
 
     def at(self, values, orders: tuple[int, ...]) -> "Request":
         """The same request at other ``values`` and ``orders``: only the values are checked and the plan remade."""

@@ -1233,7 +1233,7 @@ def to_qasm(circuit, dialect: str = "qshift") -> str:
         for o in range(len(circuit.outputs)):
             parts = [f"{float(circuit.term_weights[o, t])!r} * r{t}" for t in np.flatnonzero(circuit.term_weights[o])]
             parts += [repr(float(circuit.output_constants[o]))] if circuit.output_constants[o] else []
-            lines.append(f"// output {o} = " + " + ".join(parts) + f"  (r{{k}}: result type k below)")
+            lines.append(f"// output {o} = " + " + ".join(parts) + "  (r{k}: result type k below)")
         lines += [f"#pragma braket result expectation {_product_text(t, reg)}" for t in circuit.terms]
         return "\n".join(lines) + "\n"
     for out in circuit.outputs:
