@@ -28,10 +28,13 @@ test: $(VENV)/.installed-test
 
 # Every benchmark, side by side with its peers, into bench/RESULTS.md, bench/results.json and
 # bench/*.png (about 15 minutes on 2 cores). TensorFlow Quantum needs TF 2.18 / Keras 2, so it gets
-# its own virtualenv (bench/.venv-tfq, created once; a failed install is reported, not fatal).
+# its own virtualenv (bench/.venv-tfq), and so do tensorcircuit-ng on JAX and qulacs (bench/.venv-peers);
+# each is created once, and a failed install is reported in the results, not fatal.
 bench: $(VENV)/.installed-test
 	PYTHON=$(PYTHON) bench/setup_tfq.sh
+	PYTHON=$(PYTHON) bench/setup_peers.sh
 	$(PY) bench/run_all.py
+	$(PY) bench/threads.py --append
 
 clean:
 	rm -rf $(VENV) .pytest_cache

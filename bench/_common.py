@@ -54,6 +54,21 @@ class M:
     NAIVE = "naive recursive custom gradient (pfor)"
     NAIVE_LOOP = "naive recursive custom gradient (no pfor)"
     TFQ = "TFQ Expectation + ParameterShift (tf-keras, TF 2.18)"
+    TFQ_ADJOINT = "TFQ Expectation, default differentiator: adjoint (tf-keras, TF 2.18)"
+    # issue 17: the adjoint method in qshift, and the fastest simulator peers (bench/fast_peers.py)
+    QSHIFT_ADJOINT = "qshift.derivatives method=adjoint"
+    QSHIFT_KERAS_ADJOINT = "qshift.keras.QuantumLayer method=adjoint (Keras 3)"
+    QSHIFT_VJP = "LocalSimulator.adjoint (the engine's VJP)"
+    QSHIFT_JAC_VJP = "qshift.derivatives Jacobian, contracted"
+    QSHIFT_ADJOINT_VJP = "qshift.derivatives method=adjoint Jacobian, contracted"
+    QSHIFT_TF_VJP = "qshift.tf tape.gradient in tf.function"
+    QSHIFT_TF_ADJOINT_VJP = "qshift.tf method=adjoint tape.gradient in tf.function"
+    TC_VJP = "tensorcircuit-ng JAX jit(vmap(value_and_grad))"
+    TC_VJP_PS = "tensorcircuit-ng JAX jit(vmap(value_and_grad)), expectation_ps"
+    TC_HESSIAN = "tensorcircuit-ng JAX jit(jacfwd(jacrev))"
+    TC_TRAINING = "tensorcircuit-ng JAX model, jit step"
+    QULACS_ROWS = "qulacs, shifted rows one by one"
+    QULACS_BACKPROP = "qulacs backprop, row by row"
 
 
 def gradient_grid(quick: bool) -> list[tuple[int, int, str]]:
@@ -65,7 +80,24 @@ def training_configs(quick: bool) -> list[dict]:
     """Workload (b): one epoch of a hybrid Keras model, batches of 32 rows, first-order gradients."""
     if quick:
         return [dict(qubits=2, layers=1, samples=64, batch=32)]
-    return [dict(qubits=4, layers=2, samples=256, batch=32), dict(qubits=8, layers=2, samples=256, batch=32)]
+    return [dict(qubits=q, layers=2, samples=256, batch=32) for q in (4, 8, 10, 12)]
+
+
+def peer_grid(quick: bool) -> list[tuple[int, int, str]]:
+    """Sizes of issue 17's comparisons with the fastest simulator peers (tensorcircuit-ng, qulacs): the batch
+    VJP and value + gradient + Hessian; every qubit's ``<Z>`` is an output. A subset of :func:`hessian_grid`."""
+    if quick:
+        return [(2, 1, "all"), (3, 1, "all")]
+    return [(q, 2, "all") for q in (4, 8, 10, 12)]
+
+
+BATCH = 32  # rows of the batch VJP: one training step's batch
+
+
+def vjp_batch(qubits: int, layers: int, rows: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """The batch VJP's inputs: symbol values ``(rows, 2 q L)`` and the upstream vectors ``(rows, q)``."""
+    upstream = np.random.default_rng(SEED + 1).normal(size=(rows, qubits))
+    return angles(2 * qubits * layers, rows), upstream
 
 
 def third_order_grid(quick: bool) -> list[tuple[int, int, str]]:
@@ -96,6 +128,42 @@ def angles(n_symbols: int, rows: int | None = None, seed: int = SEED) -> np.ndar
     """Symbol values uniform in [-pi, pi): one row ``(n,)``, or ``(rows, n)``."""
     shape = (n_symbols,) if rows is None else (rows, n_symbols)
     return np.random.default_rng(seed).uniform(-np.pi, np.pi, shape)
+
+
+def hessian_rows(x: np.ndarray) -> np.ndarray:
+    """The distinct two-term-rule points of value, gradient and Hessian at ``x`` (``2n^2 + n + 1``): x;
+    x + s e_i; x - s e_i; x + 2s e_i; then x +- s e_i +- s e_j (i < j) in the sign order ++, +-, -+, --; s = pi/2."""
+    s = len(x)
+    eye = np.eye(s) * (np.pi / 2)
+    rows = [x[None], x + eye, x - eye, x + 2 * eye]
+    i, j = np.triu_indices(s, 1)
+    for si in (1, -1):
+        for sj in (1, -1):
+            rows.append(x + si * eye[i] + sj * eye[j])
+    return np.concatenate(rows)
+
+
+def assemble_hessian(ev: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value ``(m,)``, gradient ``(m, n)`` and Hessian ``(m, n, n)`` from the expectations ``(rows, m)`` at the
+    points of :func:`hessian_rows`."""
+    value, plus, minus, twice = ev[0], ev[1:1 + n], ev[1 + n:1 + 2 * n], ev[1 + 2 * n:1 + 3 * n]
+    i, j = np.triu_indices(n, 1)
+    pp, pm, mp, mm = np.split(ev[1 + 3 * n:], 4)
+    hess = np.zeros((ev.shape[1], n, n))
+    hess[:, i, j] = hess[:, j, i] = ((pp - pm - mp + mm) / 4).T
+    hess[:, np.arange(n), np.arange(n)] = ((twice - value) / 2).T
+    return value, ((plus - minus) / 2).T, hess
+
+
+def has_keyword(fn, keyword: str) -> bool:
+    """Whether ``fn`` (a function or a class) takes ``keyword``: how the benchmarks find out whether this qshift
+    has an API (``method="adjoint"``) before measuring it; without it the row says "not available"."""
+    import inspect
+
+    try:
+        return keyword in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 # -- the machine --------------------------------------------------------------------------------------
@@ -132,6 +200,7 @@ def machine(packages: list[str] = PACKAGES) -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "(unset)"),
+        "QSHIFT_NUM_THREADS": os.environ.get("QSHIFT_NUM_THREADS", "(unset)"),
         "load average": ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a",
         "versions": versions(packages),
     }
@@ -143,7 +212,7 @@ def header(title: str, packages: list[str]) -> str:
         f"# {title}",
         f"- date: {m['date']}",
         f"- machine: {m['machine']}, {m['platform']}, Python {m['python']}",
-        f"- OMP_NUM_THREADS={m['OMP_NUM_THREADS']}",
+        f"- OMP_NUM_THREADS={m['OMP_NUM_THREADS']}, QSHIFT_NUM_THREADS={m['QSHIFT_NUM_THREADS']}",
         "- " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
     ])
 
@@ -174,6 +243,19 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+def epochs(fit, count: int, budget: float) -> tuple[float, list[float], int]:
+    """Best time of up to ``count`` calls of ``fit() -> loss`` (one training epoch each; fewer when they would
+    pass ``budget`` seconds), every epoch's loss, and how many ran."""
+    best, losses, spent = float("inf"), [], 0.0
+    for _ in range(count):
+        seconds, loss = timed(fit)
+        best, spent = min(best, seconds), spent + seconds
+        losses.append(float(loss))
+        if spent + seconds > budget:
+            break
+    return best, losses, len(losses)
+
+
 def traced_value_and_jacobian(fn):
     """``x -> (fn(x), d fn / dx)`` in one ``tf.function`` (one tape, vectorized jacobian), for either
     TensorFlow (the main virtualenv or TFQ's); traced on its first call."""
@@ -196,6 +278,11 @@ def row(workload: str, method: str, *, config: str = "", peer: bool = True, **fi
     return {"workload": workload, "config": config, "method": method, "peer": peer, "status": "ok",
             "note": "", "circuits": None, "min_circuits": None, "seconds": None, "repeats": 0,
             "max_diff": None, **fields}
+
+
+def not_available(base: dict, api: str) -> dict:
+    """The row of a qshift API this qshift does not have (yet): shown as such, never measured another way."""
+    return dict(base, status="skipped", note=f"not available: this qshift has no {api}")
 
 
 def error_text(exc: BaseException) -> str:

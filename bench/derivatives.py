@@ -8,10 +8,13 @@ Circuit: ``qshift.hardware_efficient(q, L)`` (RY.RZ on every qubit per layer, CN
 
 * qshift: ``qshift.derivatives(c, x, order=2)``; circuits from ``d.stats.circuits``, checked against
   the planner's minimum ``qshift.plan(c, order=2).circuits`` (``2n^2 + n + 1``).
+* qshift, ``method="adjoint"``: ``qshift.derivatives(c, x, order=2, method="adjoint")`` (the Hessian by the
+  shift rule applied to adjoint gradients, or the shifted batch, as qshift's planner picks: the row's
+  ``method_used`` says which), when this qshift has the keyword; otherwise the row says "not available".
 * PennyLane: ``qml.gradients.param_shift_hessian`` on a ``default.qubit`` QNode built op by op from the
   same circuit (``tests/reference.py``); circuits counted by ``qml.Tracker``. It returns the Hessian
   alone (its count, ``2n^2 - n + 1`` after its own dedup, has no value or gradient in it).
-* Aer: the ``2n^2 + n + 1`` distinct two-term-rule rows (see ``bench/simulator.py``) in one
+* Aer: the ``2n^2 + n + 1`` distinct two-term-rule rows (``_common.hessian_rows``) in one
   ``EstimatorV2.run`` call (``default_precision=0``, exact), value, gradient and Hessian assembled
   from them in NumPy; the time includes building the rows and the assembly.
 
@@ -22,6 +25,7 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python bench/derivatives.py`` (``--quick`` fo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
@@ -34,16 +38,36 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 import qshift  # noqa: E402
-from _common import (M, TARGET, Limit, ansatz_case, hessian_grid, max_abs_diff, measure, print_rows,  # noqa: E402
-                     progress, row)
+from _common import (M, TARGET, Limit, ansatz_case, assemble_hessian, has_keyword, hessian_grid,  # noqa: E402
+                     max_abs_diff, measure, not_available, print_rows, progress, row)
 
 QSHIFT, PENNYLANE, AER = M.QSHIFT, M.PL_HESSIAN, M.AER
 LIMIT = {PENNYLANE: 25.0, AER: 12.0}
 
 
-def run_qshift(circuit, x, order: int = 2):
-    d = qshift.derivatives(circuit, x, order=order)
+def run_qshift(circuit, x, order: int = 2, **options):
+    d = qshift.derivatives(circuit, x, order=order, **options)
     return d, d.stats.circuits
+
+
+def adjoint_row(base: dict, circuit, x, reference, order: int = 2) -> dict:
+    """``qshift.derivatives(..., method="adjoint")`` measured like the default (no planner minimum: what it runs
+    is sweeps and, for higher orders, the circuits of the shift rule around them)."""
+    base = row(method=M.QSHIFT_ADJOINT, peer=False, **base)
+    if not has_keyword(qshift.derivatives, "method"):
+        return not_available(base, "qshift.derivatives(method=...)")
+    r = measure(base, lambda: run_qshift(circuit, x, order, method="adjoint"), repeats=5,
+                check=lambda d: max(max_abs_diff(d.tensors[k], reference.tensors[k]) for k in reference.tensors))
+    if r["status"] == "ok":
+        d = qshift.derivatives(circuit, x, order=order, method="adjoint")
+        r.update(method_used=str(getattr(d, "method", "")), sweeps=sweeps(d.stats))
+    return r
+
+
+def sweeps(stats) -> dict:
+    """The adjoint counters ``Stats`` has (forward and backward sweeps), by name."""
+    fields = dataclasses.asdict(stats) if dataclasses.is_dataclass(stats) else vars(stats)
+    return {k: v for k, v in fields.items() if "sweep" in k}
 
 
 def pennylane_hessian(circuit, x):
@@ -64,19 +88,7 @@ def aer_hessian(circuit, x):
 
     rows = hessian_rows(x)
     ev = aer_estimator().run([aer_pub(circuit, rows)]).result()[0].data.evs
-    return assemble(ev, len(x)), len(rows)
-
-
-def assemble(ev: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Value ``(m,)``, gradient ``(m, n)`` and Hessian ``(m, n, n)`` from the rows of
-    :func:`simulator.hessian_rows` (x; x + s e_i; x - s e_i; x + 2s e_i; then x +- s e_i +- s e_j), s = pi/2."""
-    value, plus, minus, twice = ev[0], ev[1:1 + n], ev[1 + n:1 + 2 * n], ev[1 + 2 * n:1 + 3 * n]
-    i, j = np.triu_indices(n, 1)
-    pp, pm, mp, mm = np.split(ev[1 + 3 * n:], 4)
-    hess = np.zeros((ev.shape[1], n, n))
-    hess[:, i, j] = hess[:, j, i] = ((pp - pm - mp + mm) / 4).T
-    hess[:, np.arange(n), np.arange(n)] = ((twice - value) / 2).T
-    return value, ((plus - minus) / 2).T, hess
+    return assemble_hessian(ev, len(x)), len(rows)
 
 
 def pennylane_not_run(layers: int, outputs: str) -> str | None:
@@ -98,6 +110,7 @@ def collect(quick: bool = False) -> list[dict]:
                        lambda: run_qshift(c, x), repeats=5,
                        check=lambda d: max_abs_diff(d.hessian, reference.hessian))
         rows.append(ours)
+        rows.append(adjoint_row(base, c, x, reference))
         skip = None if quick else pennylane_not_run(layers, outputs)
         rows.append(row(method=PENNYLANE, status="skipped", note=skip, **base) if skip else measure(
             row(method=PENNYLANE, **base), lambda: pennylane_hessian(c, x), repeats=2, budget=12,
@@ -105,8 +118,9 @@ def collect(quick: bool = False) -> list[dict]:
             check=lambda h: max_abs_diff(h, reference.hessian)))
         rows.append(measure(
             row(method=AER, **base), lambda: aer_hessian(c, x), repeats=2, budget=8, limit=limits[AER],
-            work=work, must=must, check=lambda t: max(max_abs_diff(a, b) for a, b in zip(t, reference.tensors.values()))))
-        progress(rows[-3:])
+            work=work, must=must,
+            check=lambda t: max(max_abs_diff(a, b) for a, b in zip(t, reference.tensors.values()))))
+        progress(rows[-4:])
     return rows
 
 

@@ -13,9 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import TARGET, M, config_name  # noqa: E402
 
-TOLERANCE = {M.TFQ: 1e-4}  # TFQ computes in float32; everything else in float64
+TOLERANCE = {M.TFQ: 1e-4, M.TFQ_ADJOINT: 1e-4}  # TFQ computes in float32; everything else in float64
 DEFAULT_TOLERANCE = 1e-8
 TARGET_CONFIG = config_name(*TARGET)
+HESSIAN_5X = (config_name(10, 2, "all"), config_name(12, 2, "all"))  # issue 17: >= 5x tensorcircuit-ng's Hessian
 
 
 # -- targets ------------------------------------------------------------------------------------------
@@ -30,16 +31,72 @@ def seconds(rows, workload, method, config) -> float | None:
 
 
 def ratio_target(rows, name, workload, peer, ours, config, threshold) -> dict:
-    t_peer, t_ours = seconds(rows, workload, peer, config), seconds(rows, workload, ours, config)
-    if t_peer is None or t_ours is None:
-        missing = peer if t_peer is None else ours
-        status = next((f"{r['status']}: {r['note']}" for r in find(rows, workload, missing, config)),
-                      "this size is not in this run")
-        return dict(target=name, measured=f"not measured ({missing}: {status})", value=None, threshold=threshold,
-                    met=None)
-    value = t_peer / t_ours
-    return dict(target=name, measured=f"{value:.1f}x ({t_peer:.3g} s / {t_ours:.3g} s)", value=value,
-                threshold=threshold, met=value >= threshold)
+    """``peer seconds / ours seconds`` at one size against ``threshold``. ``peer`` and ``ours`` are method
+    names, or ``None``: the fastest peer (the fastest qshift row) measured at that size in this run."""
+    p = fastest(rows, workload, config, peer=True) if peer is None else ok_row(rows, workload, peer, config)
+    o = fastest(rows, workload, config, peer=False) if ours is None else ok_row(rows, workload, ours, config)
+    if p is None or o is None:
+        reason = why_missing(rows, workload, config, *((peer, True) if p is None else (ours, False)))
+        return dict(target=name, measured=f"not measured ({reason})", value=None, threshold=threshold, met=None)
+    value = p["seconds"] / o["seconds"]
+    said = lambda r, given: f" {r['method']}" if given is None else ""
+    return dict(target=name, measured=f"{times(value)} ({p['seconds']:.3g} s{said(p, peer)} / {o['seconds']:.3g} s"
+                                      f"{said(o, ours)})", value=value, threshold=threshold, met=value >= threshold)
+
+
+def why_missing(rows, workload, config, method, peer: bool) -> str:
+    """Why ``method`` (``None``: every peer, or every qshift row) has no time at this size."""
+    if method is None:
+        tried = [r for r in rows if r["workload"] == workload and r["config"] == config and bool(r.get("peer")) == peer]
+    else:
+        tried = find(rows, workload, method, config)
+    said = "; ".join(f"{r['method']}: " + (f"{r['status']}: {r['note']}" if r["status"] != "ok" else
+                                            "values differ from qshift's") for r in tried)
+    return f"{method or ('no peer' if peer else 'no qshift row')}: {said or 'not in this run'}"
+
+
+def times(value: float) -> str:
+    """A ratio as ``12.3x``, or with two significant digits below 1 (``0.031x``)."""
+    return f"{value:.1f}x" if value >= 1 else f"{value:.2g}x"
+
+
+def ok_row(rows, workload, method, config) -> dict | None:
+    hit = [r for r in find(rows, workload, method, config) if r["status"] == "ok" and r["seconds"]]
+    return hit[0] if hit else None
+
+
+def fastest(rows, workload, config, peer: bool) -> dict | None:
+    """The fastest row at this size measured in this run: among the peers (values not flagged wrong), or among
+    qshift's own rows."""
+    hit = [r for r in rows if r["workload"] == workload and r["config"] == config and r["status"] == "ok"
+           and r.get("seconds") and bool(r.get("peer")) == peer and not wrong(r)]
+    return min(hit, key=lambda r: r["seconds"]) if hit else None
+
+
+def peer_targets(rows) -> list[dict]:
+    """Issue 17's targets, and qshift's fastest row against the fastest peer at every size where the fast
+    simulator peers run (training epoch, batch VJP, value + gradient + Hessian)."""
+    out = []
+    for config in configs(rows, "training"):
+        out.append(ratio_target(rows, f"training epoch {config}: qshift >= 1.5x faster than TFQ's default "
+                                      "differentiator (adjoint)", "training", M.TFQ_ADJOINT, None, config, 1.5))
+        out.append(ratio_target(rows, f"training epoch {config}: qshift no slower than the fastest peer", "training",
+                                None, None, config, 1))
+    for config in configs(rows, "vjp"):
+        out.append(ratio_target(rows, f"batch VJP {config}, 32 rows: qshift no slower than tensorcircuit-ng "
+                                      "jit(vmap(value_and_grad)) (compile excluded)", "vjp", M.TC_VJP, None, config, 1))
+        out.append(ratio_target(rows, f"batch VJP {config}, 32 rows: qshift no slower than the fastest peer",
+                                "vjp", None, None, config, 1))
+    peer_sizes = [c for c in configs(rows, "hessian") if find(rows, "hessian", M.TC_HESSIAN, c)
+                  or find(rows, "hessian", M.QULACS_ROWS, c)]
+    for config in peer_sizes:
+        if config in HESSIAN_5X:
+            out.append(ratio_target(rows, f"value + gradient + Hessian {config}: qshift >= 5x faster than "
+                                          "tensorcircuit-ng jit(jacfwd(jacrev)) (compile excluded)", "hessian",
+                                    M.TC_HESSIAN, None, config, 5))
+        out.append(ratio_target(rows, f"value + gradient + Hessian {config}: qshift no slower than the fastest peer",
+                                "hessian", None, None, config, 1))
+    return out
 
 
 def circuit_target(rows) -> dict:
@@ -71,9 +128,7 @@ def targets(rows: list[dict]) -> list[dict]:
     for ours in (M.QSHIFT, M.QSHIFT_TF):
         out.append(ratio_target(rows, f"Hessian {TARGET_CONFIG}: {ours} at least as fast as Aer EstimatorV2 "
                                       "(same rows, one call)", "hessian", M.AER, ours, TARGET_CONFIG, 1))
-    for r in find(rows, "training", M.QSHIFT_KERAS):
-        out.append(ratio_target(rows, f"training epoch {r['config']}: no slower than TFQ", "training", M.TFQ,
-                                M.QSHIFT_KERAS, r["config"], 1))
+    out += peer_targets(rows)
     copies = [r for r in rows if r["workload"] == "bandwidth" and r.get("kind") == "copy" and "DRAM" in r["config"]]
     for r in rows:
         if r["workload"] == "bandwidth" and r.get("kind") == "hessian batch" and copies:
@@ -130,6 +185,8 @@ def cell(r: dict | None, notes: Notes, circuits: bool = True) -> str:
     text = num(r["seconds"])
     if circuits and r.get("circuits"):
         text += f" ({r['circuits']:,})"
+    if r.get("compile_seconds"):
+        text += f" (compile {r['compile_seconds']:.2g} s)"
     if wrong(r):
         text += " ✗ " + notes.ref(f"{r['method']}: max abs diff {r['max_diff']:.1e} from qshift's values")
     return text
@@ -165,7 +222,7 @@ def matrix(rows, workload, methods, notes, extra=None) -> list[str]:
 
 def ratio(rows, workload, config, peer, ours) -> str:
     t_peer, t_ours = seconds(rows, workload, peer, config), seconds(rows, workload, ours, config)
-    return "—" if t_peer is None or t_ours is None else f"{t_peer / t_ours:.1f}x"
+    return "—" if t_peer is None or t_ours is None else times(t_peer / t_ours)
 
 
 def gib(value) -> str:
@@ -182,10 +239,18 @@ def header_lines(results: dict) -> list[str]:
              f"- machine: {m['machine']}; {m['platform']}; Python {m['python']}; OMP_NUM_THREADS={m['OMP_NUM_THREADS']}; "
              f"no GPU; load average {m['load average']} at the start, {m.get('load average at the end', '?')} at the end",
              "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items())]
+    threads = m.get("threads")
+    if threads:
+        lines.append("- single-threaded: " + "; ".join(f"{k}={v}" for k, v in threads.items())
+                     + " (the peers' processes get the same environment; TFQ's sets TensorFlow's threads to 1/1)")
     tfq = results.get("tfq_machine")
     if tfq:
         lines.append("- TensorFlow Quantum's virtualenv (`bench/.venv-tfq`, `TF_USE_LEGACY_KERAS=1`): "
                      + ", ".join(f"{k} {v}" for k, v in tfq["versions"].items()))
+    peers = results.get("peers_machine")
+    if peers:
+        lines.append("- the fast simulator peers' virtualenv (`bench/.venv-peers`, JAX on the CPU in float64): "
+                     + ", ".join(f"{k} {v}" for k, v in peers["versions"].items()))
     lines += ["", "Every number below was measured in this one run, the peers side by side with qshift on the same "
               "circuits and angles. Read the ratios (peer time / qshift time at the same size, higher means qshift "
               "is faster), not the absolute times: they belong to this machine and its load. Times are the best "
@@ -195,8 +260,12 @@ def header_lines(results: dict) -> list[str]:
               "are skipped with the reason in the cell or a footnote, never left out silently: `est. 64 s > 10 s` is "
               "the time estimated from the method's previous size against its per-run limit (PennyLane's "
               "`param_shift_hessian` 25 s, Aer 12 s, every other peer and qshift's unvectorized nested tapes 10 s; "
-              "a run is stopped at three times its limit). How each method is run: the docstring of its module in "
-              "`bench/`.", ""]
+              "a run is stopped at three times its limit; tensorcircuit-ng's compile is extrapolated from its "
+              "previous size against the time left to its part of `bench/fast_peers.py`). Compile times (JAX) are "
+              "shown apart and never counted in the times or the ratios. A target's \"fastest peer\" is the "
+              "fastest peer measured at that size in this run, whatever its method; \"qshift\" is qshift's fastest "
+              "row there (each named in the measured column). How each method is run: the docstring of its module "
+              "in `bench/`.", ""]
     return lines
 
 
@@ -209,19 +278,24 @@ def targets_section(results) -> list[str]:
 
 
 def hessian_section(rows, notes) -> list[str]:
-    main = [M.QSHIFT, M.QSHIFT_TF, M.PL_HESSIAN, M.AER, M.NAIVE, M.TFQ]
+    main = [M.QSHIFT, M.QSHIFT_ADJOINT, M.QSHIFT_TF, M.PL_HESSIAN, M.AER, M.TC_HESSIAN, M.QULACS_ROWS, M.NAIVE,
+            M.TFQ]
     other = [M.QSHIFT_TF_LOOP, M.PL_TF, M.PL_TF_LIGHTNING, M.PL_TF_LIGHTNING64, M.NAIVE_LOOP]
     ratios = [(f"PennyLane psh / {M.QSHIFT}", lambda c: ratio(rows, "hessian", c, M.PL_HESSIAN, M.QSHIFT)),
               (f"PennyLane psh / {M.QSHIFT_TF}", lambda c: ratio(rows, "hessian", c, M.PL_HESSIAN, M.QSHIFT_TF)),
               (f"Aer / {M.QSHIFT}", lambda c: ratio(rows, "hessian", c, M.AER, M.QSHIFT)),
-              (f"Aer / {M.QSHIFT_TF}", lambda c: ratio(rows, "hessian", c, M.AER, M.QSHIFT_TF))]
+              (f"Aer / {M.QSHIFT_TF}", lambda c: ratio(rows, "hessian", c, M.AER, M.QSHIFT_TF)),
+              ("fastest peer / fastest qshift", lambda c: fastest_ratio(rows, "hessian", c))]
     lines = ["## (a) Value + gradient + Hessian", "",
              "`hardware_efficient(q, L)`: RY.RZ on every qubit per layer, then a CNOT ring; n = 2qL symbols; "
              "outputs `<Z0>` (single) or every qubit's `<Z>` (all). qshift's circuits are value + gradient + "
              "Hessian, the planner's minimum 2n^2 + n + 1; PennyLane's `param_shift_hessian` computes the Hessian "
              "alone (2n^2 - n + 1 after its own dedup); Aer runs the same 2n^2 + n + 1 rows as qshift in one "
              "`EstimatorV2` call, and its time includes building the rows and assembling the tensors. Nested "
-             "tapes: an inner and an outer `tape.jacobian`.", "",
+             "tapes: an inner and an outer `tape.jacobian`. The fast simulator peers (`bench/fast_peers.py`), at "
+             "2-layer sizes: tensorcircuit-ng on JAX, `jit(lambda t: (E(t), jacrev(E)(t), jacfwd(jacrev(E))(t)))`, "
+             "compile apart; qulacs running the same 2n^2 + n + 1 rows as qshift one by one. qshift's "
+             "`method=adjoint` row: the Hessian as qshift's planner picks it under that method.", "",
              "Wall seconds (circuits):", ""]
     lines += matrix(rows, "hessian", main, notes)
     lines += ["Speed-ups (peer seconds / qshift seconds, same size):", ""]
@@ -233,34 +307,70 @@ def hessian_section(rows, notes) -> list[str]:
     lines += ["### Value + gradient, where TensorFlow Quantum can take part", ""]
     lines += ["Wall seconds (circuits); TFQ's and the traced qshift.tf row run inside one `tf.function`, traced "
               "before timing:", ""]
-    lines += matrix(rows, "gradient", [M.QSHIFT, M.QSHIFT_TF_GRAD, M.QSHIFT_TF_GRAPH, M.TFQ], notes,
-                    [("TFQ / qshift.derivatives", lambda c: ratio(rows, "gradient", c, M.TFQ, M.QSHIFT)),
-                     ("TFQ / qshift.tf in tf.function", lambda c: ratio(rows, "gradient", c, M.TFQ, M.QSHIFT_TF_GRAPH))])
+    lines += matrix(rows, "gradient", [M.QSHIFT, M.QSHIFT_TF_GRAD, M.QSHIFT_TF_GRAPH, M.TFQ_ADJOINT, M.TFQ], notes,
+                    [("TFQ adjoint / qshift.derivatives",
+                      lambda c: ratio(rows, "gradient", c, M.TFQ_ADJOINT, M.QSHIFT)),
+                     ("TFQ adjoint / qshift.tf in tf.function",
+                      lambda c: ratio(rows, "gradient", c, M.TFQ_ADJOINT, M.QSHIFT_TF_GRAPH)),
+                     ("TFQ ParameterShift / qshift.tf in tf.function",
+                      lambda c: ratio(rows, "gradient", c, M.TFQ, M.QSHIFT_TF_GRAPH))])
     return lines
+
+
+TRAINING = [M.QSHIFT_KERAS, M.QSHIFT_KERAS_ADJOINT, M.TFQ_ADJOINT, M.TFQ, M.TC_TRAINING]
 
 
 def training_section(rows, notes) -> list[str]:
     body = []
     for config in configs(rows, "training"):
-        for method in (M.QSHIFT_KERAS, M.TFQ):
+        ours = fastest(rows, "training", config, peer=False)
+        for method in TRAINING:
             r = by(rows, "training", config, method)
             if r is None:
                 continue
             ok = r["status"] == "ok"
+            counted = r.get("circuits") is not None and ok and not r.get("peer")
+            minimum = f" (min {r['min_circuits']:,})" if r.get("min_circuits") else ""
             body.append([config, method, num(r.get("steps")),
-                         f"{r['circuits']:,} (min {r['min_circuits']:,})" if r.get("circuits") else "not counted",
+                         f"{r['circuits']:,}{minimum}" if counted else "not counted",
                          num(r.get("first_epoch_seconds")) if ok else cell(r, notes),
-                         num(r["seconds"]) if ok else "—",
-                         ratio(rows, "training", config, M.TFQ, method) if method == M.QSHIFT_KERAS else "",
-                         num(r.get("loss"))])
+                         num(r.get("compile_seconds")), num(r["seconds"]) if ok else "—",
+                         times(r["seconds"] / ours["seconds"]) if ok and ours and r.get("peer") else "",
+                         num(r.get("loss")), "" if r.get("loss_diff") is None else f"{r['loss_diff']:.1e}"])
     return ["## (b) One training epoch of a hybrid Keras model", "",
-            "`Dense(q, tanh) -> quantum layer -> Dense(1)`, MSE, Adam, batches of 32, first-order gradients; the "
-            "Dense outputs feed the first layer's RY angles, the other angles are trainable weights, every qubit's "
-            "`<Z>` is an output. qshift: `qshift.keras.QuantumLayer` under Keras 3 / TF 2.21; TFQ: the same model "
-            "in tf-keras / TF 2.18 with `tfq.layers.Expectation` and `ParameterShift` (the `ControlledPQC` "
-            "pattern). Same data, same sizes. First epoch includes tracing; epoch = best of the next 3.", ""] + table(
-        ["model", "method", "steps", "circuits per epoch", "first epoch s", "epoch s", "TFQ / qshift", "loss"], body,
-        "llrrrrrr")
+            "`Dense(q, tanh) -> quantum layer -> Dense(1)`, MSE, Adam(0.01), batches of 32, first-order gradients; "
+            "the Dense outputs feed the first layer's RY angles, the other angles are trainable weights, every "
+            "qubit's `<Z>` is an output. qshift: `qshift.keras.QuantumLayer` under Keras 3 / TF 2.21, as created by "
+            "default (the shift rule) and with `method=\"adjoint\"`; TFQ: the same model in tf-keras / TF 2.18 with "
+            "`tfq.layers.Expectation` (the `ControlledPQC` pattern), with its default differentiator (adjoint) and "
+            "with `ParameterShift`; tensorcircuit-ng: the same model written in JAX, one `jit` step "
+            "(`value_and_grad` of the loss and Keras's Adam update) per batch. Same data, same initial weights, "
+            "so the loss curves are the same up to float32 rounding (TFQ and Keras run in float32, JAX in float64): "
+            "the last column is the largest difference from qshift's default row over the epochs both ran. First "
+            "epoch includes tracing (and JAX's compile, also shown apart); epoch = best of the next ones (up to 3). "
+            "Peer / qshift: the peer's epoch over qshift's fastest row at that size.", ""] + table(
+        ["model", "method", "steps", "circuits per epoch", "first epoch s", "compile s", "epoch s",
+         "peer / fastest qshift", "loss", "loss curve max diff"], body, "llrrrrrrrr")
+
+
+def vjp_section(rows, notes) -> list[str]:
+    methods = [M.QSHIFT_JAC_VJP, M.QSHIFT_ADJOINT_VJP, M.QSHIFT_VJP, M.QSHIFT_TF_VJP, M.QSHIFT_TF_ADJOINT_VJP,
+               M.TC_VJP, M.TC_VJP_PS, M.QULACS_BACKPROP]
+    if not configs(rows, "vjp"):
+        return []
+    return ["## (b') The batch VJP of one training step", "",
+            "The quantum part of a training step: expectations `E(X)` and the vector-Jacobian product "
+            "`U[b] . dE/dtheta(X[b])` of a batch of 32 rows of `hardware_efficient(q, L)`, every qubit's `<Z>` an "
+            "output, fixed random upstream vectors `U` (`bench/vjp.py`; the peers in `bench/fast_peers.py`). "
+            "tensorcircuit-ng: `jit(vmap(value_and_grad(g, has_aux=True)))` of `g(theta, u) = (u . E(theta), "
+            "E(theta))`, `E` read from the state's probabilities, or with `expectation_ps` per output; compile "
+            "apart. qulacs: `ParametricQuantumCircuit.backprop` row by row. Wall seconds (circuits):", ""] + matrix(
+        rows, "vjp", methods, notes, [("fastest peer / fastest qshift", lambda c: fastest_ratio(rows, "vjp", c))])
+
+
+def fastest_ratio(rows, workload, config) -> str:
+    p, o = fastest(rows, workload, config, peer=True), fastest(rows, workload, config, peer=False)
+    return "—" if p is None or o is None else times(p["seconds"] / o["seconds"])
 
 
 def third_section(rows, notes) -> list[str]:
@@ -507,7 +617,8 @@ def dask_section(rows) -> list[str]:
 
 
 def failures_section(rows) -> list[str]:
-    broken = [r for r in rows if r["workload"] in ("tfq",) or (r["status"] == "failed" and r.get("module") == r["workload"])]
+    broken = [r for r in rows if r["workload"] in ("tfq", "peers")
+              or (r["status"] == "failed" and r.get("module") == r["workload"])]
     if not broken:
         return []
     return ["## Parts that did not run", ""] + [f"- {r['method']}: {r['note']}" for r in broken] + [""]
@@ -518,7 +629,8 @@ def render(results: dict) -> str:
     notes = Notes()
     lines = header_lines(results) + targets_section(results)
     lines += failures_section(rows)
-    lines += hessian_section(rows, notes) + training_section(rows, notes) + third_section(rows, notes)
+    lines += hessian_section(rows, notes) + training_section(rows, notes) + vjp_section(rows, notes)
+    lines += third_section(rows, notes)
     lines += estimate_section(rows) + lih_section(rows, notes) + scaling_section(rows) + bandwidth_section(rows)
     lines += simulator_section(rows) + dask_section(rows)
     if notes.texts:
@@ -552,7 +664,8 @@ def plots(results: dict, out: str) -> list[str]:
 
     # Hessian wall time against symbols: 2-layer sizes, all outputs
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method in (M.QSHIFT, M.QSHIFT_TF, M.PL_HESSIAN, M.AER, M.NAIVE, M.PL_TF, M.PL_TF_LIGHTNING64):
+    for method in (M.QSHIFT, M.QSHIFT_ADJOINT, M.QSHIFT_TF, M.PL_HESSIAN, M.AER, M.TC_HESSIAN, M.QULACS_ROWS, M.NAIVE,
+                   M.PL_TF, M.PL_TF_LIGHTNING64):
         pts = sorted((r["symbols"], r["seconds"]) for r in find(rows, "hessian", method)
                      if r["status"] == "ok" and r.get("layers") == 2 and r.get("outputs") == "all")
         if pts:

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 
 import qshift  # noqa: E402
-from _common import cpu_model  # noqa: E402
+from _common import cpu_model, hessian_rows  # noqa: E402
 from qshift import LocalSimulator  # noqa: E402
 
 SEED = 7
@@ -41,18 +41,6 @@ CASES = [(6, "all"), (6, "single"), (10, "all"), (10, "single"), (12, "all"), (1
 QUICK_CASES = [(4, "all")]
 REPEATS = {4: 3, 6: 5, 10: 4, 12: 3}  # timed rounds per size (the first one also checks the values)
 TOLERANCE = 1e-10
-
-
-def hessian_rows(x: np.ndarray) -> np.ndarray:
-    """The distinct two-term-rule points of value, gradient and Hessian at ``x``."""
-    s = len(x)
-    eye = np.eye(s) * (np.pi / 2)
-    rows = [x[None], x + eye, x - eye, x + 2 * eye]
-    i, j = np.triu_indices(s, 1)
-    for si in (1, -1):
-        for sj in (1, -1):
-            rows.append(x + si * eye[i] + sj * eye[j])
-    return np.concatenate(rows)
 
 
 def to_qiskit(circuit: qshift.Circuit):

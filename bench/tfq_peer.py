@@ -2,20 +2,27 @@
 (TensorFlow 2.18, tf-keras 2.18, tensorflow-quantum 0.7.6, ``TF_USE_LEGACY_KERAS=1``), which
 ``make bench`` creates (``bench/setup_tfq.sh``); qshift is not installed there.
 
-Input: a JSON spec written by ``bench/run_all.py`` (sizes, symbol values, training data), so both
-sides compute the same thing. Output: JSON rows in the schema of ``bench/_common.py`` plus the
-values TFQ computed, which the runner compares with qshift's.
+Input: a JSON spec written by ``bench/run_all.py`` (sizes, symbol values, training data and the Keras
+model's initial weights), so both sides compute the same thing. Output: JSON rows in the schema of
+``bench/_common.py`` plus the values TFQ computed, which the runner compares with qshift's.
+
+Two differentiators, one row each: TFQ's default (``tfq.layers.Expectation()`` without ``differentiator=``,
+which TFQ 0.7.6 resolves to ``tfq.differentiators.Adjoint()`` when no ``backend`` is given: what a TFQ user
+gets), and ``tfq.differentiators.ParameterShift()``.
 
 * gradient: value and Jacobian of ``hardware_efficient(q, L)`` (the same gates as a Cirq circuit:
-  ``cirq.ry``, ``cirq.rz``, CNOT ring; ``cirq.Z`` outputs) through ``tfq.layers.Expectation`` with
-  ``tfq.differentiators.ParameterShift()``, by ``tape.jacobian`` inside one ``tf.function`` (TFQ's
-  fastest way here: eagerly, pfor retraces on every call); best of 3 after the tracing call.
-* hessian / third order: the same with two (three) nested tapes, eagerly: TFQ raises ``LookupError``
-  (its op has no gradient of its gradient), recorded as the row's note.
+  ``cirq.ry``, ``cirq.rz``, CNOT ring; ``cirq.Z`` outputs) through ``tfq.layers.Expectation``, by
+  ``tape.jacobian`` inside one ``tf.function`` (TFQ's fastest way here: eagerly, pfor retraces on every
+  call); best of 3 after the tracing call.
+* hessian / third order (``ParameterShift``): the same with two (three) nested tapes, eagerly: TFQ raises
+  ``LookupError`` (its op has no gradient of its gradient), recorded as the row's note.
 * training: ``Dense(q, tanh) -> layer -> Dense(1)`` where the layer is the ``ControlledPQC`` pattern:
   the Dense outputs feed the first layer's RY symbols, the layer's trainable weights the others, one
-  ``tfq.layers.Expectation`` (``ParameterShift``) call per batch; same data, batch size, optimizer and
-  loss as ``bench/training.py``; the first epoch and the best of 3 more.
+  ``tfq.layers.Expectation`` call per batch; same data, initial weights, batch size, optimizer and
+  loss as ``bench/training.py``; the first epoch and the best of 3 more (fewer when they would take over
+  the spec's budget); every epoch's loss is kept, for the runner to compare with qshift's.
+
+TensorFlow runs with one intra-op and one inter-op thread (``tf.config.threading``).
 
 Run: ``TF_USE_LEGACY_KERAS=1 bench/.venv-tfq/bin/python bench/tfq_peer.py SPEC.json OUT.json``.
 """
@@ -34,10 +41,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _common import SEED, M, error_text, machine, measure, row, timed, traced_value_and_jacobian  # noqa: E402
+from _common import SEED, M, epochs, error_text, machine, measure, row, timed, traced_value_and_jacobian  # noqa: E402
 
-METHOD = M.TFQ
-EPOCHS = 3
+DIFFERENTIATORS = {M.TFQ_ADJOINT: None, M.TFQ: "ParameterShift"}  # None: TFQ's default (adjoint)
 
 
 def hea(qubits: int, layers: int, outputs: str):
@@ -58,12 +64,21 @@ def hea(qubits: int, layers: int, outputs: str):
     return cirq.Circuit(ops), [str(s) for s in symbols], observables
 
 
-def expectation_fn(qubits: int, layers: int, outputs: str):
+def expectation_layer(method: str):
+    """``tfq.layers.Expectation`` as a TFQ user gets it (no ``differentiator=``), or with ``ParameterShift``."""
+    import tensorflow_quantum as tfq
+
+    name = DIFFERENTIATORS[method]
+    return tfq.layers.Expectation() if name is None else tfq.layers.Expectation(
+        differentiator=getattr(tfq.differentiators, name)())
+
+
+def expectation_fn(qubits: int, layers: int, outputs: str, method: str):
     import tensorflow as tf
     import tensorflow_quantum as tfq
 
     circuit, names, observables = hea(qubits, layers, outputs)
-    layer = tfq.layers.Expectation(differentiator=tfq.differentiators.ParameterShift())
+    layer = expectation_layer(method)
     tensor = tfq.convert_to_tensor([circuit])
 
     def fn(values):  # (B, n) float32 -> (B, m)
@@ -85,15 +100,15 @@ def nested(fn, x, order: int) -> list:
     return inner + [tape.jacobian(inner[-1], x, experimental_use_pfor=False)]
 
 
-def derivative_rows(workload: str, order: int, sizes: list[dict]) -> list[dict]:
+def derivative_rows(workload: str, order: int, sizes: list[dict], method: str) -> list[dict]:
     import tensorflow as tf
 
     rows = []
     for size in sizes:
         q, layers, outputs = size["qubits"], size["layers"], size["outputs"]
-        fn = expectation_fn(q, layers, outputs)
+        fn = expectation_fn(q, layers, outputs, method)
         x = tf.constant(np.array(size["x"])[None], dtype=tf.float32)
-        base = row(workload, METHOD, config=size["config"], qubits=q, layers=layers, outputs=outputs,
+        base = row(workload, method, config=size["config"], qubits=q, layers=layers, outputs=outputs,
                    symbols=len(size["x"]))
         if order == 1:
             run = traced_value_and_jacobian(fn)  # TFQ's fastest way here (eager pfor retraces on every call)
@@ -105,70 +120,81 @@ def derivative_rows(workload: str, order: int, sizes: list[dict]) -> list[dict]:
         else:
             r = measure(base, lambda: (nested(fn, x, order), None), repeats=1, unsupported=(LookupError,))
         rows.append(r)
-        print(f"  tfq {workload} {size['config']}: {r['status']} {r['seconds'] or ''}", file=sys.stderr, flush=True)
+        print(f"  tfq {workload} {method} {size['config']}: {r['status']} {r['seconds'] or ''}", file=sys.stderr,
+              flush=True)
     return rows
 
 
-def training_model(qubits: int, layers: int):
+def training_model(cfg: dict, method: str):
+    """The training benchmark's model in tf-keras with TFQ, from the spec's initial weights."""
     import tensorflow as tf
 
+    qubits, layers = cfg["qubits"], cfg["layers"]
     circuit, names, observables = hea(qubits, layers, "all")
-    inputs = [f"y0_{q}" for q in range(qubits)]
-    weights = [s for s in names if s not in inputs]
-    order = [(inputs + weights).index(s) for s in names]
     import tensorflow_quantum as tfq
 
     class ControlledCircuit(tf.keras.layers.Layer):
         """Features -> the first layer's RY symbols, trainable weights -> the rest (ControlledPQC pattern)."""
 
         def build(self, input_shape):
-            self.w = self.add_weight(name="circuit_weights", shape=(len(weights),),
-                                     initializer=tf.keras.initializers.RandomUniform(-np.pi, np.pi))
-            self.expectation = tfq.layers.Expectation(differentiator=tfq.differentiators.ParameterShift())
+            self.w = self.add_weight(name="circuit_weights", shape=(len(names) - qubits,))
+            self.expectation = expectation_layer(method)
             self.circuit = tfq.convert_to_tensor([circuit])
 
         def call(self, x):
             b = tf.shape(x)[0]
-            values = tf.gather(tf.concat([x, tf.tile(self.w[None], [b, 1])], axis=1), order, axis=1)
+            values = tf.gather(tf.concat([x, tf.tile(self.w[None], [b, 1])], axis=1), cfg["order"], axis=1)
             return self.expectation(tf.tile(self.circuit, [b]), symbol_names=names, symbol_values=values,
                                     operators=observables)
 
     tf.keras.utils.set_random_seed(SEED)
+    hidden, quantum = tf.keras.layers.Dense(qubits, activation="tanh"), ControlledCircuit()
+    out = tf.keras.layers.Dense(1)
     x_in = tf.keras.Input((qubits,))
-    hidden = tf.keras.layers.Dense(qubits, activation="tanh")(x_in)
-    out = tf.keras.layers.Dense(1)(ControlledCircuit()(hidden))
-    model = tf.keras.Model(x_in, out)
+    model = tf.keras.Model(x_in, out(quantum(hidden(x_in))))
+    w = {k: np.array(v, dtype=np.float32) for k, v in cfg["weights"].items()}
+    hidden.set_weights([w["w1"], w["b1"]])
+    quantum.set_weights([w["wc"]])
+    out.set_weights([w["w2"], w["b2"]])
     model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
     return model
 
 
-def training_rows(configs: list[dict]) -> list[dict]:
+def training_rows(configs: list[dict], method: str) -> list[dict]:
     rows = []
     for cfg in configs:
         x, y = np.array(cfg["x"], dtype=np.float32), np.array(cfg["y"], dtype=np.float32)
-        base = row("training", METHOD, config=cfg["config"], qubits=cfg["qubits"], layers=cfg["layers"],
+        base = row("training", method, config=cfg["config"], qubits=cfg["qubits"], layers=cfg["layers"],
                    outputs="all", samples=len(x), batch=cfg["batch"], steps=-(-len(x) // cfg["batch"]))
         try:
-            model = training_model(cfg["qubits"], cfg["layers"])
-            fit = lambda: model.fit(x, y, batch_size=cfg["batch"], epochs=1, shuffle=False, verbose=0).history["loss"][-1]
-            first, _ = timed(fit)
-            runs = [timed(fit) for _ in range(EPOCHS)]
+            model = training_model(cfg, method)
+            fit = lambda: model.fit(x, y, batch_size=cfg["batch"], epochs=1, shuffle=False,
+                                    verbose=0).history["loss"][-1]
+            first, first_loss = timed(fit)
+            best, losses, runs = epochs(fit, cfg["epochs"], cfg["budget"])
         except Exception as exc:
             rows.append(dict(base, status="failed", note=error_text(exc)))
             continue
-        rows.append(dict(base, seconds=min(t for t, _ in runs), repeats=EPOCHS, first_epoch_seconds=first,
-                         loss=float(runs[-1][1]), note="TFQ reports no circuit counts"))
-        print(f"  tfq training {cfg['config']}: {rows[-1]['seconds']:.3g} s", file=sys.stderr, flush=True)
+        rows.append(dict(base, seconds=best, repeats=runs, first_epoch_seconds=first, loss=losses[-1],
+                         losses=[float(first_loss)] + losses, note="TFQ reports no circuit counts"))
+        print(f"  tfq training {method} {cfg['config']}: {best:.3g} s", file=sys.stderr, flush=True)
     return rows
 
 
 def main(spec_path: str, out_path: str) -> None:
     with open(spec_path) as f:
         spec = json.load(f)
-    rows = derivative_rows("gradient", 1, spec["gradient"])
-    rows += derivative_rows("hessian", 2, spec["hessian"])
-    rows += derivative_rows("third", 3, spec["third"])
-    rows += training_rows(spec["training"])
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    rows = []
+    for method in DIFFERENTIATORS:
+        rows += derivative_rows("gradient", 1, spec["gradient"], method)
+    rows += derivative_rows("hessian", 2, spec["hessian"], M.TFQ)
+    rows += derivative_rows("third", 3, spec["third"], M.TFQ)
+    for method in DIFFERENTIATORS:
+        rows += training_rows(spec["training"], method)
     info = machine(["numpy", "tensorflow", "tf-keras", "tensorflow-quantum", "cirq-core", "sympy"])
     with open(out_path, "w") as f:
         json.dump({"machine": info, "rows": rows}, f)
