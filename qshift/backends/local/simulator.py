@@ -23,6 +23,11 @@ module runs that program over the rows. These ideas make shifted batches cheap:
   sharing prefixes across the whole batch in memory. Kernels write into
   buffers allocated once per run and, when small, kept for the next run on the
   same thread (touching fresh memory costs more than a small run's arithmetic).
+* **Both cores.** Chunks of a large batch (states of at least ``2**_THREAD_MIN_QUBITS``
+  amplitudes) run on ``threads`` threads at once (NumPy releases the GIL in its kernels); so do
+  the halves of an adjoint run's rows from ``2**_ADJOINT_THREAD_MIN_QUBITS`` amplitudes. Smaller
+  states stay on one thread, where the Python between kernels (which holds the GIL) costs more
+  than a second thread saves (``bench/threads.py``: 1.1-1.3x at 10-12 qubits, less below).
 * **Bounded memory.** Chunks are never larger than ``max_memory`` allows; a
   single state too large for it raises :class:`~qshift.SimulationMemoryError`
   instead of crashing.
@@ -41,8 +46,10 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -65,6 +72,8 @@ _CACHE_BYTES = 8 * 1024 ** 2  # states per chunk that stay in cache through all 
 _CACHE_MIN_ROWS = 16  # fewer rows per chunk would lose too much prefix sharing
 _KEEP_BYTES = 8 * 1024 ** 2  # work buffers up to this size are kept (per thread) for the next run
 _LOG2_PER_ROW = (_WORKING_COPIES * _BYTES_PER_AMPLITUDE).bit_length() - 1  # both are powers of two
+_THREAD_MIN_QUBITS = 10  # shifted batches of smaller states run on one thread (measured: threads do not pay there)
+_ADJOINT_THREAD_MIN_QUBITS = 12  # the same for an adjoint run's halves (10 qubits, 32 rows: 0.7x on two threads)
 
 
 class LocalSimulator(Backend):
@@ -79,6 +88,8 @@ class LocalSimulator(Backend):
         name: the device name shown to users (a profile's name; default ``"local"``).
         max_batch: most rows one :meth:`run` call accepts (``None``: no limit).
         profile: the device profile this simulator was built from, or ``None``.
+        threads: threads for large batches (default: ``QSHIFT_NUM_THREADS`` when set, else the
+            cores this process may use); ``1`` runs everything on the calling thread.
 
     Example:
         >>> LocalSimulator(max_memory="512MiB").max_memory == 512 * 2 ** 20
@@ -92,8 +103,10 @@ class LocalSimulator(Backend):
     max_batch = None
 
     def __init__(self, max_memory: int | str = 2 * 1024 ** 3, *, default_shots: int | None = None,
-                 name: str = "local", max_batch: int | None = None, profile: DeviceProfile | None = None):
+                 name: str = "local", max_batch: int | None = None, profile: DeviceProfile | None = None,
+                 threads: int | None = None):
         self.max_memory = parse_size(max_memory)
+        self.threads = _check_threads(threads)
         self.default_shots = _check_default_shots(default_shots)
         self.name = name
         self.max_batch = max_batch
@@ -121,15 +134,18 @@ class LocalSimulator(Backend):
         """Expectation values for every row of slot angles ``(B, n_slots)``: exact, or sampled with ``shots``."""
         angles = check_angles(circuit, angles)
         rows = len(angles)
-        chunk = min(self.rows_per_chunk(circuit.n_qubits), _cache_rows(circuit.n_qubits))  # before compiling
+        threads = self.threads if circuit.n_qubits >= _THREAD_MIN_QUBITS else 1
+        chunk = min(max(1, self.rows_per_chunk(circuit.n_qubits) // threads), _cache_rows(circuit.n_qubits))
 
         def evaluate(program: _Program, part_angles: np.ndarray) -> np.ndarray:
             order = _row_order(part_angles, program.read_order)
             out = np.empty((len(part_angles), program.observables.n_outputs))
-            buffers = _buffers(min(chunk, len(part_angles)) << circuit.n_qubits)
-            for start in range(0, len(part_angles), chunk):
-                part = order[start:start + chunk]
+
+            def work(part: np.ndarray) -> None:
+                buffers = _buffers(len(part) << circuit.n_qubits)  # per thread
                 out[part] = _run_chunk(program, circuit.n_qubits, part_angles[part], buffers)
+
+            _map(threads, work, [order[start:start + chunk] for start in range(0, len(part_angles), chunk)])
             return out
 
         if shots is not None and circuit.weighted:  # weighted sums: measured outcomes per group (module sampling)
@@ -180,14 +196,81 @@ class LocalSimulator(Backend):
             True
         """
         angles = check_angles(circuit, angles)
-        return adjoint(circuit, angles, upstream, max_memory=self.max_memory)
+        halves = self._halves(circuit, len(angles))
+        if len(halves) == 1:
+            return adjoint(circuit, angles, upstream, max_memory=self.max_memory)
+        parts = _map(len(halves), lambda rows: adjoint(circuit, angles[rows], None if upstream is None else
+                                                       upstream[rows], max_memory=self.max_memory // len(halves)),
+                     halves)
+        return AdjointResult(np.concatenate([p.values for p in parts]), np.concatenate([p.gradients for p in parts]),
+                             sum(p.forward_sweeps for p in parts), sum(p.backward_sweeps for p in parts))
 
     def adjoint_tape(self, circuit: Circuit, angles: np.ndarray) -> Tape | None:
         """The forward sweep of ``angles``, kept for a later vector-Jacobian product
         (:class:`~qshift.backends.local.adjoint.Tape`), or ``None`` when it would not fit ``max_memory``
         (then :meth:`adjoint` runs the rows in chunks)."""
         angles = check_angles(circuit, angles)
-        return Tape.record(circuit, angles) if tape_fits(circuit, len(angles), self.max_memory) else None
+        if not tape_fits(circuit, len(angles), self.max_memory):
+            return None
+        halves = self._halves(circuit, len(angles))
+        if len(halves) == 1:
+            return Tape.record(circuit, angles)
+        return _SplitTape(_map(len(halves), lambda rows: Tape.record(circuit, angles[rows]), halves))
+
+    def _halves(self, circuit: Circuit, rows: int) -> list[slice]:
+        """The rows of an adjoint run, one part per thread when the states are large enough to pay."""
+        threads = min(self.threads, rows) if circuit.n_qubits >= _ADJOINT_THREAD_MIN_QUBITS else 1
+        bounds = np.linspace(0, rows, threads + 1).astype(int)
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+class _SplitTape:
+    """Tapes of consecutive parts of the rows, each swept back on its own thread."""
+
+    def __init__(self, tapes: list):
+        self.tapes = tapes
+        self.values = np.concatenate([t.values for t in tapes])
+        self.rows = sum(t.rows for t in tapes)
+        self.nbytes = sum(t.nbytes for t in tapes)
+
+    def gradients(self, upstream: np.ndarray | None = None) -> np.ndarray:
+        starts = np.cumsum([0] + [t.rows for t in self.tapes])
+        return np.concatenate(_map(len(self.tapes), lambda i: self.tapes[i].gradients(
+            None if upstream is None else upstream[starts[i]:starts[i + 1]]), range(len(self.tapes))))
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _map(threads: int, work, items) -> list:
+    """``[work(item) for item in items]``, on ``threads`` threads of a shared pool when more than one."""
+    items = list(items)
+    if threads <= 1 or len(items) <= 1:
+        return [work(item) for item in items]
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="qshift-local")
+    return list(pool.map(work, items))
+
+
+def _check_threads(threads) -> int:
+    if threads is None:
+        given = os.environ.get("QSHIFT_NUM_THREADS")
+        if not given:
+            return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        threads, source = given, "QSHIFT_NUM_THREADS"
+        try:
+            threads = int(given)
+        except ValueError:
+            pass
+    else:
+        source = "threads"
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise DeviceError(f"{source} must be a positive whole number of threads", expected="e.g. 1 or 2",
+                          received=repr(threads), fix=f"set {source} to 1 (one thread) or the cores to use")
+    return int(threads)
 
 
 _UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
