@@ -93,6 +93,7 @@ class _AdjointProgram:
     observables: _Observables
     terms: tuple[tuple[int, np.ndarray, np.ndarray], ...]  # (flip mask, term indices, coefficients (T, 2**n))
     inverse: dict  # kernel index -> (index move, phase) of a monomial kernel's inverse
+    slots: tuple[list[int], ...]  # the slots each kernel reads
 
 
 @lru_cache(maxsize=64)
@@ -105,7 +106,8 @@ def _program(circuit: Circuit) -> _AdjointProgram:
             inv = np.empty_like(perm)
             inv[perm] = np.arange(len(perm))
             inverse[i] = (inv, None if phase is None else np.conj(phase)[inv])
-    return _AdjointProgram(kernels, _observables(circuit), _term_actions(circuit), inverse)
+    return _AdjointProgram(kernels, _observables(circuit), _term_actions(circuit), inverse,
+                           tuple(kernel.slots for kernel in kernels))
 
 
 def _term_actions(circuit: Circuit) -> tuple:
@@ -231,7 +233,8 @@ class Tape:
         states[0, :, 0] = 1
         ops = []
         for i, kernel in enumerate(kernels):
-            op = kernel.operators(angles[:, kernel.slots] if kernel.slots else None)
+            slots = program.slots[i]
+            op = kernel.operators(angles[:, slots] if slots else None)
             ops.append(op)
             kernel.apply(states[i], op, n, states[i + 1])
         final = states[-1]
@@ -248,9 +251,9 @@ class Tape:
         spare = np.empty_like(lam)
         grads = np.zeros((g, weights.shape[1], circuit.n_slots))
         for i in range(len(program.kernels) - 1, -1, -1):
-            kernel = program.kernels[i]
-            if kernel.slots:
-                grads[:, :, kernel.slots] = _kernel_gradient(kernel, angles[:, kernel.slots], lam, states[i + 1], n)
+            kernel, slots = program.kernels[i], program.slots[i]
+            if slots:
+                grads[:, :, slots] = _kernel_gradient(kernel, angles[:, slots], lam, states[i + 1], n)
             if i:  # the adjoint state before the first kernel is never needed
                 _apply_adjoint(program, i, kernel, self.ops[i], lam, spare, n)
                 lam, spare = spare, lam
@@ -310,16 +313,37 @@ def _kernel_gradient(kernel, angles: np.ndarray, lam: np.ndarray, after: np.ndar
     parts = (kernel,) if isinstance(kernel, _OneQubit) else getattr(kernel, "parts", None)
     if parts is None:  # a general gate alone: its generator, not moved
         return 2 * np.einsum("ab,gkab->gk", kernel.op.spec.generator, reduced).imag[:, :, None]
+    if len(parts) > 1 and _same_runs(parts):  # the same gates on every qubit of the block (a layer): one pass
+        return _layer_gradient(parts, angles, reduced)
     out, col = [], 0
     for p, part in enumerate(parts):
         width = len(part.slots)
         if not width:
             continue
         local = reduced if len(parts) == 1 else _partial_trace(reduced, p, len(parts))  # (g, k, 2, 2)
-        moved = _moved_generators(part, angles[:, col:col + width])  # (slots, g or 1, 2, 2)
+        moved = _moved_generators(part, angles[:, col:col + width])  # (slots, g, 2, 2)
         out.append(2 * np.einsum("jgab,gkab->gkj", moved, local).imag)
         col += width
     return np.concatenate(out, axis=2)
+
+
+def _same_runs(parts) -> bool:
+    """Whether every part of a block runs the same gates (fixed angles equal, slots in the same places)."""
+    first = [(gate, slot is None, const if slot is None else 0.0) for gate, slot, const in parts[0].ops]
+    return bool(parts[0].slots) and all(
+        [(gate, slot is None, const if slot is None else 0.0) for gate, slot, const in part.ops] == first
+        for part in parts[1:])
+
+
+def _layer_gradient(parts, angles: np.ndarray, reduced: np.ndarray) -> np.ndarray:
+    """:func:`_kernel_gradient` of a block whose parts run the same gates: the parts' angles stacked as
+    rows, so the moved generators of all of them come from one pass."""
+    g, width, count = len(angles), len(parts[0].slots), len(parts)
+    local = np.stack([_partial_trace(reduced, p, count) for p in range(count)])  # (parts, g, k, 2, 2)
+    stacked = angles.reshape(g, count, width).transpose(1, 0, 2).reshape(count * g, width)
+    moved = _moved_generators(parts[0], stacked).reshape(width, count, g, 2, 2)
+    grads = 2 * np.einsum("jpgab,pgkab->gkpj", moved, local).imag  # (g, k, parts, slots of a part)
+    return grads.reshape(g, grads.shape[1], count * width)
 
 
 def _partial_trace(reduced: np.ndarray, position: int, width: int) -> np.ndarray:
@@ -331,22 +355,20 @@ def _partial_trace(reduced: np.ndarray, position: int, width: int) -> np.ndarray
 
 
 def _moved_generators(run: _OneQubit, angles: np.ndarray) -> np.ndarray:
-    """``(slots, g or 1, 2, 2)``: ``S G S^dag`` for each angle of a run of one-qubit gates, ``S`` the
-    gates after it in the run (``G`` itself for the last)."""
-    moved, after, col = [], None, angles.shape[1]
+    """``(slots, g, 2, 2)``: ``S G S^dag`` for each angle of a run of one-qubit gates, ``S`` the gates
+    after it in the run (``G`` itself for the last)."""
+    moved = np.empty((angles.shape[1], len(angles), 2, 2), dtype=complex)
+    after, col = None, angles.shape[1]
     for gate, slot, const in reversed(run.ops):
         spec = GATES[gate]
         if slot is not None:
             col -= 1
-            g = spec.generator[None]
-            moved.append(g if after is None else after @ g @ np.conj(np.swapaxes(after, 1, 2)))
+            moved[col] = spec.generator if after is None else after @ spec.generator @ np.conj(np.swapaxes(after, 1, 2))
             u = spec.closed_form(angles[:, col])
         else:
             u = spec.matrix[None] if not spec.parametrized else spec.unitary(const)
         after = u if after is None else after @ u
-    moved.reverse()
-    rows = max(m.shape[0] for m in moved)
-    return np.stack([np.broadcast_to(m, (rows, 2, 2)) for m in moved])
+    return moved
 
 
 def _reduced(kernel, lam: np.ndarray, before: np.ndarray, n: int) -> np.ndarray:

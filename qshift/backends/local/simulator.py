@@ -220,6 +220,8 @@ class LocalSimulator(Backend):
     def _halves(self, circuit: Circuit, rows: int) -> list[slice]:
         """The rows of an adjoint run, one part per thread when the states are large enough to pay."""
         threads = min(self.threads, rows) if circuit.n_qubits >= _ADJOINT_THREAD_MIN_QUBITS else 1
+        if threads <= 1:
+            return [slice(0, rows)]
         bounds = np.linspace(0, rows, threads + 1).astype(int)
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
