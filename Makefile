@@ -23,7 +23,10 @@ demo: $(VENV)/.installed-base
 	$(VENV)/bin/qshift run circuits/vqe-h2.qasm --values 0.2 0 0
 	$(VENV)/bin/qshift run circuits/hea-4q-2l.qasm --values 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9 1.0 1.1 1.2 1.3 1.4 1.5 1.6
 
+# Mitiq (a test-only peer of the ZNE test) pins numpy<2.3, so it gets its own small virtualenv, .venv-mitiq:
+# created once (about a minute), never fatal (the test then skips, naming .venv-mitiq/install.log).
 test: $(VENV)/.installed-test
+	-PYTHON=$(PYTHON) bash tests/peers/setup_mitiq.sh
 	$(PY) -m pytest -q --durations=15
 
 # Every benchmark, side by side with its peers, into bench/RESULTS.md, bench/results.json and
@@ -37,4 +40,4 @@ bench: $(VENV)/.installed-test
 	$(PY) bench/threads.py --append
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-mitiq .pytest_cache

@@ -107,7 +107,9 @@ def derivatives(circuit: Circuit, values, order: int = 1, *, device="local", sho
             both as ``("readout", "zne")``, or options such as ``{"zne": {"scale_factors": (1, 3),
             "extrapolation": "linear"}, "readout": {"shots": 4000, "max_age": 3600}}``. Standard errors
             include the extrapolation's amplification and the calibration's own shot noise;
-            ``qshift.estimate(..., mitigation=...)`` prices the extra circuits.
+            ``qshift.estimate(..., mitigation=...)`` prices the extra circuits. On IBM devices,
+            ``"runtime"`` (or ``{"runtime": {"resilience_level": 2, ...}}``) sends the batch as
+            EstimatorV2 jobs with IBM's own resilience options instead of mitigating here.
 
     Example:
         >>> import qshift, numpy as np

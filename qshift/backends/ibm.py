@@ -22,6 +22,20 @@ Quantum account) sends the same PUBs as runtime jobs: every job is recorded in t
 request's task ledger (the store) with its id and a tag, so a request rerun after a crash
 re-attaches to its jobs instead of paying for them again (:mod:`qshift.backends.ibm_jobs`).
 
+Mitigation by the runtime. ``mitigation="runtime"`` (or ``{"runtime": {"resilience_level": 2, ...}}``,
+:class:`~qshift.cost.mitigation.Runtime`) asks IBM to mitigate instead of qshift: the request runs on
+:meth:`IBMBackend.with_resilience`, the same device sending **EstimatorV2** jobs (IBM's resilience options
+belong to the Estimator, not to the Sampler) with ``resilience_level``, ``resilience`` and ``twirling`` set
+as given. One PUB per job: the ISA circuit without measurements, the outputs as ``SparsePauliOp`` operators on the
+device's layout, every row bound; ``default_shots`` is the request's shots (IBM spends them per measurement
+basis it picks, per ZNE noise factor, over twirling randomizations). The values are IBM's mitigated ``evs``
+and the standard errors IBM's ``stds`` (which hold the extrapolation's amplification and the twirling
+spread), reported as per-shot variances ``stds**2 * shots`` like every sampled result, so
+``sqrt(variance / shots)`` is IBM's standard error. Jobs are recorded and re-attached as above; the cache
+and the store key them apart from unmitigated runs (the options are in :attr:`~IBMBackend.cache_key`).
+Only a service backend passes them through: qiskit-ibm-runtime's local testing mode (the fake backends,
+``ibm-fake-brisbane``) ignores resilience options, so there it is refused rather than reported as mitigated.
+
 Example:
     >>> import numpy as np, qshift
     >>> c = qshift.Circuit.from_qasm(qshift.circuit_path("sin"))
@@ -32,21 +46,23 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import warnings
 from functools import lru_cache
 
 import numpy as np
 
-from qshift._errors import DeviceError, require
+from qshift._errors import DeviceError, MitigationError, require
 from qshift.backends._common import check_angles, describe, sampled_result
-from qshift.backends._qiskit import estimates_from_samples, sampler_pubs, to_qiskit_measured
+from qshift.backends._qiskit import (bind_columns, estimates_from_samples, sampler_pubs, to_qiskit,
+                                     to_qiskit_measured, to_qiskit_observables)
 from qshift.backends.base import Backend, RunResult, TaskLedger
 from qshift.backends.ibm_jobs import DEFAULT_POLL_INTERVAL, DEFAULT_POLL_TIMEOUT, JobRun, on_service
 from qshift.backends.profiles import DeviceProfile
 from qshift.backends.retry import RetryPolicy
 from qshift.ir.circuit import Circuit
 
-__all__ = ["IBMBackend"]
+__all__ = ["IBMBackend", "resilience_problem"]
 
 
 class IBMBackend(Backend):
@@ -70,7 +86,11 @@ class IBMBackend(Backend):
 
     Attributes:
         cloud: ``True`` on a service backend: runs are runtime jobs, recorded in the store.
+        resilience: the EstimatorV2 resilience options this device sends (:meth:`with_resilience`), or
+            ``None``: SamplerV2 jobs, estimates from the measured bits.
     """
+
+    resilience: dict | None = None
 
     exact = False
 
@@ -91,10 +111,36 @@ class IBMBackend(Backend):
         self.default_shots = int(default_shots)
         self.max_batch = max_batch
         self.profile = profile
-        self.cache_key = describe("ibm", backend=getattr(self.backend, "name", None),
-                                  noise=self.noise if not self.cloud else "service",
-                                  optimization_level=self.optimization_level)
+        self.cache_key = self._describe()
         self._isa: dict = {}
+
+    def _describe(self) -> str:
+        return describe("ibm", backend=getattr(self.backend, "name", None),
+                        noise=self.noise if not self.cloud else "service",
+                        optimization_level=self.optimization_level, resilience=self.resilience)
+
+    def with_resilience(self, options: dict) -> "IBMBackend":
+        """This device sending EstimatorV2 jobs with IBM's resilience ``options`` (``resilience_level``,
+        ``resilience``, ``twirling``: see the module notes); a service backend only.
+
+        The copy shares this device's transpilations; its :attr:`cache_key` names the options.
+        """
+        if not self.cloud:
+            raise MitigationError(f"device {self.name!r} runs in qiskit-ibm-runtime's local testing mode, which "
+                                  "ignores resilience options: its values would not be mitigated",
+                                  expected="an IBM service device (ibm-brisbane, or IBMBackend(service.backend(...)))",
+                                  received=f"device {self.name!r} (a local fake backend)",
+                                  fix="on a fake device use mitigation='zne' and/or 'readout' (qshift folds and "
+                                      "calibrates itself); mitigation='runtime' on a service device")
+        problem = resilience_problem(options)
+        if problem:
+            raise MitigationError("qiskit-ibm-runtime refuses these resilience options", expected="valid "
+                                  "EstimatorV2 options", received=problem, fix="pass option fields of "
+                                  "qiskit_ibm_runtime.options.EstimatorOptions")
+        other = copy.copy(self)
+        other.resilience = copy.deepcopy(dict(options))
+        other.cache_key = other._describe()
+        return other
 
     def run(self, circuit: Circuit, angles: np.ndarray, *, shots: int | None = None,
             seed: int | None = None) -> RunResult:
@@ -135,6 +181,60 @@ class IBMBackend(Backend):
             self._isa[key] = tuple(pm.run(list(to_qiskit_measured(circuit, "ibm"))))
         return self._isa[key]
 
+    # -- what a runtime job sends (ibm_jobs.JobRun): Sampler PUBs, or Estimator PUBs with resilience options --
+    def primitive(self, shots: int, seed: int | None, tags: list[str] | None = None):
+        """The primitive a runtime job runs: :meth:`estimator` with resilience options, else :meth:`sampler`."""
+        if self.resilience is not None:
+            return self.estimator(shots, seed, tags)
+        return self.sampler(shots, seed, tags)
+
+    def pubs(self, circuit: Circuit, angles: np.ndarray, shots: int) -> list:
+        """The PUBs of ``angles``' rows for :meth:`primitive`: one per measurement group (Sampler), or one
+        ``(isa, observables[1, n_out], values[B, 1, P])`` (Estimator: every row at every output)."""
+        if self.resilience is None:
+            return sampler_pubs(self.transpiled(circuit), angles, shots)
+        isa, observables = self.estimator_transpiled(circuit)
+        if not isa.num_parameters:
+            return [(isa, [list(observables)])]
+        return [(isa, [list(observables)], angles[:, bind_columns(isa)][:, None, :])]
+
+    def estimates(self, circuit: Circuit, pub_results: list, rows: int, shots: int) -> tuple[np.ndarray, np.ndarray]:
+        """Estimates and per-shot variances ``(rows, n_outputs)`` from the results of :meth:`pubs`' PUBs (the
+        Estimator's: ``evs``, and ``stds**2 * shots``, so that ``sqrt(variance / shots)`` is its ``stds``)."""
+        if self.resilience is None:
+            return estimates_from_samples(circuit, pub_results, rows, shots)
+        data = pub_results[0].data
+        shape = (rows, circuit.n_outputs)
+        values = np.broadcast_to(np.asarray(data.evs, dtype=float).reshape(-1, circuit.n_outputs), shape)
+        stds = np.broadcast_to(np.asarray(data.stds, dtype=float).reshape(-1, circuit.n_outputs), shape)
+        return np.array(values), np.array(stds) ** 2 * shots
+
+    def estimator_transpiled(self, circuit: Circuit) -> tuple:
+        """``(isa circuit, observables on its layout)`` for the Estimator, transpiled once per circuit structure."""
+        key = (circuit.fingerprint, "estimator")
+        if key not in self._isa:
+            from qiskit.transpiler import generate_preset_pass_manager
+
+            pm = generate_preset_pass_manager(backend=self.backend, optimization_level=self.optimization_level)
+            isa = pm.run(to_qiskit(circuit, "ibm"))
+            self._isa[key] = (isa, tuple(o.apply_layout(isa.layout) for o in to_qiskit_observables(circuit, "ibm")))
+        return self._isa[key]
+
+    def estimator(self, shots: int, seed: int | None, tags: list[str] | None = None):
+        """The runtime ``EstimatorV2`` in job mode with this device's resilience options, ``default_shots=shots``."""
+        from qiskit_ibm_runtime import EstimatorV2
+
+        with warnings.catch_warnings():  # 0.50 deprecates EstimatorV2 in favour of a client-side Estimator
+            warnings.simplefilter("ignore", DeprecationWarning)
+            estimator = EstimatorV2(mode=self.backend)
+        estimator.options.update(**copy.deepcopy(self.resilience or {}))
+        estimator.options.default_shots = int(shots)
+        if seed is not None:
+            estimator.options.simulator.seed_simulator = int(seed)
+        if tags:
+            estimator.options.environment.job_tags = list(tags)
+        return estimator
+
     def sampler(self, shots: int, seed: int | None, tags: list[str] | None = None):
         """The runtime ``SamplerV2``: in job mode on a service backend (``tags``: its job tags), else in local
         mode (the fake backend, or Aer's ideal simulator)."""
@@ -153,6 +253,25 @@ class IBMBackend(Backend):
 
     def __repr__(self) -> str:
         return f"IBMBackend(name={self.name!r}, {self.cache_key})"
+
+
+def resilience_problem(options: dict) -> str | None:
+    """Why qiskit-ibm-runtime's ``EstimatorOptions`` refuse ``options`` (``resilience_level``, ``resilience``,
+    ``twirling``), or ``None`` (also when qiskit-ibm-runtime is not installed: there is nothing to ask).
+
+    Example:
+        >>> resilience_problem({"resilience_level": 2, "resilience": {"zne": {"noise_factors": [1, 3]}}}) is None
+        True
+    """
+    try:
+        from qiskit_ibm_runtime.options import EstimatorOptions
+    except ImportError:
+        return None
+    try:
+        EstimatorOptions(**copy.deepcopy(dict(options)))
+    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError or a ValueError: its words are the answer
+        return " ".join(f"{type(exc).__name__}: {exc}".split())
+    return None
 
 
 def _joined(circuit: Circuit, rows: int, pieces: list[tuple[np.ndarray, RunResult]]) -> RunResult:

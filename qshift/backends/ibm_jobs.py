@@ -3,7 +3,10 @@
 :class:`~qshift.IBMBackend` built on a service backend (``service.backend("ibm_...")``, a
 ``qiskit_ibm_runtime.IBMBackend``) sends every batch as runtime Sampler jobs here. A job
 holds up to ``rows_per_job`` rows (else ``max_batch``; all of them when both are unset): one PUB per measurement
-group of the circuit, each row one parameter-value row of every PUB.
+group of the circuit, each row one parameter-value row of every PUB. A device that passes IBM's resilience
+options through (:meth:`~qshift.IBMBackend.with_resilience`) sends Estimator jobs instead, one PUB of every
+row and output; what a job sends and how its result reads are the device's (``primitive``, ``pubs``,
+``estimates``), the rest is the same.
 
 How one call runs (:class:`JobRun`):
 
@@ -15,7 +18,7 @@ How one call runs (:class:`JobRun`):
    (``service.jobs(job_tags=...)``): found, it is re-attached; not found, it is created again
    with the same token. The rest are new.
 2. New jobs are created one after the other, all before any is awaited, so they queue on
-   the service together; the ledger records the token before each ``SamplerV2.run`` and
+   the service together; the ledger records the token before each ``SamplerV2.run`` (or ``EstimatorV2.run``) and
    the job id after it.
 3. Jobs are awaited oldest first (the SDK polls every ``poll_interval`` seconds, at most
    ``poll_timeout`` in all) and the rows of each finished job are yielded at once (the
@@ -44,7 +47,6 @@ import numpy as np
 from qshift._errors import DeviceError, ProviderError
 from qshift._seeding import child_ints, fresh
 from qshift.backends._common import sampled_result
-from qshift.backends._qiskit import estimates_from_samples, sampler_pubs
 from qshift.backends.base import NoLedger, RunResult, TaskLedger
 from qshift.backends.retry import RetryPolicy, ended_error
 from qshift.ir.circuit import Circuit
@@ -171,9 +173,9 @@ class JobRun:
                 return _Job(rows, token, job.attempt, other, reattached=True)
             token = self.ledger.creating(job.token, self.angles, parts, job.attempt)
         job.token = token
-        sampler = self.backend.sampler(self.shots, seed, tags=[TAG_PREFIX + token])
-        pubs = sampler_pubs(self.backend.transpiled(self.circuit), self.angles[rows], self.shots)
-        job.job = self.retry.call(lambda: sampler.run(pubs), what="creating a runtime job", device=self.name)
+        primitive = self.backend.primitive(self.shots, seed, tags=[TAG_PREFIX + token])
+        pubs = self.backend.pubs(self.circuit, self.angles[rows], self.shots)
+        job.job = self.retry.call(lambda: primitive.run(pubs), what="creating a runtime job", device=self.name)
         self.ledger.submitted(token, job.job_id)
         self.created += 1
         return job
@@ -213,7 +215,7 @@ class JobRun:
     def _piece(self, job: _Job) -> RunResult:
         result = self.retry.call(job.job.result, what=f"reading the result of runtime job {job.job_id}",
                                  device=self.name)
-        values, variances = estimates_from_samples(self.circuit, list(result), len(job.rows), self.shots)
+        values, variances = self.backend.estimates(self.circuit, list(result), len(job.rows), self.shots)
         self.ledger.ended(job.job_id, "COMPLETED")
         if job.reattached:
             self.ledger.reattached += len(job.rows)

@@ -30,9 +30,21 @@ numbers as mitigating each entry: the contraction is linear, and so are both mit
   (:func:`extrapolation_weights`; Richardson's ``gamma`` for (1, 3, 5) are (15/8, -5/4, 3/8):
   the standard error grows by ``sqrt(sum gamma**2) = 2.29``).
 
+* **runtime** (:class:`Runtime`, IBM service devices only): qshift folds and calibrates nothing; every
+  point goes to IBM's runtime as EstimatorV2 jobs with IBM's own resilience options
+  (``resilience_level``, ``resilience``, ``twirling``: TREX readout mitigation at level 1, the default,
+  ZNE with gate twirling at level 2), and the runtime's mitigated estimates and standard errors are the
+  points' values and errors (:meth:`qshift.IBMBackend.with_resilience`). Shots are IBM's
+  ``default_shots``: per measurement basis, and per noise factor with ZNE; ``estimate`` and
+  ``max_cost`` price every point's shots once per ZNE noise factor (:attr:`Runtime.noise_factors`) but not
+  the runtime's readout calibration or twirling overhead, which IBM does not publish per circuit.
+  Refused before anything runs on any other device, and on the fake IBM devices (``ibm-fake-brisbane``),
+  whose local testing mode ignores resilience options (it warns so): their values would not be mitigated.
+
 What is refused (:class:`~qshift.MitigationError`): an unknown or malformed ``mitigation``, fewer
-than two distinct scale factors, and ``target_stderr`` (its top-ups are sized from a pilot of the
-raw points, not of the extrapolated ones, so the target would not be met). Noiseless devices are
+than two distinct scale factors, ``runtime`` together with ``readout`` or ``zne``, and ``target_stderr``
+(its top-ups are sized from a pilot of the raw points, not of the extrapolated ones, so the target
+would not be met). Noiseless devices are
 not refused: there every scale factor gives the same value and the correction is the identity,
 which is what a test of the machinery wants (and what they cost there is nothing).
 
@@ -58,6 +70,7 @@ import math
 import numbers
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -65,15 +78,16 @@ import numpy as np
 
 from qshift._errors import MitigationError
 from qshift._seeding import child_ints
+from qshift.backends.ibm import resilience_problem
 from qshift.backends.profiles import MAX_SHOTS
 from qshift.cost.sampling import Call, Exact, FixedShots, OptimalAllocation, Samples, Sampling, SharedError, TargetError
-from qshift.execution.executor import Stats
+from qshift.execution.executor import Executor, Stats
 from qshift.ir.circuit import Circuit
 from qshift.ir.folding import MAX_SCALE, Folded, fold_global
 from qshift.ir.readout import Correction, TensoredReadout, calibration_circuits, corrected_circuit
 from qshift.planning.planner import Plan
 
-__all__ = ["EXTRAPOLATIONS", "Calibration", "Mitigated", "Mitigation", "Readout", "ZNE", "calibrate",
+__all__ = ["EXTRAPOLATIONS", "Calibration", "Mitigated", "Mitigation", "Readout", "Runtime", "ZNE", "calibrate",
            "extrapolation_weights", "mitigated", "parse_mitigation"]
 
 EXTRAPOLATIONS = ("richardson", "linear")
@@ -111,12 +125,68 @@ class ZNE:
     extrapolation: str = "richardson"
 
 
+RESILIENCE_LEVELS = (0, 1, 2)
+"""IBM's resilience levels: none, TREX readout mitigation (the runtime's default), and ZNE with gate twirling."""
+
+_ZNE_NOISE_FACTORS = (1, 3, 5)  # the runtime's default noise factors (ZneOptions)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """IBM's own mitigation, done by the runtime (IBM service devices; see the module notes).
+
+    The fields are IBM's EstimatorV2 options, passed through as they are (checked by qiskit-ibm-runtime's
+    own option classes when it is installed).
+
+    Attributes:
+        resilience_level: 0 (none), 1 (TREX readout mitigation: the runtime's default) or 2 (also ZNE with
+            gate twirling).
+        resilience: ``options.resilience`` fields, e.g. ``{"zne_mitigation": True, "zne": {"noise_factors":
+            (1, 3, 5), "extrapolator": "linear"}}`` (``pec_mitigation`` is refused: its overhead cannot be priced).
+        twirling: ``options.twirling`` fields, e.g. ``{"enable_gates": True, "num_randomizations": 32}``.
+
+    Example:
+        >>> Runtime(2).noise_factors, Runtime(1).noise_factors
+        (3, 1)
+        >>> Runtime(1, {"zne_mitigation": True, "zne": {"noise_factors": (1, 2)}}).options()
+        {'resilience_level': 1, 'resilience': {'zne_mitigation': True, 'zne': {'noise_factors': (1, 2)}}}
+    """
+
+    resilience_level: int = 1
+    resilience: Mapping = field(default_factory=dict, hash=False)
+    twirling: Mapping = field(default_factory=dict, hash=False)
+
+    def options(self) -> dict:
+        """The EstimatorV2 options to set: the level, and the sub-options that were given."""
+        out = {"resilience_level": self.resilience_level}
+        if self.resilience:
+            out["resilience"] = dict(self.resilience)
+        if self.twirling:
+            out["twirling"] = dict(self.twirling)
+        return out
+
+    @property
+    def noise_factors(self) -> int:
+        """How many times the runtime runs every point: the ZNE noise factors when ZNE is on, else 1."""
+        zne = self.resilience.get("zne_mitigation")
+        if zne is False or (zne is None and self.resilience_level < 2):
+            return 1
+        factors = (self.resilience.get("zne") or {}).get("noise_factors")
+        return len(factors) if factors else len(_ZNE_NOISE_FACTORS)
+
+    def __str__(self) -> str:
+        given = ", ".join(f"{k}={v}" for k, v in self.options().items() if k != "resilience_level")
+        return f"runtime (IBM resilience_level {self.resilience_level}{', ' + given if given else ''})"
+
+
 @dataclass(frozen=True)
 class Mitigation:
-    """What a request mitigates: readout errors, gate noise by ZNE, or both (readout corrected first)."""
+    """What a request mitigates: readout errors, gate noise by ZNE, or both (readout corrected first); or
+    everything by IBM's runtime (``runtime``, alone)."""
 
     readout: Readout | None = None
     zne: ZNE | None = None
+    runtime: Runtime | None = None
 
     def __str__(self) -> str:
         parts = []
@@ -125,12 +195,15 @@ class Mitigation:
         if self.zne:
             scales = ", ".join(f"{s:g}" for s in self.zne.scale_factors)
             parts.append(f"zne ({self.zne.extrapolation}, scale factors {scales})")
+        if self.runtime:
+            parts.append(str(self.runtime))
         return " + ".join(parts)
 
 
-_NAMES = ("readout", "zne")
+_NAMES = ("readout", "zne", "runtime")
 _EXAMPLES = ('"readout", "zne", ("readout", "zne"), {"zne": {"scale_factors": (1, 3, 5), "extrapolation": '
-             '"richardson"}}, {"readout": {"shots": 4000, "max_age": 3600}}')
+             '"richardson"}}, {"readout": {"shots": 4000, "max_age": 3600}}, "runtime" or {"runtime": '
+             '{"resilience_level": 2}} (IBM service devices)')
 
 
 def parse_mitigation(spec) -> Mitigation | None:
@@ -139,7 +212,9 @@ def parse_mitigation(spec) -> Mitigation | None:
     Accepted: ``None``; ``"readout"`` or ``"zne"``; a sequence of those (``("readout", "zne")``);
     a dict from those names to ``True`` or their options (``{"zne": {"scale_factors": (1, 3, 5),
     "extrapolation": "linear"}, "readout": {"shots": 4000, "max_age": 3600}}``); a :class:`Readout`,
-    :class:`ZNE` or :class:`Mitigation`.
+    :class:`ZNE` or :class:`Mitigation`. On IBM service devices, ``"runtime"`` or ``{"runtime":
+    {"resilience_level": 2, "resilience": {...}, "twirling": {...}}}`` (or a :class:`Runtime`), alone:
+    IBM's own mitigation instead of qshift's.
 
     Example:
         >>> str(parse_mitigation(("readout", "zne")))
@@ -151,7 +226,7 @@ def parse_mitigation(spec) -> Mitigation | None:
         return None
     if isinstance(spec, Mitigation):
         return _checked(spec)
-    if isinstance(spec, (Readout, ZNE, str)):
+    if isinstance(spec, (Readout, ZNE, Runtime, str)):
         spec = (spec,)
     if isinstance(spec, dict):
         items = list(spec.items())
@@ -164,13 +239,15 @@ def parse_mitigation(spec) -> Mitigation | None:
     found: dict[str, object] = {}
     for name, options in items:
         if name not in _NAMES:
-            raise _error(f"unknown mitigation {name!r}", repr(name), "use 'readout', 'zne' or both")
+            raise _error(f"unknown mitigation {name!r}", repr(name),
+                         "use 'readout', 'zne' or both (or 'runtime' on an IBM service device)")
         if name in found:
             raise _error(f"mitigation {name!r} is named twice", repr(spec), f"name {name!r} once")
         found[name] = options
     readout = _readout(found["readout"]) if "readout" in found else None
     zne = _zne(found["zne"]) if "zne" in found else None
-    return _checked(Mitigation(readout, zne))
+    runtime = _runtime(found["runtime"]) if "runtime" in found else None
+    return _checked(Mitigation(readout, zne, runtime))
 
 
 def _name_of(item) -> str:
@@ -178,6 +255,8 @@ def _name_of(item) -> str:
         return "readout"
     if isinstance(item, ZNE):
         return "zne"
+    if isinstance(item, Runtime):
+        return "runtime"
     raise _error("mitigation entries must be names or options", repr(item), "pass ('readout', 'zne')")
 
 
@@ -213,6 +292,12 @@ def _zne(options) -> ZNE:
     return ZNE(**given)
 
 
+def _runtime(options) -> Runtime:
+    if isinstance(options, Runtime):
+        return options
+    return Runtime(**_options("runtime", options, ("resilience_level", "resilience", "twirling")))
+
+
 def _scales(scales) -> tuple[float, ...]:
     if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
         raise _error("scale_factors must be a sequence of numbers", repr(scales), "pass scale_factors=(1, 3, 5)",
@@ -221,8 +306,14 @@ def _scales(scales) -> tuple[float, ...]:
 
 
 def _checked(m: Mitigation) -> Mitigation:
-    if m.readout is None and m.zne is None:
+    if m.readout is None and m.zne is None and m.runtime is None:
         raise _error("mitigation names nothing to mitigate", repr(m), "pass mitigation=None for none")
+    if m.runtime is not None:
+        if m.readout is not None or m.zne is not None:
+            raise _error("mitigation 'runtime' is IBM's own and replaces qshift's", repr(m),
+                         "pass mitigation='runtime' alone (resilience_level 1 mitigates readout, 2 adds ZNE), "
+                         "or leave 'runtime' out", expected="'runtime' alone, or 'readout' and/or 'zne'")
+        _check_runtime(m.runtime)
     if m.readout is not None:
         r = m.readout
         if r.shots is not None and (isinstance(r.shots, bool) or not isinstance(r.shots, numbers.Integral)
@@ -237,6 +328,29 @@ def _checked(m: Mitigation) -> Mitigation:
     if m.zne is not None:
         _check_zne(m.zne)
     return m
+
+
+def _check_runtime(r: Runtime) -> None:
+    level = r.resilience_level
+    if isinstance(level, bool) or not isinstance(level, numbers.Integral) or level not in RESILIENCE_LEVELS:
+        raise _error("IBM's resilience_level is 0, 1 or 2", f"resilience_level={level!r}",
+                     "pass {'runtime': {'resilience_level': 2}} (1: readout mitigation, 2: also ZNE)",
+                     expected="0, 1 or 2")
+    for name in ("resilience", "twirling"):
+        if not isinstance(getattr(r, name), Mapping):
+            raise _error(f"the runtime's {name} options must be a dict of IBM's option fields",
+                         f"{name}={getattr(r, name)!r}", f"pass {{'runtime': {{'{name}': {{...}}}}}}",
+                         expected=f"a dict, as qiskit_ibm_runtime's EstimatorOptions.{name} takes")
+    if r.resilience.get("pec_mitigation"):
+        raise _error("the runtime's PEC is not passed through: its sampling overhead is not known before the run, "
+                     "so estimate and max_cost could not price it", "resilience={'pec_mitigation': True, ...}",
+                     "use resilience_level 2 (ZNE), or run PEC with qiskit-ibm-runtime directly",
+                     expected="resilience options without pec_mitigation")
+    problem = resilience_problem(r.options())
+    if problem:
+        raise _error("qiskit-ibm-runtime refuses these resilience options", problem,
+                     "pass option fields of qiskit_ibm_runtime.options.EstimatorOptions (see IBM's "
+                     "'Configure error mitigation' guide)", expected="valid EstimatorV2 options")
 
 
 def _check_zne(z: ZNE) -> None:
@@ -361,8 +475,13 @@ class Mitigated:
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def run(self, executor, circuit: Circuit, plan: Plan, points: np.ndarray) -> Samples:
-        """Calibrate and correct, fold and extrapolate: every point of ``points``, mitigated."""
+        """Calibrate and correct, fold and extrapolate: every point of ``points``, mitigated (by IBM's runtime
+        with ``runtime``)."""
         check_inner(self.inner)
+        if self.mitigation.runtime is not None:
+            part = self.inner.run(runtime_executor(executor, self.mitigation.runtime), circuit, plan, points)
+            executor.stats.add(part.stats)
+            return part
         stats = Stats()
         measured, correction, cal = circuit, None, None
         if self.mitigation.readout is not None:
@@ -408,8 +527,12 @@ class Mitigated:
 
     def calls(self, plan: Plan, worst: np.ndarray | None = None) -> list[Call]:
         """The calibration (two circuits of one measurement group, unless reused), then ``inner``'s calls
-        once per scale factor (every folded circuit is new)."""
+        once per scale factor (every folded circuit is new). With ``runtime``: ``inner``'s calls, each
+        execution's shots once per noise factor of the runtime's ZNE (the same jobs)."""
         check_inner(self.inner)
+        if self.mitigation.runtime is not None:
+            n = self.mitigation.runtime.noise_factors
+            return [(c[0], c[1] * n if c[1] else c[1]) + tuple(c[2:]) for c in self.inner.calls(plan, worst)]
         calls: list[Call] = []
         if self.mitigation.readout is not None:
             calls.append((2, self.calibration_shots, True, 1))
@@ -430,6 +553,26 @@ def mitigated(strategy: Sampling, mitigation) -> Sampling:
         return strategy
     check_inner(strategy)
     return Mitigated(strategy, parsed, getattr(strategy, "seed", None))
+
+
+def runtime_executor(executor, runtime: Runtime) -> Executor:
+    """An executor like ``executor`` (its cache, store and progress) whose device sends IBM's resilience options:
+    :meth:`qshift.IBMBackend.with_resilience` of its device, or a :class:`~qshift.MitigationError` when the device
+    cannot pass them through. Nothing has run when it refuses."""
+    backend = executor.backend
+    resilient = getattr(backend, "with_resilience", None)
+    if resilient is None:
+        raise MitigationError(f"mitigation 'runtime' is IBM's own, and device {backend.name!r} is not an IBM device",
+                              expected="an IBM service device (ibm-brisbane, or IBMBackend(service.backend(...)))",
+                              received=f"device {backend.name!r} ({type(backend).__name__})",
+                              fix="use mitigation='zne' and/or 'readout' (qshift folds and calibrates on any noisy "
+                                  "device), or run on an IBM service device")
+    if not isinstance(executor, Executor) or executor.runner is not None:
+        raise MitigationError("mitigation 'runtime' runs on a plain executor", expected="qshift.Executor (the "
+                              "default) without a custom runner", received=type(executor).__name__,
+                              fix="leave executor= out (or pass qshift.Executor(device))")
+    return Executor(resilient(runtime.options()), cache=executor.cache, reuse_sampled=executor.reuse_sampled,
+                    progress=executor.progress, store=executor.store)
 
 
 def check_inner(strategy) -> None:
