@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-test
 	PYTHON=$(PYTHON) bench/setup_peers.sh
 	$(PY) bench/run_all.py
 	$(PY) bench/threads.py --append
+	$(PY) bench/mitigation.py --append
 
 clean:
 	rm -rf $(VENV) .venv-mitiq .pytest_cache

@@ -28,7 +28,7 @@ numbers as mitigating each entry: the contraction is linear, and so are both mit
   are deduplicated across entries and orders like any other point), and each point is
   extrapolated to zero noise: ``sum_j gamma_j y_j``, with variance ``sum_j gamma_j**2 var_j``
   (:func:`extrapolation_weights`; Richardson's ``gamma`` for (1, 3, 5) are (15/8, -5/4, 3/8):
-  the standard error grows by ``sqrt(sum gamma**2) = 2.29``).
+  the standard error grows by ``sqrt(sum gamma**2) = 2.28``).
 
 * **runtime** (:class:`Runtime`, IBM service devices only): qshift folds and calibrates nothing; every
   point goes to IBM's runtime as EstimatorV2 jobs with IBM's own resilience options
@@ -413,11 +413,14 @@ _KEPT_LOCK = threading.Lock()
 
 
 def calibrate(executor, n_qubits: int, shots: int | None, readout: Readout = Readout(),
-              now: float | None = None) -> tuple[Calibration, Stats]:
+              now: float | None = None, seed: int | None = None) -> tuple[Calibration, Stats]:
     """The readout calibration of ``n_qubits`` on the executor's device, and what taking it ran.
 
     Reused within ``readout.max_age`` seconds (see the module notes): from this process's memory,
-    or, through the calibration's seed, from the executor's store.
+    or, through the calibration's seed, from the executor's store. A reused calibration is the
+    window's, shared by every request in it (like a device's calibration, it is not the request's
+    own sample); with ``max_age=0`` each request calibrates anew, with ``seed`` (the request's,
+    so a seeded request then reproduces its calibration too).
 
     Example:
         >>> import qshift
@@ -436,7 +439,7 @@ def calibrate(executor, n_qubits: int, shots: int | None, readout: Readout = Rea
             kept = _KEPT.get(key)
         if kept is not None:
             return kept, Stats(cache_hits=2)
-    seed = None if window is None or shots is None else _window_seed(key)
+    seed = (seed if window is None else _window_seed(key)) if shots is not None else None
     stats, measured = Stats(), []
     for circuit in calibration_circuits(n_qubits):
         values, variances, st = executor.evaluate(circuit, np.zeros((1, 0)), shots=shots, seed=seed)
@@ -486,7 +489,7 @@ class Mitigated:
         measured, correction, cal = circuit, None, None
         if self.mitigation.readout is not None:
             cal, cal_stats = calibrate(executor, circuit.n_qubits, self.calibration_shots, self.mitigation.readout,
-                                       self.clock())
+                                       self.clock(), seed=None if self.seed is None else _window_seed(("request", self.seed)))
             stats.add(cal_stats)
             correction = corrected_circuit(circuit, cal.model)
             measured = correction.circuit

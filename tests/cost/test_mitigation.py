@@ -341,3 +341,14 @@ def test_zne_agrees_with_mitiq(mitiq):
     reference = mitiq.extrapolate(values.transpose(0, 2, 1), MITIQ_SCALES).reshape(len(points), -1)
     reference_var = np.einsum("s,pso->po", gamma ** 2, variances)
     assert np.all(np.abs(sampled.values - reference) <= 4 * np.sqrt(sampled.variances + reference_var))
+
+
+def test_a_seeded_request_that_calibrates_anew_reproduces_its_calibration():
+    c = qshift.hardware_efficient(2, 1)
+    x = np.full(4, 0.3)
+    spec = {"readout": {"max_age": 0}}
+    runs = [qshift.derivatives(c, x, device="aer-noisy-readout", shots=500, seed=seed, mitigation=spec)
+            for seed in (11, 11, 12)]
+    np.testing.assert_array_equal(runs[0].jacobian, runs[1].jacobian)
+    assert not np.array_equal(runs[0].jacobian, runs[2].jacobian)
+    assert runs[0].stats.circuits == runs[1].stats.circuits == qshift.plan(c, order=1).circuits + 2
