@@ -274,7 +274,11 @@ def test_two_identical_requests_started_at_once_pay_once(tmp_path):
         from_store, reattached, submitted = map(int, lines["stats"].split())
         assert from_store + reattached + submitted == 22
         counts.append(submitted)
-    assert sum(counts) == 22  # every circuit submitted by exactly one twin (without the claim: 44 tasks, 22 each)
+    # Every circuit was created once (22 tasks above; without the claim: 44, 22 each). The twins' own counts
+    # add up to 22, or a little more when one twin read the other's claim while its create call was still
+    # unanswered: it then re-sends that task with the same token (as after a crash), the provider answers
+    # with the same task, and both count it as sent by them. Nothing is paid twice either way.
+    assert 22 <= sum(counts) < 44, counts
 
 
 def test_two_identical_sampled_requests_in_threads_pay_once(tmp_path):
