@@ -352,3 +352,24 @@ def test_a_seeded_request_that_calibrates_anew_reproduces_its_calibration():
     np.testing.assert_array_equal(runs[0].jacobian, runs[1].jacobian)
     assert not np.array_equal(runs[0].jacobian, runs[2].jacobian)
     assert runs[0].stats.circuits == runs[1].stats.circuits == qshift.plan(c, order=1).circuits + 2
+
+
+def test_extrapolating_every_point_equals_extrapolating_every_entry():
+    """The stencil and the extrapolation are both linear, so mitigating the shifted points and then
+    differentiating equals differentiating at each scale factor and extrapolating every entry."""
+    c = qshift.Circuit.from_qasm(qshift.circuit_path("vqe-h2-energy"))
+    x = np.array([0.2, 0.1, -0.1])
+    plan = qshift.plan(c, order=2)
+    points = plan.points(c.slot_angles(x[None]))
+    executor = qshift.Executor(resolve_device("aer-noisy-readout"))
+    per_scale = []
+    for scale in (1, 3, 5):
+        folded = fold_global(c, scale)
+        values, _, _ = executor.evaluate(folded.circuit, folded.angles(points))
+        per_scale.append(plan.contract(values)[0])
+    gamma = extrapolation_weights((1, 3, 5), "richardson")
+    entries = {k: sum(g * t[k] for g, t in zip(gamma, per_scale)) for k in (0, 1, 2)}
+    points_first = qshift.derivatives(c, x, order=2, device="aer-noisy-readout", mitigation="zne")
+    for k in (0, 1, 2):
+        np.testing.assert_allclose(points_first.derivative(k), entries[k][0], rtol=0, atol=1e-10)
+    assert np.abs(entries[2][0] - qshift.derivatives(c, x, order=2, device="aer-noisy-readout").hessian).max() > 1e-3
