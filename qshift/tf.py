@@ -273,14 +273,19 @@ class QuantumFunction:
         def derivative_op(x):
             source = root if _is_eager(root) else tf.identity(x)  # see "Eager versus graph mode"
 
+            result = self._evaluate(order, x)
+
             def grad(upstream):
                 if upstream is None:
                     return None
                 if order == 0 and self.method == "adjoint" and not _varies_in_pfor_loop(upstream):
-                    return self._vjp_op(root)(source, upstream)
+                    if _is_eager(upstream):
+                        return self._vjp_op(root)(source, upstream)
+                    with tf.control_dependencies([result]):  # after the forward pass that records the tape
+                        return self._vjp_op(root)(source, upstream)
                 return _vjp(upstream, self._op(order + 1, root)(source), order)
 
-            return self._evaluate(order, x), grad
+            return result, grad
 
         return derivative_op
 

@@ -360,3 +360,27 @@ def test_weights_only_with_adjoint_gradients(rng):
     for a, s in zip(grads["adjoint"], grads["shift"]):
         np.testing.assert_allclose(a.numpy(), s.numpy(), atol=1e-6)
     assert np.abs(grads["adjoint"][1].numpy()).max() > 1e-3
+
+
+def test_a_graph_gradient_with_given_upstream_sweeps_forward_once():
+    """``tape.gradient(y, x, output_gradients=u)`` in a ``tf.function``: the VJP does not depend on the
+    forward op's output, and still runs after it, on its recorded forward sweep."""
+    c = qshift.hardware_efficient(3, 2)
+    f = qshift.tf.function(c, method="adjoint")
+    rng = np.random.default_rng(5)
+    x = tf.constant(rng.uniform(-1, 1, (6, c.n_symbols)))
+    u = tf.constant(rng.normal(size=(6, c.n_outputs)))
+
+    @tf.function
+    def step(values, upstream):
+        with tf.GradientTape() as tape:
+            tape.watch(values)
+            y = f(values)
+        return tape.gradient(y, values, output_gradients=upstream)
+
+    before = f.stats.copy()
+    g = step(x, u)
+    ran = f.stats - before
+    assert (ran.forward_sweeps, ran.backward_sweeps, ran.circuits) == (6, 6, 0)
+    expected = np.einsum("bk,bkn->bn", u.numpy(), qshift.derivatives(c, x.numpy(), order=1).jacobian)
+    np.testing.assert_allclose(g.numpy(), expected, rtol=0, atol=1e-10)
