@@ -1,4 +1,5 @@
-"""Random circuits for tests: every gate of the table, random affine angles over three tied symbols."""
+"""Circuits for tests: random ones (every gate of the table, random affine angles over three tied symbols),
+and the small data-encoding model the Keras tests train."""
 
 import qshift
 from qshift.ir.gates import arity
@@ -18,4 +19,19 @@ def random_circuit(rng, n_qubits=4, n_ops=30, *, paulis="XYZ", tail=()):
     for _ in range(3):
         qs = rng.permutation(n_qubits)[: rng.integers(1, n_qubits + 1)]
         b.expectation({int(q): paulis[rng.integers(len(paulis))] for q in qs})
+    return b.build()
+
+
+def encoder_circuit(n_qubits: int = 2, layers: int = 2, name: str = "encoder") -> qshift.Circuit:
+    """RY(x_i) data encoding, then trainable RY.RZ layers with a CNOT chain; <Z> of every qubit."""
+    b = qshift.CircuitBuilder(n_qubits, name=name)
+    for q in range(n_qubits):
+        b.ry(b.input(f"x{q}"), q)
+    for layer in range(layers):
+        for q in range(n_qubits):
+            b.ry(b.input(f"a{layer}_{q}"), q).rz(b.input(f"b{layer}_{q}"), q)
+        for q in range(n_qubits - 1):
+            b.cx(q, q + 1)
+    for q in range(n_qubits):
+        b.expectation(f"Z{q}")
     return b.build()

@@ -228,12 +228,7 @@ class IBMBackend(Backend):
             warnings.simplefilter("ignore", DeprecationWarning)
             estimator = EstimatorV2(mode=self.backend)
         estimator.options.update(**copy.deepcopy(self.resilience or {}))
-        estimator.options.default_shots = int(shots)
-        if seed is not None:
-            estimator.options.simulator.seed_simulator = int(seed)
-        if tags:
-            estimator.options.environment.job_tags = list(tags)
-        return estimator
+        return _with_run_options(estimator, shots, seed, tags)
 
     def sampler(self, shots: int, seed: int | None, tags: list[str] | None = None):
         """The runtime ``SamplerV2``: in job mode on a service backend (``tags``: its job tags), else in local
@@ -244,12 +239,7 @@ class IBMBackend(Backend):
         with warnings.catch_warnings():  # 0.50 deprecates SamplerV2 in favour of a client-side Sampler
             warnings.simplefilter("ignore", DeprecationWarning)
             sampler = SamplerV2(mode=mode)
-        sampler.options.default_shots = int(shots)
-        if seed is not None:
-            sampler.options.simulator.seed_simulator = int(seed)
-        if tags:
-            sampler.options.environment.job_tags = list(tags)
-        return sampler
+        return _with_run_options(sampler, shots, seed, tags)
 
     def __repr__(self) -> str:
         return f"IBMBackend(name={self.name!r}, {self.cache_key})"
@@ -297,6 +287,16 @@ def _resolve(backend):
                       received=repr(backend),
                       fix="pass a fake name, or a backend object: IBMBackend(backend=service.backend('ibm_...'))")
 
+
+
+def _with_run_options(primitive, shots: int, seed: int | None, tags: list[str] | None):
+    """A runtime primitive (Sampler or Estimator) with the run's shots, simulator seed and job tags."""
+    primitive.options.default_shots = int(shots)
+    if seed is not None:
+        primitive.options.simulator.seed_simulator = int(seed)
+    if tags:
+        primitive.options.environment.job_tags = list(tags)
+    return primitive
 
 @lru_cache(maxsize=8)
 def _ideal_simulator(backend):

@@ -11,7 +11,7 @@ from qshift.backends.local import LocalSimulator
 from qshift.ir.gates import arity
 
 from helpful import assert_helpful
-from random_circuits import random_circuit
+from random_circuits import encoder_circuit, random_circuit
 
 tf = pytest.importorskip("tensorflow", reason="needs qshift[tf]")
 import keras  # noqa: E402
@@ -290,20 +290,6 @@ def test_bad_methods_and_shots_are_refused_when_the_function_is_made():
 
 
 # -- Keras ------------------------------------------------------------------------------------------------
-def encoder_circuit(n_qubits=2, layers=2):
-    b = qshift.CircuitBuilder(n_qubits, name="encoder")
-    for q in range(n_qubits):
-        b.ry(b.input(f"x{q}"), q)
-    for layer in range(layers):
-        for q in range(n_qubits):
-            b.ry(b.input(f"a{layer}_{q}"), q).rz(b.input(f"b{layer}_{q}"), q)
-        for q in range(n_qubits - 1):
-            b.cx(q, q + 1)
-    for q in range(n_qubits):
-        b.expectation(f"Z{q}")
-    return b.build()
-
-
 def small_model(method, input_gradients=True):
     keras.utils.set_random_seed(11)
     quantum = QuantumLayer(encoder_circuit(), inputs=["x0", "x1"], method=method, input_gradients=input_gradients)

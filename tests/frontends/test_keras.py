@@ -10,21 +10,11 @@ tf = pytest.importorskip("tensorflow", reason="needs qshift[tf]")
 import keras  # noqa: E402
 
 from qshift.keras import QuantumLayer  # noqa: E402
+from random_circuits import encoder_circuit as encoder  # noqa: E402
 
 
 def encoder_circuit(n_qubits: int, layers: int) -> qshift.Circuit:
-    """RY(x_i) data encoding, then trainable RY.RZ layers with a CNOT chain; <Z> of every qubit."""
-    b = qshift.CircuitBuilder(n_qubits, name="moons")
-    for q in range(n_qubits):
-        b.ry(b.input(f"x{q}"), q)
-    for layer in range(layers):
-        for q in range(n_qubits):
-            b.ry(b.input(f"a{layer}_{q}"), q).rz(b.input(f"b{layer}_{q}"), q)
-        for q in range(n_qubits - 1):
-            b.cx(q, q + 1)
-    for q in range(n_qubits):
-        b.expectation(f"Z{q}")
-    return b.build()
+    return encoder(n_qubits, layers, name="moons")
 
 
 def two_moons(n: int, noise: float, rng) -> tuple[np.ndarray, np.ndarray]:
