@@ -61,7 +61,7 @@ def run(request: Request) -> Derivatives:
     if request.method == "adjoint":
         adjoint = _adjoint_plan(request)
         if adjoint is not None:
-            return _run_adjoint(request, adjoint)
+            return _run_adjoint(request, *adjoint)
     points = plan.points(circuit.slot_angles(request.rows))
     with _recorded(request, points) as sampling:
         samples = sampling.run(request.executor, circuit, plan, points)
@@ -81,34 +81,33 @@ def _recorded(request: Request, points: np.ndarray) -> Iterator[Sampling]:
         yield replace(sampling, seed=seed)
 
 
-def _adjoint_plan(request: Request) -> Plan | None:
-    """The plan of the adjoint gradients' points (one order lower), or ``None`` when the plain run costs
-    the device less: a value alone is one circuit per row, orders 0 and 1 are one adjoint run at the
-    rows, and above order 1 the cost model decides."""
+def _adjoint_plan(request: Request) -> tuple[Plan, np.ndarray, bool] | None:
+    """The plan of the adjoint gradients (one order lower), the slot angles they run at, and whether
+    those are the rows themselves (orders 0 and 1: one adjoint run at the rows); ``None`` when the
+    plain run costs the device less: a value alone is one circuit per row, and above order 1 the
+    cost model decides."""
     orders, circuit = request.plan.orders, request.circuit
     if max(orders) == 0:  # a value is one circuit per row
         return None
     inner = tuple(sorted({max(k - 1, 0) for k in orders}))
     plan = make_plan(circuit, inner, wrt=request.wrt, shift=request.shift, rows=len(request.rows))
-    if max(orders) <= 1:
-        return plan
-    backend = request.executor.backend
     base = circuit.slot_angles(request.rows)
-    n_points = len(plan.points(base))
-    adjoint_cost = backend.adjoint_cost(circuit, n_points, n_points * circuit.n_outputs)
-    return plan if adjoint_cost <= backend.run_cost(circuit, request.plan.points(base)) else None
+    if max(orders) <= 1:
+        return plan, base, True
+    backend, points = request.executor.backend, plan.points(base)
+    adjoint_cost = backend.adjoint_cost(circuit, len(points), len(points) * circuit.n_outputs)
+    return (plan, points, False) if adjoint_cost <= backend.run_cost(circuit, request.plan.points(base)) else None
 
 
-def _run_adjoint(request: Request, plan: Plan) -> Derivatives:
-    """Value and derivatives from adjoint Jacobians at the points of ``plan`` (see the module notes)."""
+def _run_adjoint(request: Request, plan: Plan, points: np.ndarray, at_rows: bool) -> Derivatives:
+    """Value and derivatives from adjoint Jacobians at ``points``, the rows or the points of ``plan``
+    (see the module notes)."""
     circuit, executor = request.circuit, request.executor
     before = executor.stats.copy()
-    base = circuit.slot_angles(request.rows)
-    points = base if max(request.plan.orders) <= 1 else plan.points(base)
     result = executor.adjoint(circuit, points)
     n_out, rows = circuit.n_outputs, len(request.rows)
     outputs = np.concatenate([result.values, result.gradients.reshape(len(points), n_out * circuit.n_slots)], axis=1)
-    inner = {0: outputs} if points is base else plan.contract(outputs)[0]  # every Jacobian entry is one output
+    inner = {0: outputs} if at_rows else plan.contract(outputs)[0]  # every Jacobian entry is one output
     slot_to_wrt = circuit.slot_jacobian[:, list(plan.wrt)]  # d angle / d symbol, on the wrt axis
     tensors = {}
     for k in request.plan.orders:
@@ -120,8 +119,7 @@ def _run_adjoint(request: Request, plan: Plan) -> Derivatives:
         tensors[k] = np.moveaxis(np.tensordot(lower, slot_to_wrt, axes=([2], [0])), -1, 2)
     head = request.batch + (n_out,)
     tensors = {k: v.reshape(head + (len(plan.wrt),) * k) for k, v in tensors.items()}
-    return Derivatives(tensors, None, executor.stats - before, plan, method="adjoint" if points is base
-                       else "adjoint+shift")
+    return Derivatives(tensors, None, executor.stats - before, plan, method="adjoint" if at_rows else "adjoint+shift")
 
 
 def _result(request: Request, samples: Samples) -> Derivatives:
